@@ -1,0 +1,211 @@
+"""The hand-off between request threads and the background worker.
+
+``submit`` is the only call on the request path: a length check and a ``deque.append``.
+It never blocks and never raises; a full queue drops the capture and counts it. One daemon
+thread transforms and exports in batches, and the queue is flushed at shutdown and at exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ._capture import Capture
+from ._pipeline import Output, Pipeline
+
+log = logging.getLogger("privlog")
+
+
+class Sink(Protocol):
+    """Where transformed records go. Called only from the worker, one batch at a time."""
+
+    def write(self, records: Sequence[Output]) -> None:
+        """Export a batch; raise on failure (the dispatcher counts it)."""
+
+    def flush(self) -> None:
+        """Push out anything buffered."""
+
+    def close(self) -> None:
+        """Release files and connections."""
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters of a dispatcher since it started.
+
+    ``captured``: requests and events handed to privlog; ``exported``: records accepted by the
+    sinks; ``dropped``: captures lost because the queue was full; ``failed``: captures or
+    records lost to an error in a transform or a sink; ``queued``: waiting right now.
+    """
+
+    captured: int
+    exported: int
+    dropped: int
+    failed: int
+    queued: int
+
+
+class Dispatcher:
+    """Bounded queue plus one background worker running the pipeline and the sinks."""
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        sinks: Sequence[Sink],
+        queue_size: int = 10_000,
+        batch_size: int = 256,
+        flush_interval: float = 0.5,
+    ) -> None:
+        self.pipeline = pipeline
+        self.sinks = tuple(sinks)
+        self._queue: deque[Capture] = deque()
+        self._max = queue_size
+        self._batch = batch_size
+        self._interval = flush_interval
+        self._wake = threading.Event()
+        self._work_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._processed = 0
+        self._exported = 0
+        self._dropped = 0
+        self._failed = 0
+        ref = weakref.ref(self)
+        atexit.register(_close_at_exit, ref)
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=lambda: _reset_after_fork(ref))
+
+    # -- request path -------------------------------------------------------------------
+    def submit(self, capture: Capture) -> None:
+        """Queue a capture for the worker. Never blocks, never raises."""
+        queue = self._queue
+        if len(queue) >= self._max or self._closed:
+            with self._count_lock:
+                self._dropped += 1
+            return
+        queue.append(capture)
+        if self._thread is None:
+            self._start()
+        elif len(queue) >= self._batch:
+            self._wake.set()
+
+    # -- worker ---------------------------------------------------------------------------
+    def _start(self) -> None:
+        with self._count_lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(target=self._run, name="privlog-worker", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._closed:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.drain()
+
+    def drain(self) -> None:
+        """Transform and export everything queued now. Safe to call from any thread."""
+        with self._work_lock:
+            while self._queue:
+                self._process_batch()
+
+    def _process_batch(self) -> None:
+        queue = self._queue
+        outputs: list[Output] = []
+        failed = 0
+        n = 0
+        while queue and n < self._batch:
+            capture = queue.popleft()
+            n += 1
+            try:
+                outputs.extend(self.pipeline.process(capture))
+            except Exception:
+                failed += 1
+                # The capture holds personal data: log the error type only, never the value.
+                log.warning("privlog: a record could not be transformed and was dropped", exc_info=False)
+        exported = 0
+        if outputs:
+            for sink in self.sinks:
+                try:
+                    sink.write(outputs)
+                except Exception as exc:
+                    failed += len(outputs)
+                    log.warning(
+                        "privlog: sink %s failed (%s); %d records lost",
+                        type(sink).__name__,
+                        type(exc).__name__,
+                        len(outputs),
+                    )
+                else:
+                    exported += len(outputs)
+        with self._count_lock:
+            self._processed += n
+            self._exported += exported
+            self._failed += failed
+
+    # -- control --------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Export everything queued and flush the sinks. Blocks the caller, not requests."""
+        self.drain()
+        for sink in self.sinks:
+            try:
+                sink.flush()
+            except Exception as exc:
+                log.warning("privlog: flushing %s failed (%s)", type(sink).__name__, type(exc).__name__)
+
+    def close(self) -> None:
+        """Flush, stop the worker and close the sinks. Later captures are dropped and counted."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+        self.drain()
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                log.warning("privlog: closing %s failed (%s)", type(sink).__name__, type(exc).__name__)
+
+    def stats(self) -> Stats:
+        """A snapshot of the counters."""
+        with self._count_lock:
+            queued = len(self._queue)
+            return Stats(
+                captured=self._processed + queued + self._dropped,
+                exported=self._exported,
+                dropped=self._dropped,
+                failed=self._failed,
+                queued=queued,
+            )
+
+    def _after_fork(self) -> None:
+        # The worker thread does not survive fork(); the parent's queue is the parent's.
+        self._queue = deque()
+        self._thread = None
+        self._wake = threading.Event()
+        self._work_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+
+
+def _close_at_exit(ref: weakref.ref[Dispatcher]) -> None:
+    dispatcher = ref()
+    if dispatcher is not None:
+        dispatcher.close()
+
+
+def _reset_after_fork(ref: weakref.ref[Dispatcher]) -> None:
+    dispatcher = ref()
+    if dispatcher is not None:
+        dispatcher._after_fork()

@@ -1,0 +1,148 @@
+"""One deployment's privlog: compiled policy, sinks and dispatcher, shared by its adapters."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+
+from ._capture import Capture, Reader, read_asgi_scope
+from ._dispatcher import Dispatcher, Sink, Stats
+from ._errors import PolicyError, did_you_mean
+from ._pipeline import AUTH_EVENTS, Pipeline
+from ._policy import Policy
+from .sinks.jsonl import JsonlStore
+from .sinks.otel import OpenTelemetrySink, app_logger_provider, env_requests_otel, logger_provider_from_env
+
+_default: PrivacyLog | None = None
+_default_lock = threading.Lock()
+
+
+def _build_sinks(policy: Policy, provider: LoggerProvider | None, directory: str | None) -> list[Sink]:
+    sink = policy.export.sink
+    otel_provider = provider or app_logger_provider()
+    if sink == "auto":
+        sink = "otel" if (otel_provider is not None or env_requests_otel()) else "jsonl"
+    sinks: list[Sink] = []
+    if sink in ("otel", "both"):
+        if otel_provider is not None:
+            sinks.append(OpenTelemetrySink(otel_provider))
+        else:
+            sinks.append(OpenTelemetrySink(logger_provider_from_env(policy.service), owns_provider=True))
+    if sink in ("jsonl", "both"):
+        days = {s.name: s.retention.days for s in policy.streams}
+        sinks.append(JsonlStore(directory or policy.export.directory, days))
+    return sinks
+
+
+class PrivacyLog:
+    """A compiled policy with its worker and sinks. Adapters (ASGI, WSGI, Django) share one.
+
+    ``sinks`` overrides the policy's ``[export]`` choice; ``logger_provider`` hands privlog
+    the application's own OpenTelemetry LoggerProvider.
+    """
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        logger_provider: LoggerProvider | None = None,
+        sinks: list[Sink] | None = None,
+        directory: str | Path | None = None,
+    ) -> None:
+        global _default
+        self.policy = policy
+        self.pipeline = Pipeline(policy)
+        chosen = (
+            sinks
+            if sinks is not None
+            else _build_sinks(policy, logger_provider, str(directory) if directory else None)
+        )
+        export = policy.export
+        self.dispatcher = Dispatcher(
+            self.pipeline, chosen, export.queue_size, export.batch_size, export.flush_interval
+        )
+        self.kinds = self.pipeline.kinds
+        with _default_lock:
+            _default = self
+
+    @property
+    def sinks(self) -> tuple[Sink, ...]:
+        return self.dispatcher.sinks
+
+    def submit(self, capture: Capture) -> None:
+        """Queue a capture; see :meth:`Dispatcher.submit`."""
+        self.dispatcher.submit(capture)
+
+    def auth_event(
+        self,
+        event: str,
+        *,
+        user_id: str | int | None = None,
+        source: Any = None,
+        reader: Reader | None = None,
+    ) -> None:
+        """Log an authentication event (``login_success``, ``login_failure``, ``logout``,
+        ``password_reset``, ``password_change``) into the streams that take ``auth`` events.
+
+        ``user_id`` is pseudonymised as the policy says; ``source`` is the request (an ASGI
+        scope, with the matching ``reader``) so the client address is treated as for requests.
+        An unknown event name raises ``ValueError``: it is a programming error, not input.
+        """
+        if event not in AUTH_EVENTS:
+            raise ValueError(f"unknown auth event {event!r}: {did_you_mean(event, AUTH_EVENTS)}")
+        if "auth" not in self.kinds:
+            return
+        uid = None if user_id is None else str(user_id)
+        self.dispatcher.submit(
+            Capture(
+                "auth",
+                reader if source is not None else None,
+                source,
+                time.time_ns(),
+                0,
+                None,
+                None,
+                None,
+                uid,
+                {"event": event},
+            )
+        )
+
+    def stats(self) -> Stats:
+        """Counters: captured, exported, dropped, failed, queued."""
+        return self.dispatcher.stats()
+
+    def flush(self) -> None:
+        """Export everything queued now (blocks the caller)."""
+        self.dispatcher.flush()
+
+    def close(self) -> None:
+        """Flush and stop. Called for you at interpreter exit and on ASGI lifespan shutdown."""
+        self.dispatcher.close()
+
+
+def default_privlog() -> PrivacyLog:
+    """The most recently created :class:`PrivacyLog` (the one the middleware built)."""
+    if _default is None:
+        raise PolicyError(
+            "privlog",
+            "no privlog is configured yet",
+            "add the privlog middleware (or create a PrivacyLog) before logging events",
+        )
+    return _default
+
+
+def log_auth_event(event: str, *, user_id: str | int | None = None, request: Any = None) -> None:
+    """Log an authentication event through the configured privlog.
+
+    ``request`` may be a Starlette/FastAPI ``Request`` or an ASGI scope; its client address
+    is resolved and transformed exactly as for request records.
+    """
+    scope = getattr(request, "scope", request)
+    default_privlog().auth_event(
+        event, user_id=user_id, source=scope, reader=read_asgi_scope if scope is not None else None
+    )

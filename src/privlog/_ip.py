@@ -1,0 +1,133 @@
+"""Client addresses: fast validating parse, prefix truncation, trusted-proxy resolution.
+
+Uses ``socket.inet_pton``/``inet_ntop`` (under 1 µs) rather than :mod:`ipaddress` (3–19 µs).
+Addresses travel as packed bytes (4 or 16) so no textual form of the input is kept around.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+
+#: Marker recorded when a header that should hold an address holds something else.
+INVALID = "invalid"
+
+_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
+_MAX_HOPS = 64  # a forwarded chain longer than this is treated as garbage
+
+
+def parse_ip(text: str) -> bytes | None:
+    """Packed address for ``text``, or None. Accepts ``[v6]:port``, ``v4:port``, zone ids.
+
+    IPv4-mapped IPv6 addresses are returned as IPv4, so one client gets one form.
+    """
+    text = text.strip()
+    if not text or len(text) > 64:
+        return None
+    if text[0] == "[":
+        end = text.find("]")
+        if end < 0:
+            return None
+        text = text[1:end]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    pct = text.find("%")
+    if pct >= 0:
+        text = text[:pct]
+    try:
+        return socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError):
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except (OSError, ValueError):
+        return None
+    if packed[:12] == _MAPPED_PREFIX:
+        return packed[12:]
+    return packed
+
+
+def format_ip(packed: bytes) -> str:
+    """Text form of a packed address."""
+    return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+
+
+def make_truncate(ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> Callable[[bytes], str]:
+    """A function keeping exactly the first ``ipv4_prefix``/``ipv6_prefix`` bits of an address."""
+    mask4 = ((1 << 32) - 1) ^ ((1 << (32 - ipv4_prefix)) - 1)
+    mask6 = ((1 << 128) - 1) ^ ((1 << (128 - ipv6_prefix)) - 1)
+    from_bytes = int.from_bytes
+    ntop = socket.inet_ntop
+    af4, af6 = socket.AF_INET, socket.AF_INET6
+
+    def truncate_ip(packed: bytes) -> str:
+        if len(packed) == 4:
+            return ntop(af4, (from_bytes(packed, "big") & mask4).to_bytes(4, "big"))
+        return ntop(af6, (from_bytes(packed, "big") & mask6).to_bytes(16, "big"))
+
+    return truncate_ip
+
+
+def make_is_trusted(
+    networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> Callable[[bytes], bool]:
+    """A membership test for the trusted proxies, on packed addresses, built once."""
+    v4 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 4]
+    v6 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 6]
+
+    def is_trusted(packed: bytes) -> bool:
+        value = int.from_bytes(packed, "big")
+        return any(value & mask == net for net, mask in (v4 if len(packed) == 4 else v6))
+
+    return is_trusted
+
+
+def _forwarded_for(header: str) -> list[str]:
+    """The ``for=`` values of an RFC 7239 ``Forwarded`` header, left to right."""
+    hops = []
+    for element in header.split(","):
+        value = ""
+        for pair in element.split(";"):
+            key, _, val = pair.partition("=")
+            if key.strip().lower() == "for":
+                value = val.strip().strip('"')
+        hops.append(value)
+    return hops
+
+
+def make_client_resolver(
+    networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> Callable[[str | None, str | None, str | None], bytes | str | None]:
+    """Build ``resolve(peer, forwarded, x_forwarded_for) -> packed | INVALID | None``.
+
+    Proxy headers are believed only when the peer is a trusted proxy; then the right-most hop
+    that is not itself trusted is the client. A hop that is not an address yields ``INVALID``.
+    """
+    is_trusted = make_is_trusted(networks)
+    trust_any = bool(networks)
+
+    def resolve(peer: str | None, forwarded: str | None, xff: str | None) -> bytes | str | None:
+        packed = parse_ip(peer) if peer else None
+        if packed is None:
+            return INVALID if peer else None
+        if not trust_any or not is_trusted(packed):
+            return packed
+        if forwarded is not None:
+            hops = _forwarded_for(forwarded)
+        elif xff is not None:
+            hops = xff.split(",")
+        else:
+            return packed
+        if len(hops) > _MAX_HOPS:
+            return INVALID
+        for hop in reversed(hops):
+            hop_packed = parse_ip(hop)
+            if hop_packed is None:
+                return INVALID
+            if not is_trusted(hop_packed):
+                return hop_packed
+            packed = hop_packed
+        return packed  # every hop is a trusted proxy: the left-most one is the client
+
+    return resolve

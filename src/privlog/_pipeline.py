@@ -1,0 +1,352 @@
+"""Policy compilation: a validated :class:`Policy` becomes plain functions, once.
+
+Each stream compiles to a tuple of *steps*, small closures that each write one or a few
+attributes; processing a capture runs the steps in a loop (structlog's processor chain).
+No step parses configuration, compiles a regex or reads the environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from ._capture import Capture, Facts
+from ._catalogue import FIELD_HEADERS, OPT_OUT_HEADERS
+from ._generalise import make_query_filter, origin, primary_language, scrub_path
+from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
+from ._keys import KeyRing
+from ._policy import FieldRule, Policy, Stream
+from ._useragent import UserAgentGeneraliser
+
+Attributes = dict[str, Any]
+"""One exported record's attributes, flat, with OpenTelemetry semantic-convention names."""
+
+Step = Callable[[Facts, Capture, Attributes], None]
+"""Writes the attributes of one field, already transformed, into the record."""
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+AUTH_EVENTS = frozenset({"login_success", "login_failure", "logout", "password_reset", "password_change"})
+_EVENT_NAMES = {"http": "http.request", "websocket": "websocket.session"}
+_MAX_TEXT = 1024
+
+
+def iso_utc(ns: int) -> str:
+    """RFC 3339 UTC timestamp with milliseconds."""
+    return (
+        datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One transformed record bound for one stream."""
+
+    stream: str
+    retention_days: int
+    timestamp_ns: int
+    attributes: Attributes
+
+
+class _Context:
+    """Things shared by the steps of all streams, built once."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.resolve_client = make_client_resolver(policy.trusted_proxies)
+        self.keys = KeyRing.from_secret(policy.secret, policy.hash_algorithm) if policy.secret else None
+        self._ua: UserAgentGeneraliser | None = None
+
+    @property
+    def user_agent(self) -> UserAgentGeneraliser:
+        if self._ua is None:
+            self._ua = UserAgentGeneraliser()
+        return self._ua
+
+    def keyed(self, action: str, domain: str) -> Callable[[bytes], str]:
+        if self.keys is None:  # Policy validation guarantees a secret; keep mypy honest.
+            raise RuntimeError("keyed action without a key")
+        return self.keys.hasher(domain) if action == "hash" else self.keys.pseudonymiser(domain)
+
+
+def _client_ip(rule: FieldRule, ctx: _Context) -> Step:
+    resolve = ctx.resolve_client
+    if rule.action == "truncate":
+        transform = make_truncate(rule.options["ipv4_prefix"], rule.options["ipv6_prefix"])
+    elif rule.action == "hash":
+        hashed = ctx.keyed("hash", "client_ip")
+
+        def transform(packed: bytes) -> str:
+            return hashed(packed)
+    else:
+        transform = format_ip
+
+    def client_ip(f: Facts, c: Capture, r: Attributes) -> None:
+        h = f.headers
+        found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+        if found is None:
+            return
+        r["client.address"] = INVALID if isinstance(found, str) else transform(found)
+
+    return client_ip
+
+
+def _keep_bytes(value: bytes) -> str:
+    return value.decode("utf-8", "replace")[:_MAX_TEXT]
+
+
+def _identifier(name: str, attr: str, rule: FieldRule, ctx: _Context) -> Step:
+    transform = _keep_bytes if rule.action == "keep" else ctx.keyed(rule.action, name)
+
+    if name == "user_id":
+
+        def user_id(f: Facts, c: Capture, r: Attributes) -> None:
+            if c.user_id:
+                r[attr] = transform(c.user_id.encode("utf-8", "surrogatepass"))
+
+        return user_id
+
+    cookie_name = rule.options["cookie"]
+
+    def session_id(f: Facts, c: Capture, r: Attributes) -> None:
+        cookies = f.headers.get(b"cookie")
+        if not cookies:
+            return
+        for part in cookies.split(";"):
+            key, sep, value = part.strip().partition("=")
+            if sep and key == cookie_name and value:
+                r[attr] = transform(value.strip('"').encode("latin-1"))
+                return
+
+    return session_id
+
+
+def _path(rule: FieldRule) -> Step:
+    if rule.action == "keep":
+
+        def keep_path(f: Facts, c: Capture, r: Attributes) -> None:
+            if f.path is not None:
+                r["url.path"] = f.path[:2048]
+
+        return keep_path
+    if rule.action == "scrub":
+
+        def scrubbed_path(f: Facts, c: Capture, r: Attributes) -> None:
+            if f.path is not None:
+                r["url.path"] = scrub_path(f.path)
+
+        return scrubbed_path
+
+    def template_path(f: Facts, c: Capture, r: Attributes) -> None:
+        if f.route is not None:
+            r["http.route"] = r["url.path"] = f.route
+        elif f.path is not None:
+            r["url.path"] = scrub_path(f.path)
+
+    return template_path
+
+
+def _user_agent(rule: FieldRule, ctx: _Context) -> Step:
+    if rule.action == "keep":
+
+        def keep_ua(f: Facts, c: Capture, r: Attributes) -> None:
+            ua = f.headers.get(b"user-agent")
+            if ua is not None:
+                r["user_agent.original"] = ua[:_MAX_TEXT]
+
+        return keep_ua
+    generalise = ctx.user_agent
+
+    def generalised_ua(f: Facts, c: Capture, r: Attributes) -> None:
+        ua = f.headers.get(b"user-agent")
+        if ua is None:
+            return
+        family, major, os_family, device = generalise(ua)
+        r["user_agent.name"] = family
+        if major is not None:
+            r["user_agent.version"] = major
+        r["user_agent.os.name"] = os_family
+        r["privlog.device.class"] = device
+
+    return generalised_ua
+
+
+def _header_value(header: bytes, attr: str, convert: Callable[[str], str]) -> Step:
+    def from_header(f: Facts, c: Capture, r: Attributes) -> None:
+        value = f.headers.get(header)
+        if value is not None:
+            r[attr] = convert(value)
+
+    return from_header
+
+
+def _simple(attr: str, get: Callable[[Facts, Capture], Any]) -> Step:
+    def simple(f: Facts, c: Capture, r: Attributes) -> None:
+        value = get(f, c)
+        if value is not None:
+            r[attr] = value
+
+    return simple
+
+
+def _request_bytes(f: Facts, c: Capture) -> int | None:
+    if c.request_bytes is not None:
+        return c.request_bytes
+    length = f.headers.get(b"content-length")
+    return int(length) if length is not None and length.isdigit() and len(length) < 16 else None
+
+
+def _method(f: Facts, c: Capture) -> str | None:
+    if f.method is None:
+        return None
+    return f.method if f.method in _METHODS else "_OTHER"
+
+
+def _field_step(name: str, rule: FieldRule, ctx: _Context) -> Step | None:
+    """The step for one allow-listed field (None for fields carried by every record)."""
+    if name == "client_ip":
+        return _client_ip(rule, ctx)
+    if name in ("user_id", "session_id"):
+        return _identifier(name, "user.id" if name == "user_id" else "session.id", rule, ctx)
+    if name == "path":
+        return _path(rule)
+    if name == "user_agent":
+        return _user_agent(rule, ctx)
+    if name == "referrer":
+        convert = origin if rule.action == "origin" else (lambda v: v[:_MAX_TEXT])
+        return _header_value(b"referer", "http.request.header.referer", convert)
+    if name == "language":
+        return _header_value(b"accept-language", "privlog.language", primary_language)
+    if name == "query":
+        filt = make_query_filter(rule.options["allow"], rule.options["values"])
+        return _simple("url.query", lambda f, c: filt(f.query))
+    simple: dict[str, tuple[str, Callable[[Facts, Capture], Any]]] = {
+        "duration": ("http.server.request.duration", lambda f, c: c.duration_ns / 1e9),
+        "method": ("http.request.method", _method),
+        "scheme": ("url.scheme", lambda f, c: f.scheme),
+        "http_version": ("network.protocol.version", lambda f, c: f.http_version),
+        "status": ("http.response.status_code", lambda f, c: c.status),
+        "request_bytes": ("http.request.body.size", _request_bytes),
+        "response_bytes": ("http.response.body.size", lambda f, c: c.response_bytes),
+        "client_port": ("client.port", lambda f, c: f.client_port),
+    }
+    if name in simple:
+        return _simple(*simple[name])
+    return None  # timestamp: every record has one
+
+
+def _encoded(keyed: Callable[[bytes], str]) -> Callable[[str], str]:
+    def hash_text(value: str) -> str:
+        return keyed(value.encode("latin-1"))
+
+    return hash_text
+
+
+def _extra_step(f: Facts, c: Capture, r: Attributes) -> None:
+    """WebSocket counters and the session's start and end; the auth event's name."""
+    extra = c.extra
+    if extra is None:
+        return
+    if c.kind == "websocket":
+        r["privlog.session.start"] = iso_utc(c.start_ns)
+        r["privlog.session.end"] = iso_utc(c.start_ns + c.duration_ns)
+        for key in ("messages_in", "messages_out", "bytes_in", "bytes_out", "close_code"):
+            value = extra.get(key)
+            if value is not None:
+                r[f"privlog.websocket.{key}"] = value
+    elif c.kind == "auth":
+        r["event.name"] = f"auth.{extra['event']}"
+
+
+class CompiledStream:
+    """One stream's steps and tags, ready to turn facts into a record."""
+
+    def __init__(self, stream: Stream, ctx: _Context) -> None:
+        self.name = stream.name
+        self.events = stream.events
+        self.consent_gated = stream.consent_gated
+        self.retention_days = stream.retention.days
+        steps = [step for n, rule in stream.fields.items() if (step := _field_step(n, rule, ctx))]
+        for header, action in stream.headers.items():
+            attr = f"http.request.header.{header}"
+            if action == "keep":
+                steps.append(_header_value(header.encode(), attr, lambda v: v[:_MAX_TEXT]))
+            else:
+                steps.append(
+                    _header_value(header.encode(), attr, _encoded(ctx.keyed(action, f"header:{header}")))
+                )
+        steps.append(_extra_step)
+        self.steps: tuple[Step, ...] = tuple(steps)
+        uses_key = any(r.action in ("hash", "pseudonymise") for r in stream.fields.values()) or any(
+            a != "keep" for a in stream.headers.values()
+        )
+        self.tags: dict[str, Any] = {
+            "privlog.stream": stream.name,
+            "privlog.retention.class": stream.retention.name,
+            "privlog.retention.days": stream.retention.days,
+            "privlog.purpose": stream.retention.purpose,
+            "privlog.legal_basis": stream.retention.legal_basis,
+        }
+        if uses_key and ctx.keys is not None:
+            self.tags["privlog.key_id"] = ctx.keys.key_id
+        self.wanted = (
+            frozenset(h for n in stream.fields for h in FIELD_HEADERS.get(n, ()))
+            | frozenset(h.encode() for h in stream.headers)
+            | (frozenset({b"x-forwarded-for", b"forwarded"}) if "client_ip" in stream.fields else frozenset())
+            | (frozenset(OPT_OUT_HEADERS) if stream.consent_gated else frozenset())
+        )
+        self._ttl_ns = stream.retention.days * 86_400 * 1_000_000_000
+
+    def record(self, facts: Facts, capture: Capture) -> Output | None:
+        """The record of this capture for this stream, or None if the stream does not take it."""
+        if self.consent_gated and opted_out(facts):
+            return None
+        attrs: Attributes = {"event.name": _EVENT_NAMES.get(capture.kind, capture.kind)}
+        for step in self.steps:
+            step(facts, capture, attrs)
+        attrs.update(self.tags)
+        attrs["privlog.retention.expires_at"] = iso_utc(capture.start_ns + self._ttl_ns)
+        return Output(self.name, self.retention_days, capture.start_ns, attrs)
+
+
+def opted_out(facts: Facts) -> bool:
+    """``Sec-GPC: 1`` or ``DNT: 1``: the user declined tracking, so gated streams skip them."""
+    h = facts.headers
+    return h.get(b"sec-gpc", "").strip() == "1" or h.get(b"dnt", "").strip() == "1"
+
+
+class Pipeline:
+    """A compiled policy: turns a :class:`Capture` into one record per stream that takes it."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        ctx = _Context(policy)
+        self.key_id = ctx.keys.key_id if ctx.keys else None
+        self.streams = tuple(CompiledStream(s, ctx) for s in policy.streams)
+        self.wanted_headers: frozenset[bytes] = frozenset().union(*(s.wanted for s in self.streams))
+        self.kinds = frozenset().union(*(s.events for s in self.streams))
+        if any(
+            "user_agent" in s.fields and s.fields["user_agent"].action == "generalise" for s in policy.streams
+        ):
+            ctx.user_agent  # noqa: B018 - load the parser and warm its cache at start-up
+
+    def process(self, capture: Capture) -> list[Output]:
+        """All records of one capture. Runs in the background worker."""
+        if capture.reader is not None:
+            facts = capture.reader(capture.source, self.wanted_headers)
+        else:
+            facts = Facts()
+        out = []
+        for stream in self.streams:
+            if capture.kind in stream.events:
+                rec = stream.record(facts, capture)
+                if rec is not None:
+                    out.append(rec)
+        return out
+
+
+def compile_policy(policy: Policy) -> Pipeline:
+    """Compile a validated policy into a :class:`Pipeline`. Done once, at start-up."""
+    return Pipeline(policy)

@@ -1,0 +1,250 @@
+"""Pure ASGI middleware for Starlette, FastAPI and any ASGI app.
+
+The request path wraps ``send`` to learn the status and byte counts, then appends one tuple
+to the dispatcher's queue. Everything else (client address, transforms, export) happens in
+the background worker. The middleware never changes ``scope`` and keeps no per-request state
+on ``self``; an error of its own never reaches the application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.sdk._logs import LoggerProvider
+
+from ._capture import Capture, read_asgi_scope
+from ._engine import PrivacyLog
+from ._errors import PolicyError
+from ._policy import Policy
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+UserIdHook = Callable[[Scope], "str | int | None"]
+"""Returns the user id of a finished request (from ``scope``), or None."""
+
+log = logging.getLogger("privlog")
+_time_ns = time.time_ns
+_perf_ns = time.perf_counter_ns
+
+
+def user_from_scope(scope: Scope) -> str | None:
+    """The identity of ``scope["user"]`` set by Starlette's AuthenticationMiddleware, if any."""
+    user = scope.get("user")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    for attr in ("identity", "id", "pk", "username", "display_name"):
+        try:
+            value = getattr(user, attr, None)
+        except Exception:  # BaseUser.identity raises NotImplementedError
+            continue
+        if value is not None and value != "":
+            return str(value)
+    return None
+
+
+class PrivacyLogMiddleware:
+    """Logs every request through a privacy policy.
+
+    ``app.add_middleware(PrivacyLogMiddleware, policy=Policy.from_toml("privlog.toml"))``
+
+    Pass ``privlog=`` to share one :class:`PrivacyLog` between apps, ``user_id=`` for a hook
+    returning the user id of a request (default: ``scope["user"]``), ``logger_provider=`` to
+    use your OpenTelemetry LoggerProvider, ``directory=`` for the JSONL store.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        policy: Policy | None = None,
+        *,
+        privlog: PrivacyLog | None = None,
+        user_id: UserIdHook | None = None,
+        logger_provider: LoggerProvider | None = None,
+        directory: str | Path | None = None,
+    ) -> None:
+        if privlog is None:
+            if policy is None:
+                raise PolicyError(
+                    "policy",
+                    "PrivacyLogMiddleware needs a policy",
+                    'pass policy=Policy.from_toml("privlog.toml") or privlog=PrivacyLog(...)',
+                )
+            privlog = PrivacyLog(policy, logger_provider=logger_provider, directory=directory)
+        self.app = app
+        self.privlog = privlog
+        self._submit = privlog.dispatcher.submit
+        self._http = "http" in privlog.kinds
+        self._websocket = "websocket" in privlog.kinds
+        streams = privlog.policy.streams
+        self._wants_user = any("user_id" in s.fields for s in streams)
+        self._count_received = any("request_bytes" in s.fields for s in streams)
+        self._user_hook: UserIdHook = user_id or user_from_scope
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http" and self._http:
+            await self._handle_http(scope, receive, send)
+        elif kind == "websocket" and self._websocket:
+            await self._handle_websocket(scope, receive, send)
+        elif kind == "lifespan":
+            await self._handle_lifespan(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def _user_id(self, scope: Scope) -> str | None:
+        if not self._wants_user:
+            return None
+        try:
+            value = self._user_hook(scope)
+        except Exception as exc:  # a user hook must not break the request
+            log.warning("privlog: user_id hook raised %s; the record has no user id", type(exc).__name__)
+            return None
+        return None if value is None else str(value)
+
+    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = _time_ns()
+        t0 = _perf_ns()
+        status = 0
+        sent = 0
+        received = 0
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, sent
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        inner_receive = receive
+        if self._count_received:
+
+            async def receive_wrapper() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                return message
+
+            inner_receive = receive_wrapper
+        try:
+            await self.app(scope, inner_receive, send_wrapper)
+        except BaseException:
+            status = 500
+            raise
+        finally:
+            self._submit(
+                Capture(
+                    "http",
+                    read_asgi_scope,
+                    scope,
+                    start,
+                    _perf_ns() - t0,
+                    status or None,
+                    received,
+                    sent,
+                    self._user_id(scope),
+                    None,
+                )
+            )
+
+    async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = _time_ns()
+        t0 = _perf_ns()
+        ws = _WebSocketCounts()
+
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                ws.messages_in += 1
+                ws.bytes_in += _ws_size(message)
+            elif kind == "websocket.disconnect":
+                ws.close_code = message.get("code", 1000)
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            kind = message["type"]
+            if kind == "websocket.send":
+                ws.messages_out += 1
+                ws.bytes_out += _ws_size(message)
+            elif kind == "websocket.accept":
+                ws.status = 101
+            elif kind == "websocket.close":
+                ws.close_code = message.get("code", 1000)
+                ws.status = ws.status or 403  # closed before accepting: refused
+            elif kind == "websocket.http.response.start":
+                ws.status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except BaseException:
+            ws.status = ws.status or 500
+            ws.close_code = ws.close_code or 1011
+            raise
+        finally:
+            self._submit(
+                Capture(
+                    "websocket",
+                    read_asgi_scope,
+                    scope,
+                    start,
+                    _perf_ns() - t0,
+                    ws.status,
+                    ws.bytes_in,
+                    ws.bytes_out,
+                    self._user_id(scope),
+                    ws.as_dict(),
+                )
+            )
+
+    async def _handle_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        privlog = self.privlog
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "lifespan.shutdown.complete":
+                # Export what is queued before the server exits; off the event loop.
+                try:
+                    await asyncio.get_running_loop().run_in_executor(None, privlog.flush)
+                except Exception as exc:
+                    log.warning("privlog: flush at shutdown failed (%s)", type(exc).__name__)
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)
+
+
+class _WebSocketCounts:
+    """Per-connection counters of one WebSocket session (never stored on the middleware)."""
+
+    __slots__ = ("bytes_in", "bytes_out", "close_code", "messages_in", "messages_out", "status")
+
+    def __init__(self) -> None:
+        self.messages_in = self.messages_out = self.bytes_in = self.bytes_out = 0
+        self.close_code: int | None = None
+        self.status: int | None = None
+
+    def as_dict(self) -> dict[str, int | None]:
+        return {
+            "messages_in": self.messages_in,
+            "messages_out": self.messages_out,
+            "bytes_in": self.bytes_in,
+            "bytes_out": self.bytes_out,
+            "close_code": self.close_code,
+        }
+
+
+def _ws_size(message: Message) -> int:
+    data = message.get("bytes")
+    if data is not None:
+        return len(data)
+    text = message.get("text")
+    return len(text.encode("utf-8", "surrogatepass")) if text is not None else 0

@@ -1,0 +1,132 @@
+"""The embedded default store: ``DIR/<stream>/<YYYY-MM-DD>.jsonl``, one JSON object a line.
+
+Files are created owner-read/write only. A day's file is deleted once the oldest record it
+can hold has reached its stream's retention, so no record is kept longer than its class says:
+on day rollover in a running process, and by ``privlog retention sweep DIR`` (e.g. from cron).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from .._pipeline import Output, iso_utc
+
+log = logging.getLogger("privlog")
+
+META_FILE = ".privlog-stream.json"
+_DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.jsonl")
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+class JsonlStore:
+    """Appends records to per-stream, per-day JSONL files and enforces retention on them."""
+
+    def __init__(self, directory: str | os.PathLike[str], retention_days: Mapping[str, int]) -> None:
+        self.directory = Path(directory)
+        self.retention_days = dict(retention_days)
+        self._files: dict[str, tuple[date, IO[bytes]]] = {}
+        self._swept_on: date | None = None
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for stream, days in self.retention_days.items():
+            sdir = self.directory / stream
+            sdir.mkdir(exist_ok=True, mode=0o700)
+            # The retention lives beside the files, so `privlog retention sweep DIR` needs no policy.
+            _write_private(sdir / META_FILE, orjson.dumps({"stream": stream, "retention_days": days}))
+        self.sweep()
+
+    def write(self, records: Sequence[Output]) -> None:
+        """Append a batch. Records are filed under the UTC day of their timestamp."""
+        lines: dict[tuple[str, date], list[bytes]] = {}
+        for rec in records:
+            day = datetime.fromtimestamp(rec.timestamp_ns / 1e9, tz=timezone.utc).date()
+            line = orjson.dumps({"timestamp": iso_utc(rec.timestamp_ns), **rec.attributes})
+            lines.setdefault((rec.stream, day), []).append(line)
+        today = _today()
+        if self._swept_on != today:
+            self.sweep(today)
+        for (stream, day), chunk in lines.items():
+            fh = self._file(stream, day)
+            fh.write(b"\n".join(chunk) + b"\n")
+        for _, fh in self._files.values():
+            fh.flush()
+
+    def _file(self, stream: str, day: date) -> IO[bytes]:
+        held = self._files.get(stream)
+        if held is not None and held[0] == day:
+            return held[1]
+        if held is not None:
+            held[1].close()
+        path = self.directory / stream / f"{day.isoformat()}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fh = os.fdopen(fd, "ab")
+        self._files[stream] = (day, fh)
+        return fh
+
+    def sweep(self, today: date | None = None) -> list[Path]:
+        """Delete this store's expired files now."""
+        today = today or _today()
+        self._swept_on = today
+        return sweep(self.directory, today)
+
+    def flush(self) -> None:
+        for _, fh in self._files.values():
+            fh.flush()
+
+    def close(self) -> None:
+        for _, fh in self._files.values():
+            fh.close()
+        self._files.clear()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+
+
+def stream_dirs(directory: Path) -> Iterator[tuple[Path, int]]:
+    """Each stream folder of a store with its retention in days."""
+    if not directory.is_dir():
+        return
+    for meta in sorted(directory.glob(f"*/{META_FILE}")):
+        try:
+            days = int(orjson.loads(meta.read_bytes())["retention_days"])
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("privlog: unreadable stream metadata %s; its files are left alone", meta)
+            continue
+        yield meta.parent, days
+
+
+def expired(file_day: date, days: int, today: date) -> bool:
+    """A day file is expired once its first possible record is ``days`` old."""
+    return file_day + timedelta(days=days) <= today
+
+
+def sweep(directory: str | os.PathLike[str], today: date | None = None) -> list[Path]:
+    """Delete every day file in a store whose records are past their stream's retention."""
+    today = today or _today()
+    deleted = []
+    for sdir, days in stream_dirs(Path(directory)):
+        for path in sorted(sdir.glob("*.jsonl")):
+            match = _DAY_FILE.fullmatch(path.name)
+            if match is None:
+                continue
+            try:
+                file_day = date.fromisoformat(match.group(1))
+            except ValueError:
+                continue
+            if expired(file_day, days, today):
+                path.unlink(missing_ok=True)
+                deleted.append(path)
+    return deleted

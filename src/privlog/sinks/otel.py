@@ -1,0 +1,113 @@
+"""OpenTelemetry sink: each record becomes an OTel log record through an SDK LoggerProvider.
+
+Any OTel log exporter then works (OTLP/HTTP, OTLP/gRPC, console). The provider is the
+application's own when it has one, else one built from the standard ``OTEL_*`` variables.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+
+from opentelemetry._logs import LogRecord, SeverityNumber, get_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    ConsoleLogRecordExporter,
+    LogRecordExporter,
+)
+from opentelemetry.sdk.resources import Resource
+
+from .._errors import PolicyError
+from .._pipeline import Output
+
+_VERSION = "0.1.0"
+
+
+def env_requests_otel(environ: Mapping[str, str] | None = None) -> bool:
+    """True when the standard OTEL_* variables ask for a log exporter."""
+    env = os.environ if environ is None else environ
+    exporter = env.get("OTEL_LOGS_EXPORTER", "").strip().lower()
+    if exporter == "none":
+        return False
+    return bool(exporter) or bool(
+        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
+    )
+
+
+def app_logger_provider() -> LoggerProvider | None:
+    """The application's global SDK LoggerProvider, if it installed one."""
+    provider = get_logger_provider()
+    return provider if isinstance(provider, LoggerProvider) else None
+
+
+def _exporter(name: str, env: Mapping[str, str]) -> LogRecordExporter:
+    if name == "console":
+        return ConsoleLogRecordExporter()
+    if name != "otlp":
+        raise PolicyError("OTEL_LOGS_EXPORTER", f"unknown exporter {name!r}", "use otlp, console or none")
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+    try:
+        if protocol == "grpc":
+            from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
+
+            exporter: LogRecordExporter = GrpcExporter()
+            return exporter
+        from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
+
+        return OTLPLogExporter()
+    except ImportError:
+        package = "opentelemetry-exporter-otlp-proto-grpc" if protocol == "grpc" else "privlog[otlp]"
+        raise PolicyError(
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            f"the OTLP {protocol} exporter is not installed",
+            f"pip install {package}",
+        ) from None
+
+
+def logger_provider_from_env(service: str, environ: Mapping[str, str] | None = None) -> LoggerProvider:
+    """A LoggerProvider with the exporters the standard OTEL_* variables name (default: otlp)."""
+    env = os.environ if environ is None else environ
+    names = [n.strip().lower() for n in env.get("OTEL_LOGS_EXPORTER", "otlp").split(",") if n.strip()]
+    attrs = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": service}
+    provider = LoggerProvider(resource=Resource.create(attrs))
+    for name in names:
+        provider.add_log_record_processor(BatchLogRecordProcessor(_exporter(name, env)))
+    return provider
+
+
+class OpenTelemetrySink:
+    """Emits records through an OpenTelemetry SDK LoggerProvider."""
+
+    def __init__(self, provider: LoggerProvider, owns_provider: bool = False) -> None:
+        self.provider = provider
+        self._owns = owns_provider
+        self._logger = provider.get_logger("privlog", _VERSION)
+
+    def write(self, records: Sequence[Output]) -> None:
+        emit = self._logger.emit
+        now = time.time_ns()
+        for rec in records:
+            emit(
+                LogRecord(
+                    timestamp=rec.timestamp_ns,
+                    observed_timestamp=now,
+                    severity_text="INFO",
+                    severity_number=SeverityNumber.INFO,
+                    body=rec.attributes.get("event.name"),
+                    attributes=rec.attributes,
+                )
+            )
+
+    def flush(self) -> None:
+        self.provider.force_flush()
+
+    def close(self) -> None:
+        self.provider.force_flush()
+        if self._owns:
+            self.provider.shutdown()
