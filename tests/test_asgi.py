@@ -1,0 +1,193 @@
+"""The ASGI middleware through Starlette/FastAPI's test client."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, WebSocket
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.testclient import TestClient
+
+from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware
+from privlog.asgi import user_from_scope
+
+from .conftest import ENV, FULL, ListSink
+
+
+@pytest.fixture
+def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
+    pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])
+    yield pl
+    pl.close()
+
+
+def fastapi_app(privlog: PrivacyLog, **kw: Any) -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(PrivacyLogMiddleware, privlog=privlog, **kw)
+
+    @app.get("/users/{user_id}")
+    async def user(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    @app.post("/upload")
+    async def upload(body: dict[str, Any]) -> dict[str, int]:
+        return {"n": len(body)}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("app bug")
+
+    @app.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        for _ in range(2):
+            text = await websocket.receive_text()
+            await websocket.send_text(text.upper())
+        await websocket.close(code=1000)
+
+    return app
+
+
+def client(app: Any, host: str = "127.0.0.1") -> TestClient:
+    return TestClient(app, client=(host, 40000), raise_server_exceptions=True)
+
+
+def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
+    privlog.flush()
+    return sink.stream("security")
+
+
+class TestHttp:
+    def test_records_route_template_status_and_bytes(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with client(fastapi_app(privlog)) as c:
+            r = c.get("/users/4711?page=2&token=s3cr3t", headers={"x-forwarded-for": "198.51.100.77"})
+        (rec,) = security(sink, privlog)
+        assert rec["http.route"] == "/users/{user_id}"
+        assert rec["http.response.status_code"] == 200
+        assert rec["http.response.body.size"] == len(r.content)
+        assert "4711" not in str(rec)
+
+    def test_request_bytes_are_counted(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with client(fastapi_app(privlog)) as c:
+            c.post("/upload", json={"a": 1, "b": 2})
+        (rec,) = security(sink, privlog)
+        assert rec["http.request.body.size"] == len(b'{"a":1,"b":2}')
+
+    def test_app_error_is_recorded_as_500_and_re_raised(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with client(fastapi_app(privlog)) as c, pytest.raises(RuntimeError, match="app bug"):
+            c.get("/boom")
+        (rec,) = security(sink, privlog)
+        assert rec["http.response.status_code"] == 500
+
+    def test_404_path_is_scrubbed(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with client(fastapi_app(privlog)) as c:
+            c.get("/reset/jane@example.net/77")
+        (rec,) = security(sink, privlog)
+        assert rec["url.path"] == "/reset/{email}/{id}"
+        assert "http.route" not in rec
+
+    def test_scope_is_not_modified_and_no_state_is_kept_on_the_middleware(self, privlog: PrivacyLog) -> None:
+        seen: list[dict[str, Any]] = []
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            seen.append(copy.copy(scope))
+            await PlainTextResponse("ok")(scope, receive, send)
+
+        mw = PrivacyLogMiddleware(app, privlog=privlog)
+        before = dict(vars(mw))
+        client(mw).get("/x")  # no `with`: this bare app has no lifespan support
+        assert set(seen[0]) >= {"type", "path", "headers"}
+        assert not any(k.startswith("privlog") for k in seen[0])
+        assert vars(mw) == before
+
+    def test_mounted_app_route_includes_the_mount(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        inner = Starlette(routes=[Route("/items/{item_id}", lambda r: PlainTextResponse("ok"))])
+        app = Starlette(routes=[Mount("/shop", app=inner)])
+        with client(PrivacyLogMiddleware(app, privlog=privlog)) as c:
+            c.get("/shop/items/9")
+        (rec,) = security(sink, privlog)
+        assert rec["http.route"] == "/shop/items/{item_id}"
+
+
+class TestUsers:
+    def test_user_from_scope_user_is_pseudonymised(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        class User:
+            is_authenticated = True
+            identity = "alice@example.com"
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            scope["user"] = User()  # what AuthenticationMiddleware does
+            await PlainTextResponse("ok")(scope, receive, send)
+
+        client(PrivacyLogMiddleware(app, privlog=privlog)).get("/")
+        (rec,) = security(sink, privlog)
+        assert rec["user.id"]
+        assert "alice" not in rec["user.id"]
+
+    def test_a_broken_user_hook_does_not_break_the_request(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        def hook(scope: Any) -> str:
+            raise ValueError("bug in user code")
+
+        with client(fastapi_app(privlog, user_id=hook)) as c:
+            assert c.get("/users/1").status_code == 200
+        (rec,) = security(sink, privlog)
+        assert "user.id" not in rec
+
+    def test_user_from_scope_ignores_anonymous_users(self) -> None:
+        class Anon:
+            is_authenticated = False
+
+        assert user_from_scope({"user": Anon()}) is None
+        assert user_from_scope({}) is None
+
+
+class TestWebSocket:
+    def test_one_record_per_session_with_counts(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with client(fastapi_app(privlog)) as c, c.websocket_connect("/ws") as ws:
+            for word in ("hello", "world!"):
+                ws.send_text(word)
+                ws.receive_text()
+        (rec,) = security(sink, privlog)
+        assert rec["event.name"] == "websocket.session"
+        assert rec["privlog.websocket.messages_in"] == 2
+        assert rec["privlog.websocket.messages_out"] == 2
+        assert rec["privlog.websocket.bytes_in"] == 11
+        assert rec["privlog.websocket.close_code"] == 1000
+        assert rec["http.response.status_code"] == 101
+        assert rec["privlog.session.start"] <= rec["privlog.session.end"]
+
+
+class TestLifecycle:
+    def test_lifespan_shutdown_flushes(self, sink: ListSink) -> None:
+        data = copy.deepcopy(FULL)
+        pl = PrivacyLog(
+            Policy.from_dict({**data, "export": {"flush_interval": 3600}}, environ=ENV), sinks=[sink]
+        )
+        with client(fastapi_app(pl)) as c:
+            c.get("/users/1")
+            assert sink.records == []  # still queued: the worker sleeps an hour
+        assert len(sink.records) == 2  # security + analytics, exported at shutdown
+        pl.close()
+
+    def test_no_policy_fails_at_start_up(self) -> None:
+        with pytest.raises(PolicyError, match="PrivacyLogMiddleware needs a policy"):
+            PrivacyLogMiddleware(FastAPI())
+
+    def test_policy_argument_builds_its_own_privlog(self, tmp_path: Any) -> None:
+        mw = PrivacyLogMiddleware(FastAPI(), policy=Policy.from_dict(FULL, environ=ENV), directory=tmp_path)
+        assert type(mw.privlog.sinks[0]).__name__ == "JsonlStore"
+        mw.privlog.close()
+
+    def test_a_full_queue_never_blocks_the_app(self, sink: ListSink) -> None:
+        data = {**copy.deepcopy(FULL), "export": {"queue_size": 1, "flush_interval": 3600}}
+        pl = PrivacyLog(Policy.from_dict(data, environ=ENV), sinks=[sink])
+        with client(fastapi_app(pl)) as c:
+            for _ in range(5):
+                assert c.get("/users/1").status_code == 200
+            assert pl.stats().dropped == 4
+        pl.close()

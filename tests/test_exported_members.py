@@ -1,0 +1,26 @@
+"""The public surface is exactly what the README documents."""
+
+import privlog
+
+
+def test_all_is_the_documented_api() -> None:
+    assert set(privlog.__all__) == {
+        "ExportSettings",
+        "FieldRule",
+        "Output",
+        "Pipeline",
+        "Policy",
+        "PolicyError",
+        "PrivacyLog",
+        "PrivacyLogMiddleware",
+        "RetentionClass",
+        "Sink",
+        "Stats",
+        "Stream",
+        "__version__",
+        "compile_policy",
+        "default_privlog",
+        "log_auth_event",
+    }
+    for name in privlog.__all__:
+        assert getattr(privlog, name) is not None

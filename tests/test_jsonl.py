@@ -1,0 +1,67 @@
+"""The embedded JSONL store: owner-only files per stream and day, deleted after retention."""
+
+from __future__ import annotations
+
+import stat
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import orjson
+
+from privlog import Output
+from privlog.cli import main
+from privlog.sinks.jsonl import JsonlStore, sweep
+
+
+def output(stream: str, when: datetime, **attrs: object) -> Output:
+    return Output(stream, 7, int(when.timestamp() * 1e9), {"event.name": "http.request", **attrs})
+
+
+class TestJsonlStore:
+    def test_writes_one_file_per_stream_and_day_owner_only(self, tmp_path: Path) -> None:
+        store = JsonlStore(tmp_path, {"access": 7, "security": 90})
+        now = datetime.now(timezone.utc)
+        store.write([output("access", now, a=1), output("security", now, b=2), output("access", now, a=3)])
+        store.close()
+        day = now.date().isoformat()
+        access = tmp_path / "access" / f"{day}.jsonl"
+        lines = [orjson.loads(x) for x in access.read_bytes().splitlines()]
+        assert [x["a"] for x in lines] == [1, 3]
+        assert lines[0]["timestamp"].endswith("Z")
+        assert stat.S_IMODE(access.stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "access").stat().st_mode) == 0o700
+
+    def test_sweep_deletes_only_what_is_past_retention(self, tmp_path: Path) -> None:
+        JsonlStore(tmp_path, {"access": 7, "security": 90}).close()
+        for stream, day in [
+            ("access", "2026-11-18"),
+            ("access", "2026-11-19"),
+            ("access", "2026-11-20"),
+            ("security", "2026-08-01"),
+            ("security", "2026-11-19"),
+        ]:
+            (tmp_path / stream / f"{day}.jsonl").write_text("{}\n")
+        (tmp_path / "access" / "notes.txt").write_text("not ours")
+        deleted = sweep(tmp_path, today=date(2026, 11, 26))
+        assert sorted(p.name for p in deleted) == ["2026-08-01.jsonl", "2026-11-18.jsonl", "2026-11-19.jsonl"]
+        assert (tmp_path / "access" / "2026-11-20.jsonl").exists()
+        assert (tmp_path / "security" / "2026-11-19.jsonl").exists()
+        assert (tmp_path / "access" / "notes.txt").exists()
+
+    def test_day_rollover_sweeps_in_a_running_process(self, tmp_path: Path) -> None:
+        store = JsonlStore(tmp_path, {"access": 7})
+        old = tmp_path / "access" / "2000-01-01.jsonl"
+        old.write_text("{}\n")
+        store._swept_on = date(2000, 1, 1)  # as if the process had been running since then
+        store.write([output("access", datetime.now(timezone.utc))])
+        store.close()
+        assert not old.exists()
+
+    def test_cli_sweep_needs_no_policy(self, tmp_path: Path, capsys: object) -> None:
+        JsonlStore(tmp_path, {"access": 7}).close()
+        (tmp_path / "access" / "2001-01-01.jsonl").write_text("{}\n")
+        assert main(["retention", "sweep", str(tmp_path)]) == 0
+        assert not (tmp_path / "access" / "2001-01-01.jsonl").exists()
+
+    def test_cli_sweep_refuses_a_folder_that_is_not_a_store(self, tmp_path: Path) -> None:
+        assert main(["retention", "sweep", str(tmp_path)]) == 1
