@@ -1,0 +1,91 @@
+"""Shared pieces of the benchmarks: an in-process ASGI driver and a realistic request."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+REQUESTS_PER_ROUND = 200
+
+HEADERS = [
+    (b"host", b"example.com"),
+    (
+        b"user-agent",
+        b"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    ),
+    (b"accept", b"text/html,application/xhtml+xml"),
+    (b"accept-language", b"de-DE,de;q=0.9,en;q=0.8"),
+    (b"referer", b"https://news.example.com/article/42?utm_source=mail"),
+    (b"cookie", b"session=s3cr3t-session-9f8e7d6c5b; theme=dark"),
+    (b"x-forwarded-for", b"203.0.113.195"),
+    (b"x-request-id", b"bench-1"),
+]
+
+
+def http_scope() -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": "/users/4711",
+        "raw_path": b"/users/4711",
+        "root_path": "",
+        "query_string": b"page=2&q=jane",
+        "headers": list(HEADERS),
+        "client": ("127.0.0.1", 51000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def make_runner(
+    app: Callable[..., Any], n: int = REQUESTS_PER_ROUND
+) -> tuple[Callable[[], None], asyncio.AbstractEventLoop]:
+    """A function that sends ``n`` requests through ``app`` in-process, in one event loop run."""
+    loop = asyncio.new_event_loop()
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    async def batch() -> None:
+        for _ in range(n):
+            await app(http_scope(), receive, send)
+
+    def run() -> None:
+        loop.run_until_complete(batch())
+
+    return run, loop
+
+
+@pytest.fixture
+def per_request(benchmark: Any) -> Callable[..., None]:
+    """Benchmark ``app``; the stored figure is per round of REQUESTS_PER_ROUND requests."""
+
+    def go(
+        app: Callable[..., Any],
+        rounds: int = 40,
+        setup: Callable[[], None] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        run, loop = make_runner(app)
+        run()  # warm up: routes, caches, lazy imports
+
+        def target() -> None:
+            run()
+            if after is not None:
+                after()
+
+        benchmark.extra_info["requests_per_round"] = REQUESTS_PER_ROUND
+        try:
+            benchmark.pedantic(target, rounds=rounds, iterations=1, setup=setup, warmup_rounds=2)
+        finally:
+            loop.close()
+
+    return go
