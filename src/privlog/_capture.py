@@ -25,6 +25,7 @@ class Facts:
         "path",
         "peer",
         "query",
+        "ring",
         "route",
         "scheme",
     )
@@ -50,6 +51,7 @@ class Facts:
         self.peer = peer
         self.client_port = client_port
         self.headers: Mapping[bytes, str] = headers if headers is not None else {}
+        self.ring: Any = None  # the key ring of the record's epoch, set by the pipeline
 
 
 #: Reads :class:`Facts` out of a framework's request object, picking only ``wanted`` headers.

@@ -1,8 +1,9 @@
-"""Keyed hashing and pseudonyms.
+"""Keyed hashing and pseudonyms, one key ring per key epoch.
 
 Unsalted hashes of IP addresses are reversible by enumerating the address space, so every
-hash privlog writes is keyed with the deployment's secret. Each output carries the key id,
-which identifies the key without revealing it.
+hash privlog writes is keyed. Each output carries the key id of its epoch, which names the
+key without revealing it. A ring derives one subkey per field ("domain"), so the same value
+in two fields gives unrelated outputs.
 """
 
 from __future__ import annotations
@@ -11,60 +12,86 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
+
+_b32 = base64.b32encode
+_blake = hashlib.blake2b
+_hmac = hmac.digest
 
 
-def _derive(secret: bytes, label: bytes) -> bytes:
-    # Domain-separated subkeys: a hash in one role never equals a hash in another.
-    return hashlib.blake2b(
-        label, key=hashlib.blake2b(secret, digest_size=64).digest(), digest_size=32
-    ).digest()
+def derive(key: bytes, label: str, size: int = 32) -> bytes:
+    """A subkey of ``key`` for one purpose; subkeys of different labels are independent."""
+    return _blake(label.encode(), key=_blake(key, digest_size=64).digest(), digest_size=size).digest()
 
 
-@dataclass(frozen=True, repr=False)
+def key_id_of(key: bytes, label: str = "") -> str:
+    """A short public name of a key: a one-way fingerprint, prefixed by the epoch label."""
+    fingerprint = _blake(key, digest_size=4, person=b"privlog-key-id").hexdigest()
+    return f"{label}.{fingerprint}" if label else fingerprint
+
+
 class KeyRing:
-    """The keys of one deployment, derived once from its secret."""
+    """The keys of one epoch. Subkeys and per-field functions are derived once and cached."""
 
-    key_id: str
-    _hash_key: bytes
-    _pseudonym_key: bytes
-    algorithm: str
+    __slots__ = ("_cache", "_hash_key", "_master", "_pseudonym_key", "algorithm", "key_id")
+
+    def __init__(self, master: bytes, algorithm: str = "blake2b", key_id: str | None = None) -> None:
+        self._master = master
+        self.algorithm = algorithm
+        self.key_id = key_id or key_id_of(master)
+        self._hash_key = derive(master, "privlog hash v1")
+        self._pseudonym_key = derive(master, "privlog pseudonym v1")
+        self._cache: dict[tuple[str, str], Any] = {}
 
     def __repr__(self) -> str:
         return f"KeyRing(key_id={self.key_id!r}, algorithm={self.algorithm!r})"
 
     @classmethod
     def from_secret(cls, secret: bytes, algorithm: str = "blake2b") -> KeyRing:
-        """Derive the key id and the hashing and pseudonym keys from a secret."""
-        key_id = hashlib.blake2b(secret, digest_size=4, person=b"privlog-key-id").hexdigest()
-        return cls(
-            key_id, _derive(secret, b"privlog hash v1"), _derive(secret, b"privlog pseudonym v1"), algorithm
-        )
+        """The ring of a static secret (no rotation)."""
+        return cls(secret, algorithm)
+
+    def subkey(self, label: str, size: int = 32) -> bytes:
+        """Key material for another keyed transform (Crypto-PAn, AES-SIV), bound to this epoch."""
+        return derive(self._master, label, size)
 
     def hasher(self, domain: str) -> Callable[[bytes], str]:
-        """A keyed hash (128-bit, hex) for one field; different fields give different hashes."""
-        key = hashlib.blake2b(domain.encode(), key=self._hash_key, digest_size=32).digest()
+        """A keyed hash (128-bit, hex) for one field."""
+        cached = self._cache.get(("hash", domain))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        key = _blake(domain.encode(), key=self._hash_key, digest_size=32).digest()
         if self.algorithm == "hmac-sha256":
-            digest = hmac.digest
 
             def hmac_hash(value: bytes) -> str:
-                return digest(key, value, "sha256")[:16].hex()
+                return _hmac(key, value, "sha256")[:16].hex()
 
-            return hmac_hash
-        blake = hashlib.blake2b
+            fn: Callable[[bytes], str] = hmac_hash
+        else:
 
-        def blake_hash(value: bytes) -> str:
-            return blake(value, key=key, digest_size=16).hexdigest()
+            def blake_hash(value: bytes) -> str:
+                return _blake(value, key=key, digest_size=16).hexdigest()
 
-        return blake_hash
+            fn = blake_hash
+        self._cache[("hash", domain)] = fn
+        return fn
 
     def pseudonymiser(self, domain: str) -> Callable[[bytes], str]:
-        """A stable, short pseudonym (96-bit, base32) for one kind of identifier."""
-        key = hashlib.blake2b(domain.encode(), key=self._pseudonym_key, digest_size=32).digest()
-        blake = hashlib.blake2b
-        b32 = base64.b32encode
+        """A stable, short pseudonym (120-bit, base32) for one kind of identifier."""
+        cached = self._cache.get(("pseudonym", domain))
+        if cached is not None:
+            return cached  # type: ignore[no-any-return]
+        key = _blake(domain.encode(), key=self._pseudonym_key, digest_size=32).digest()
 
         def pseudonymise(value: bytes) -> str:
-            return b32(blake(value, key=key, digest_size=15).digest()).decode().lower()
+            return _b32(_blake(value, key=key, digest_size=15).digest()).decode().lower()
 
+        self._cache[("pseudonym", domain)] = pseudonymise
         return pseudonymise
+
+    def cached(self, name: str, build: Callable[[KeyRing], Any]) -> Any:
+        """A keyed function built once per ring (e.g. a Crypto-PAn instance)."""
+        fn = self._cache.get(("other", name))
+        if fn is None:
+            fn = self._cache[("other", name)] = build(self)
+        return fn

@@ -17,6 +17,7 @@ from ._catalogue import FIELD_HEADERS, OPT_OUT_HEADERS
 from ._generalise import make_query_filter, origin, primary_language, scrub_path
 from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
 from ._keys import KeyRing
+from ._keystore import KeyStore, StaticKeys
 from ._policy import FieldRule, Policy, Stream
 from ._useragent import UserAgentGeneraliser
 
@@ -51,12 +52,25 @@ class Output:
     attributes: Attributes
 
 
+Keyed = Callable[[KeyRing, bytes], str]
+"""A keyed transform: the ring of the record's epoch and the value."""
+
+
+def make_keys(policy: Policy) -> StaticKeys | KeyStore | None:
+    """The key source a policy names: a key store with shredding, or a static secret."""
+    if policy.key_store is not None:
+        return KeyStore.load(policy.key_store, policy.hash_algorithm)
+    if policy.secret is not None:
+        return StaticKeys(policy.secret, policy.rotation, policy.hash_algorithm)
+    return None
+
+
 class _Context:
     """Things shared by the steps of all streams, built once."""
 
     def __init__(self, policy: Policy) -> None:
         self.resolve_client = make_client_resolver(policy.trusted_proxies)
-        self.keys = KeyRing.from_secret(policy.secret, policy.hash_algorithm) if policy.secret else None
+        self.keys = make_keys(policy)
         self._ua: UserAgentGeneraliser | None = None
 
     @property
@@ -65,35 +79,49 @@ class _Context:
             self._ua = UserAgentGeneraliser()
         return self._ua
 
-    def keyed(self, action: str, domain: str) -> Callable[[bytes], str]:
-        if self.keys is None:  # Policy validation guarantees a secret; keep mypy honest.
-            raise RuntimeError("keyed action without a key")
-        return self.keys.hasher(domain) if action == "hash" else self.keys.pseudonymiser(domain)
+    @staticmethod
+    def keyed(action: str, domain: str) -> Keyed:
+        if action == "hash":
+
+            def keyed_hash(ring: KeyRing, value: bytes) -> str:
+                return ring.hasher(domain)(value)
+
+            return keyed_hash
+
+        def pseudonym(ring: KeyRing, value: bytes) -> str:
+            return ring.pseudonymiser(domain)(value)
+
+        return pseudonym
 
 
 def _client_ip(rule: FieldRule, ctx: _Context) -> Step:
     resolve = ctx.resolve_client
-    if rule.action == "truncate":
-        transform = make_truncate(rule.options["ipv4_prefix"], rule.options["ipv6_prefix"])
-    elif rule.action == "hash":
-        hashed = ctx.keyed("hash", "client_ip")
+    if rule.action in ("hash", "pseudonymise"):
+        keyed = ctx.keyed(rule.action, "client_ip")
 
-        def transform(packed: bytes) -> str:
-            return hashed(packed)
-    else:
-        transform = format_ip
+        def keyed_ip(f: Facts, c: Capture, r: Attributes) -> None:
+            h = f.headers
+            found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+            if found is not None:
+                r["client.address"] = INVALID if isinstance(found, str) else keyed(f.ring, found)
+
+        return keyed_ip
+    transform = (
+        make_truncate(rule.options["ipv4_prefix"], rule.options["ipv6_prefix"])
+        if rule.action == "truncate"
+        else format_ip
+    )
 
     def client_ip(f: Facts, c: Capture, r: Attributes) -> None:
         h = f.headers
         found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
-        if found is None:
-            return
-        r["client.address"] = INVALID if isinstance(found, str) else transform(found)
+        if found is not None:
+            r["client.address"] = INVALID if isinstance(found, str) else transform(found)
 
     return client_ip
 
 
-def _keep_bytes(value: bytes) -> str:
+def _keep_bytes(ring: KeyRing, value: bytes) -> str:
     return value.decode("utf-8", "replace")[:_MAX_TEXT]
 
 
@@ -104,7 +132,7 @@ def _identifier(name: str, attr: str, rule: FieldRule, ctx: _Context) -> Step:
 
         def user_id(f: Facts, c: Capture, r: Attributes) -> None:
             if c.user_id:
-                r[attr] = transform(c.user_id.encode("utf-8", "surrogatepass"))
+                r[attr] = transform(f.ring, c.user_id.encode("utf-8", "surrogatepass"))
 
         return user_id
 
@@ -117,7 +145,7 @@ def _identifier(name: str, attr: str, rule: FieldRule, ctx: _Context) -> Step:
         for part in cookies.split(";"):
             key, sep, value = part.strip().partition("=")
             if sep and key == cookie_name and value:
-                r[attr] = transform(value.strip('"').encode("latin-1"))
+                r[attr] = transform(f.ring, value.strip('"').encode("latin-1"))
                 return
 
     return session_id
@@ -182,6 +210,15 @@ def _header_value(header: bytes, attr: str, convert: Callable[[str], str]) -> St
     return from_header
 
 
+def _keyed_header(header: bytes, attr: str, keyed: Keyed) -> Step:
+    def from_header(f: Facts, c: Capture, r: Attributes) -> None:
+        value = f.headers.get(header)
+        if value is not None:
+            r[attr] = keyed(f.ring, value.encode("latin-1"))
+
+    return from_header
+
+
 def _simple(attr: str, get: Callable[[Facts, Capture], Any]) -> Step:
     def simple(f: Facts, c: Capture, r: Attributes) -> None:
         value = get(f, c)
@@ -237,13 +274,6 @@ def _field_step(name: str, rule: FieldRule, ctx: _Context) -> Step | None:
     return None  # timestamp: every record has one
 
 
-def _encoded(keyed: Callable[[bytes], str]) -> Callable[[str], str]:
-    def hash_text(value: str) -> str:
-        return keyed(value.encode("latin-1"))
-
-    return hash_text
-
-
 def _extra_step(f: Facts, c: Capture, r: Attributes) -> None:
     """WebSocket counters and the session's start and end; the auth event's name."""
     extra = c.extra
@@ -274,9 +304,7 @@ class CompiledStream:
             if action == "keep":
                 steps.append(_header_value(header.encode(), attr, lambda v: v[:_MAX_TEXT]))
             else:
-                steps.append(
-                    _header_value(header.encode(), attr, _encoded(ctx.keyed(action, f"header:{header}")))
-                )
+                steps.append(_keyed_header(header.encode(), attr, ctx.keyed(action, f"header:{header}")))
         steps.append(_extra_step)
         self.steps: tuple[Step, ...] = tuple(steps)
         uses_key = any(r.action in ("hash", "pseudonymise") for r in stream.fields.values()) or any(
@@ -289,8 +317,7 @@ class CompiledStream:
             "privlog.purpose": stream.retention.purpose,
             "privlog.legal_basis": stream.retention.legal_basis,
         }
-        if uses_key and ctx.keys is not None:
-            self.tags["privlog.key_id"] = ctx.keys.key_id
+        self.uses_key = uses_key and ctx.keys is not None
         self.wanted = (
             frozenset(h for n in stream.fields for h in FIELD_HEADERS.get(n, ()))
             | frozenset(h.encode() for h in stream.headers)
@@ -307,6 +334,8 @@ class CompiledStream:
         for step in self.steps:
             step(facts, capture, attrs)
         attrs.update(self.tags)
+        if self.uses_key:
+            attrs["privlog.key_id"] = facts.ring.key_id
         attrs["privlog.retention.expires_at"] = iso_utc(capture.start_ns + self._ttl_ns)
         return Output(self.name, self.retention_days, capture.start_ns, attrs)
 
@@ -323,7 +352,7 @@ class Pipeline:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         ctx = _Context(policy)
-        self.key_id = ctx.keys.key_id if ctx.keys else None
+        self.keys = ctx.keys
         self.streams = tuple(CompiledStream(s, ctx) for s in policy.streams)
         self.wanted_headers: frozenset[bytes] = frozenset().union(*(s.wanted for s in self.streams))
         self.kinds = frozenset().union(*(s.events for s in self.streams))
@@ -334,10 +363,9 @@ class Pipeline:
 
     def process(self, capture: Capture) -> list[Output]:
         """All records of one capture. Runs in the background worker."""
-        if capture.reader is not None:
-            facts = capture.reader(capture.source, self.wanted_headers)
-        else:
-            facts = Facts()
+        facts = capture.reader(capture.source, self.wanted_headers) if capture.reader is not None else Facts()
+        if self.keys is not None:
+            facts.ring = self.keys.ring_for(capture.start_ns)
         out = []
         for stream in self.streams:
             if capture.kind in stream.events:

@@ -22,6 +22,7 @@ from ._catalogue import (
     KEYED_ACTIONS,
 )
 from ._errors import PolicyError, did_you_mean
+from ._keystore import ROTATIONS, KeyStore
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -33,7 +34,7 @@ HASH_ALGORITHMS = frozenset({"blake2b", "hmac-sha256"})
 SINKS = frozenset({"auto", "jsonl", "otel", "both"})
 
 _TOP_LEVEL = frozenset({"service", "secret", "proxies", "retention", "streams", "export"})
-_SECRET_KEYS = frozenset({"env", "file", "algorithm"})
+_SECRET_KEYS = frozenset({"env", "file", "algorithm", "rotation", "store"})
 _PROXY_KEYS = frozenset({"trusted"})
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
 _STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "headers"})
@@ -97,6 +98,8 @@ class Policy:
     secret_setting: str = "secret.env"  # noqa: S105 - the setting's name, not a secret
     hash_algorithm: str = "blake2b"
     secret: bytes | None = None
+    rotation: str = "never"
+    key_store: str | None = None
 
     def __repr__(self) -> str:
         # Never print the secret, not even in a debugger.
@@ -143,6 +146,11 @@ class Policy:
                 f"unknown algorithm {algorithm!r}",
                 did_you_mean(str(algorithm), HASH_ALGORITHMS),
             )
+        rotation = secret_cfg.get("rotation", "never")
+        if rotation not in ROTATIONS:
+            raise PolicyError(
+                "secret.rotation", f"unknown rotation {rotation!r}", did_you_mean(str(rotation), ROTATIONS)
+            )
         policy = cls(
             streams=streams,
             retention=retention,
@@ -150,12 +158,33 @@ class Policy:
             export=export,
             service=service,
             hash_algorithm=algorithm,
+            rotation=rotation,
         )
-        if policy.needs_secret:
-            setting, secret = _load_secret(secret_cfg, env)
-            object.__setattr__(policy, "secret", secret)
-            object.__setattr__(policy, "secret_setting", setting)
+        if not policy.needs_secret:
+            return policy
+        store = secret_cfg.get("store") or env.get("PRIVLOG_KEY_STORE")
+        if store:
+            _check_store(str(store), policy)
+            object.__setattr__(policy, "key_store", str(store))
+            object.__setattr__(policy, "secret_setting", "secret.store")
+            return policy
+        setting, secret = _load_secret(secret_cfg, env)
+        object.__setattr__(policy, "secret", secret)
+        object.__setattr__(policy, "secret_setting", setting)
         return policy
+
+    @property
+    def keyed_retention_days(self) -> int:
+        """The longest retention of a stream that hashes or pseudonymises: how long keys live."""
+        return max(
+            (
+                s.retention.days
+                for s in self.streams
+                if any(r.action in KEYED_ACTIONS for r in s.fields.values())
+                or any(a in KEYED_ACTIONS for a in s.headers.values())
+            ),
+            default=0,
+        )
 
 
 def _table(value: Any, setting: str) -> Mapping[str, Any]:
@@ -410,6 +439,17 @@ def _export(value: Any) -> ExportSettings:
         batch_size=ints["batch_size"],
         flush_interval=float(interval),
     )
+
+
+def _check_store(path: str, policy: Policy) -> None:
+    store = KeyStore.load(path)
+    needed = policy.keyed_retention_days
+    if store.retention_days < needed:
+        raise PolicyError(
+            "secret.store",
+            f"the key store keeps keys {store.retention_days} days, but a keyed stream keeps records {needed} days",
+            f"create a store with `privlog keys init DIR --retention-days {needed}`",
+        )
 
 
 def _load_secret(cfg: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sys
 from collections.abc import Sequence
@@ -16,9 +17,15 @@ from ._policy import Policy
 def describe(policy: Policy) -> str:
     """The compiled policy in plain words: what each stream records and for how long."""
     lines = [f"service: {policy.service}"]
-    if policy.secret is not None:
+    if policy.key_store is not None:
+        lines.append(
+            f"keys: {policy.hash_algorithm}, key store {policy.key_store} (rotated by epoch, shredded after retention)"
+        )
+    elif policy.secret is not None:
         key_id = KeyRing.from_secret(policy.secret, policy.hash_algorithm).key_id
-        lines.append(f"key: {policy.hash_algorithm}, key id {key_id} (from {policy.secret_setting})")
+        lines.append(
+            f"key: {policy.hash_algorithm}, key id {key_id} (from {policy.secret_setting}), rotation {policy.rotation}"
+        )
     proxies = ", ".join(str(n) for n in policy.trusted_proxies) or "none (proxy headers are ignored)"
     lines.append(f"trusted proxies: {proxies}")
     lines.append(f"export: {policy.export.sink} (JSONL store: {policy.export.directory})")
@@ -67,6 +74,66 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir))
 
 
+def _store_dir(args: argparse.Namespace) -> str:
+    directory: str | None = args.directory or os.environ.get("PRIVLOG_KEY_STORE")
+    if not directory:
+        raise PolicyError("DIR", "no key store given", "pass the store directory or set PRIVLOG_KEY_STORE")
+    return directory
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from ._keystore import KeyStore
+
+    if args.action == "init":
+        store = KeyStore.init(_store_dir(args), args.rotation, args.retention_days)
+        print(
+            f"created {store.path} (owner-only): rotation {store.rotation}, keys kept {store.retention_days} days"
+        )
+        print("copy this directory to every host of the deployment now; each host then advances it alone.")
+        print(f'point the policy at it: [secret] store = "{store.path.parent}" (or PRIVLOG_KEY_STORE)')
+        return 0
+    store = KeyStore.load(_store_dir(args))
+    if args.action == "status":
+        print(
+            f"{store.path}: rotation {store.rotation}, keys kept {store.retention_days} days after their epoch"
+        )
+        for held in store.held():
+            print(f"  epoch {held.label:12} key id {held.key_id:32} shredded on {held.shred_on}")
+    elif args.action == "rotate":
+        print(f"new key chain from now on; current key id {store.rotate()}")
+    elif args.action == "shred":
+        gone = store.shred()
+        print(f"shredded {len(gone)} expired key(s)" + (f": {', '.join(gone)}" if gone else ""))
+    return 0
+
+
+def _cmd_subject(args: argparse.Namespace) -> int:
+    from ._subject import backend_queries, delete_in_store, find_in_store, subject_matches
+
+    if not args.user_id and not args.ip:
+        raise PolicyError("privlog subject", "no identifier given", "pass --user-id ID and/or --ip ADDRESS")
+    policy = Policy.from_toml(args.policy)
+    matches = subject_matches(policy, user_id=args.user_id, ip=args.ip)
+    if not matches:
+        print("this policy neither hashes nor pseudonymises those identifiers: nothing links records to them")
+        return 0
+    print("the subject appears in the logs as:")
+    for m in matches:
+        print(f"  {m.attribute} = {m.value}   (key id {m.key_id})")
+    store = Path(args.store or policy.export.directory)
+    if store.is_dir():
+        result = delete_in_store(store, matches) if args.delete else find_in_store(store, matches)
+        verb = "deleted" if args.delete else "found"
+        total = sum(result.values())
+        print(f"\nJSONL store {store}: {verb} {total} record(s)")
+        for path, n in result.items():
+            print(f"  {path}: {n}")
+    print("\nelsewhere:")
+    for name, query in backend_queries(matches).items():
+        print(f"  {name}:\n    {query}")
+    return 0
+
+
 def _cmd_secret(args: argparse.Namespace) -> int:
     print(secrets.token_urlsafe(48))
     return 0
@@ -94,6 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = retention.add_parser("sweep", help="delete files past their stream's retention")
     sweep.add_argument("directory")
     sweep.set_defaults(func=_cmd_sweep)
+    keys = sub.add_parser("keys", help="the key store: rotation by epoch and crypto-shredding")
+    kact = keys.add_subparsers(dest="action", required=True)
+    kinit = kact.add_parser("init", help="create a key store (a random key chain)")
+    kinit.add_argument("--rotation", default="daily", choices=["never", "daily", "weekly", "monthly"])
+    kinit.add_argument("--retention-days", type=int, default=90, help="keep keys this long after their epoch")
+    for name, text in (
+        ("status", "epochs held and when each is shredded"),
+        ("rotate", "start a new key chain now"),
+        ("shred", "destroy expired keys now"),
+    ):
+        kact.add_parser(name, help=text)
+    for parser_ in kact.choices.values():
+        parser_.add_argument("directory", nargs="?", help="the store (default: $PRIVLOG_KEY_STORE)")
+    keys.set_defaults(func=_cmd_keys)
+    subject = sub.add_parser("subject", help="find or delete one person's records (GDPR Art. 15/17)")
+    subject.add_argument("--policy", required=True, help="the policy file the records were made with")
+    subject.add_argument("--user-id")
+    subject.add_argument("--ip")
+    subject.add_argument("--store", help="the JSONL store (default: the policy's export.directory)")
+    subject.add_argument("--delete", action="store_true", help="delete the records from the JSONL store")
+    subject.set_defaults(func=_cmd_subject)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser
