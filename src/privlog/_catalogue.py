@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Final
 
 #: Actions that need a secret key.
-KEYED_ACTIONS: Final = frozenset({"hash", "pseudonymise"})
+KEYED_ACTIONS: Final = frozenset({"hash", "pseudonymise", "reversible", "cryptopan"})
 
 #: field name -> (allowed actions, default action). "drop" is accepted for every field.
 FIELDS: Final[dict[str, tuple[frozenset[str], str]]] = {
@@ -26,14 +26,14 @@ FIELDS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "referrer": (frozenset({"origin", "keep"}), "origin"),
     "user_agent": (frozenset({"generalise", "keep"}), "generalise"),
     "language": (frozenset({"generalise"}), "generalise"),
-    "client_ip": (frozenset({"truncate", "hash", "keep"}), "truncate"),
+    "client_ip": (frozenset({"truncate", "hash", "cryptopan", "keep"}), "truncate"),
     "client_port": (frozenset({"keep"}), "keep"),
-    "user_id": (frozenset({"pseudonymise", "hash", "keep"}), "pseudonymise"),
-    "session_id": (frozenset({"pseudonymise", "hash", "keep"}), "pseudonymise"),
+    "user_id": (frozenset({"pseudonymise", "hash", "reversible", "keep"}), "pseudonymise"),
+    "session_id": (frozenset({"pseudonymise", "hash", "reversible", "keep"}), "pseudonymise"),
 }
 
 #: Actions allowed on an allow-listed request header.
-HEADER_ACTIONS: Final = frozenset({"keep", "hash", "pseudonymise"})
+HEADER_ACTIONS: Final = frozenset({"keep", "hash", "pseudonymise", "reversible"})
 
 #: Options each action accepts in the table form ``{ action = "...", option = ... }``.
 ACTION_OPTIONS: Final[dict[str, frozenset[str]]] = {
@@ -41,6 +41,7 @@ ACTION_OPTIONS: Final[dict[str, frozenset[str]]] = {
     "allowlist": frozenset({"allow", "values"}),
     "pseudonymise": frozenset({"cookie"}),
     "hash": frozenset({"cookie"}),
+    "reversible": frozenset({"cookie"}),
     "keep": frozenset({"cookie"}),
 }
 

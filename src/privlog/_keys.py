@@ -12,7 +12,10 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
+
+from ._cryptopan import make_cryptopan
+from ._reversible import make_sealer, reveal
 
 _b32 = base64.b32encode
 _blake = hashlib.blake2b
@@ -88,6 +91,36 @@ class KeyRing:
 
         self._cache[("pseudonym", domain)] = pseudonymise
         return pseudonymise
+
+    def sealer(self, domain: str) -> Callable[[bytes], str]:
+        """Reversible pseudonyms (AES-SIV): opaque, deterministic, revealable with this ring."""
+        return cast(
+            "Callable[[bytes], str]",
+            self.cached(
+                f"seal:{domain}", lambda ring: make_sealer(ring.subkey("privlog aes-siv v1", 64), domain)
+            ),
+        )
+
+    def reveal(self, domain: str, token: str) -> bytes:
+        """The value behind a reversible pseudonym; ``ValueError`` if another key made it."""
+        return reveal(self.subkey("privlog aes-siv v1", 64), domain, token)
+
+    def cryptopan(self) -> Callable[[bytes], str]:
+        """Prefix-preserving address pseudonyms (Crypto-PAn) under this ring's key."""
+        return cast(
+            "Callable[[bytes], str]",
+            self.cached("cryptopan", lambda ring: make_cryptopan(ring.subkey("privlog crypto-pan v1", 32))),
+        )
+
+    def keyed(self, action: str, domain: str) -> Callable[[bytes], str]:
+        """The keyed transform named by a policy action, for one field."""
+        if action == "hash":
+            return self.hasher(domain)
+        if action == "pseudonymise":
+            return self.pseudonymiser(domain)
+        if action == "reversible":
+            return self.sealer(domain)
+        return self.cryptopan()
 
     def cached(self, name: str, build: Callable[[KeyRing], Any]) -> Any:
         """A keyed function built once per ring (e.g. a Crypto-PAn instance)."""

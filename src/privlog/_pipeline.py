@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from ._capture import Capture, Facts
-from ._catalogue import FIELD_HEADERS, OPT_OUT_HEADERS
+from ._catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
 from ._generalise import make_query_filter, origin, primary_language, scrub_path
 from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
 from ._keys import KeyRing
@@ -81,22 +81,17 @@ class _Context:
 
     @staticmethod
     def keyed(action: str, domain: str) -> Keyed:
-        if action == "hash":
+        """The keyed transform of ``action``, applied with the ring of each record's epoch."""
 
-            def keyed_hash(ring: KeyRing, value: bytes) -> str:
-                return ring.hasher(domain)(value)
+        def keyed_value(ring: KeyRing, value: bytes) -> str:
+            return ring.keyed(action, domain)(value)
 
-            return keyed_hash
-
-        def pseudonym(ring: KeyRing, value: bytes) -> str:
-            return ring.pseudonymiser(domain)(value)
-
-        return pseudonym
+        return keyed_value
 
 
 def _client_ip(rule: FieldRule, ctx: _Context) -> Step:
     resolve = ctx.resolve_client
-    if rule.action in ("hash", "pseudonymise"):
+    if rule.action in ("hash", "cryptopan"):
         keyed = ctx.keyed(rule.action, "client_ip")
 
         def keyed_ip(f: Facts, c: Capture, r: Attributes) -> None:
@@ -307,7 +302,7 @@ class CompiledStream:
                 steps.append(_keyed_header(header.encode(), attr, ctx.keyed(action, f"header:{header}")))
         steps.append(_extra_step)
         self.steps: tuple[Step, ...] = tuple(steps)
-        uses_key = any(r.action in ("hash", "pseudonymise") for r in stream.fields.values()) or any(
+        uses_key = any(r.action in KEYED_ACTIONS for r in stream.fields.values()) or any(
             a != "keep" for a in stream.headers.values()
         )
         self.tags: dict[str, Any] = {

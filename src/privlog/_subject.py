@@ -16,6 +16,7 @@ from pathlib import Path
 
 import orjson
 
+from ._catalogue import KEYED_ACTIONS
 from ._ip import parse_ip
 from ._keys import KeyRing
 from ._keystore import KeyStore, StaticKeys
@@ -32,7 +33,8 @@ class Match:
     key_id: str
 
 
-def _rings(policy: Policy, today: date | None) -> list[KeyRing]:
+def held_rings(policy: Policy, today: date | None = None) -> list[KeyRing]:
+    """The rings of every epoch whose records may still exist, newest last."""
     keys = make_keys(policy)
     if isinstance(keys, KeyStore):
         return [held.ring for held in keys.held(today)]
@@ -48,7 +50,7 @@ def subject_matches(
     wanted: list[tuple[str, str, str, bytes]] = []  # attribute, action, domain, raw value
     for stream in policy.streams:
         for name, rule in stream.fields.items():
-            if rule.action not in ("hash", "pseudonymise"):
+            if rule.action not in KEYED_ACTIONS:
                 continue
             if name == "user_id" and user_id is not None:
                 wanted.append(("user.id", rule.action, "user_id", user_id.encode("utf-8", "surrogatepass")))
@@ -58,10 +60,9 @@ def subject_matches(
                     raise ValueError("--ip is not an IP address")
                 wanted.append(("client.address", rule.action, "client_ip", packed))
     out: dict[tuple[str, str, str], Match] = {}
-    for ring in _rings(policy, today):
+    for ring in held_rings(policy, today):
         for attribute, action, domain, raw in wanted:
-            make = ring.hasher if action == "hash" else ring.pseudonymiser
-            value = make(domain)(raw)
+            value = ring.keyed(action, domain)(raw)
             out[(attribute, value, ring.key_id)] = Match(attribute, value, ring.key_id)
     return list(out.values())
 

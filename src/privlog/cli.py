@@ -134,6 +134,26 @@ def _cmd_subject(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_reveal(args: argparse.Namespace) -> int:
+    from ._subject import held_rings
+
+    policy = Policy.from_toml(args.policy)
+    domain = f"header:{args.header.lower()}" if args.header else args.field
+    for ring in held_rings(policy):
+        try:
+            value = ring.reveal(domain, args.token)
+        except ValueError:
+            continue
+        print(value.decode("utf-8", "backslashreplace"))
+        print(f"(made with key {ring.key_id})", file=sys.stderr)
+        return 0
+    print(
+        "no key held can open this token: wrong field, another deployment, or its key was shredded",
+        file=sys.stderr,
+    )
+    return 1
+
+
 def _cmd_secret(args: argparse.Namespace) -> int:
     print(secrets.token_urlsafe(48))
     return 0
@@ -182,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     subject.add_argument("--store", help="the JSONL store (default: the policy's export.directory)")
     subject.add_argument("--delete", action="store_true", help="delete the records from the JSONL store")
     subject.set_defaults(func=_cmd_subject)
+    reveal = sub.add_parser("reveal", help="re-identify a reversible pseudonym (for a lawful request)")
+    reveal.add_argument("token")
+    reveal.add_argument("--policy", required=True, help="the policy file the record was made with")
+    reveal.add_argument("--field", default="user_id", choices=["user_id", "session_id"])
+    reveal.add_argument("--header", help="the header name, for a reversible header")
+    reveal.set_defaults(func=_cmd_reveal)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser
