@@ -28,6 +28,7 @@ FIELDS: Final[dict[str, tuple[frozenset[str], str]]] = {
     "language": (frozenset({"generalise"}), "generalise"),
     "client_ip": (frozenset({"truncate", "hash", "cryptopan", "keep"}), "truncate"),
     "client_port": (frozenset({"keep"}), "keep"),
+    "location": (frozenset({"country", "region", "city"}), "country"),
     "user_id": (frozenset({"pseudonymise", "hash", "reversible", "keep"}), "pseudonymise"),
     "session_id": (frozenset({"pseudonymise", "hash", "reversible", "keep"}), "pseudonymise"),
 }

@@ -15,6 +15,7 @@ from typing import Any
 from ._capture import Capture, Facts
 from ._catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
 from ._generalise import make_query_filter, origin, primary_language, scrub_path
+from ._geo import make_locator, open_database
 from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
 from ._keys import KeyRing
 from ._keystore import KeyStore, StaticKeys
@@ -71,6 +72,7 @@ class _Context:
     def __init__(self, policy: Policy) -> None:
         self.resolve_client = make_client_resolver(policy.trusted_proxies)
         self.keys = make_keys(policy)
+        self.geo_database = policy.geo_database
         self._ua: UserAgentGeneraliser | None = None
 
     @property
@@ -144,6 +146,19 @@ def _identifier(name: str, attr: str, rule: FieldRule, ctx: _Context) -> Step:
                 return
 
     return session_id
+
+
+def _location(rule: FieldRule, ctx: _Context) -> Step:
+    resolve = ctx.resolve_client
+    locate = make_locator(open_database(ctx.geo_database or ""), rule.action)
+
+    def location(f: Facts, c: Capture, r: Attributes) -> None:
+        h = f.headers
+        found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+        if isinstance(found, bytes):
+            r.update(locate(found))
+
+    return location
 
 
 def _path(rule: FieldRule) -> Step:
@@ -244,6 +259,8 @@ def _field_step(name: str, rule: FieldRule, ctx: _Context) -> Step | None:
         return _identifier(name, "user.id" if name == "user_id" else "session.id", rule, ctx)
     if name == "path":
         return _path(rule)
+    if name == "location":
+        return _location(rule, ctx)
     if name == "user_agent":
         return _user_agent(rule, ctx)
     if name == "referrer":
@@ -316,7 +333,11 @@ class CompiledStream:
         self.wanted = (
             frozenset(h for n in stream.fields for h in FIELD_HEADERS.get(n, ()))
             | frozenset(h.encode() for h in stream.headers)
-            | (frozenset({b"x-forwarded-for", b"forwarded"}) if "client_ip" in stream.fields else frozenset())
+            | (
+                frozenset({b"x-forwarded-for", b"forwarded"})
+                if {"client_ip", "location"} & set(stream.fields)
+                else frozenset()
+            )
             | (frozenset(OPT_OUT_HEADERS) if stream.consent_gated else frozenset())
         )
         self._ttl_ns = stream.retention.days * 86_400 * 1_000_000_000

@@ -33,7 +33,7 @@ MIN_SECRET_BYTES = 32
 HASH_ALGORITHMS = frozenset({"blake2b", "hmac-sha256"})
 SINKS = frozenset({"auto", "jsonl", "otel", "both"})
 
-_TOP_LEVEL = frozenset({"service", "secret", "proxies", "retention", "streams", "export"})
+_TOP_LEVEL = frozenset({"service", "secret", "proxies", "retention", "streams", "export", "geo"})
 _SECRET_KEYS = frozenset({"env", "file", "algorithm", "rotation", "store"})
 _PROXY_KEYS = frozenset({"trusted"})
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
@@ -100,6 +100,7 @@ class Policy:
     secret: bytes | None = None
     rotation: str = "never"
     key_store: str | None = None
+    geo_database: str | None = None
 
     def __repr__(self) -> str:
         # Never print the secret, not even in a debugger.
@@ -146,6 +147,7 @@ class Policy:
                 f"unknown algorithm {algorithm!r}",
                 did_you_mean(str(algorithm), HASH_ALGORITHMS),
             )
+        geo_database = _geo(data.get("geo", {}), env, streams)
         rotation = secret_cfg.get("rotation", "never")
         if rotation not in ROTATIONS:
             raise PolicyError(
@@ -159,6 +161,7 @@ class Policy:
             service=service,
             hash_algorithm=algorithm,
             rotation=rotation,
+            geo_database=geo_database,
         )
         if not policy.needs_secret:
             return policy
@@ -439,6 +442,24 @@ def _export(value: Any) -> ExportSettings:
         batch_size=ints["batch_size"],
         flush_interval=float(interval),
     )
+
+
+def _geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -> str | None:
+    table = _table(value, "geo")
+    _only(table, frozenset({"database"}), "geo")
+    if not any("location" in s.fields for s in streams):
+        return None
+    path = table.get("database") or env.get("PRIVLOG_GEOIP_DATABASE")
+    if not path:
+        raise PolicyError(
+            "geo.database",
+            "the location field needs a MaxMind database",
+            'set [geo] database = "/path/GeoLite2-City.mmdb" or PRIVLOG_GEOIP_DATABASE',
+        )
+    from ._geo import open_database
+
+    open_database(str(path)).close()  # fail at start-up, not in the worker
+    return str(path)
 
 
 def _check_store(path: str, policy: Policy) -> None:
