@@ -40,3 +40,15 @@ class TestPolicyCheck:
     def test_secret_prints_a_strong_secret(self, capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["secret"]) == 0
         assert len(capsys.readouterr().out.strip()) >= 64
+
+
+class TestSchema:
+    def test_clickhouse_ddl_expires_rows_by_their_retention_tag(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main(["schema", "clickhouse", "--table", "logs", "--default-days", "7"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("CREATE TABLE IF NOT EXISTS `logs`")
+        assert "privlog.retention.days" in out
+        assert "TTL" in out
+        assert out.rstrip().endswith(";")

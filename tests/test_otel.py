@@ -16,7 +16,7 @@ from privlog.sinks.otel import OpenTelemetrySink, env_requests_otel
 from .conftest import ENV, FULL
 from .otlp_receiver import OtlpReceiver
 
-PERSONAL = [b"198.51.100.77", b"alice@example.com", b"sess-0123456789", b"jane", b"s3cr3t", b"4711"]
+PERSONAL = [b"198.51.100.77", b"alice@example.com", b"sess-0123456789", b"jane", b"s3cr3t", b"/users/4711"]
 
 
 def app_with(privlog: PrivacyLog) -> FastAPI:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 
 from ._capture import Capture, Reader, read_asgi_scope
@@ -15,13 +16,19 @@ from ._errors import PolicyError, did_you_mean
 from ._pipeline import AUTH_EVENTS, Pipeline
 from ._policy import Policy
 from .sinks.jsonl import JsonlStore
+from .sinks.metrics import AggregateMetricsSink, meter_provider_from_env
 from .sinks.otel import OpenTelemetrySink, app_logger_provider, env_requests_otel, logger_provider_from_env
 
 _default: PrivacyLog | None = None
 _default_lock = threading.Lock()
 
 
-def _build_sinks(policy: Policy, provider: LoggerProvider | None, directory: str | None) -> list[Sink]:
+def _build_sinks(
+    policy: Policy,
+    provider: LoggerProvider | None,
+    directory: str | None,
+    meter_provider: MeterProvider | None,
+) -> list[Sink]:
     sink = policy.export.sink
     otel_provider = provider or app_logger_provider()
     if sink == "auto":
@@ -35,6 +42,9 @@ def _build_sinks(policy: Policy, provider: LoggerProvider | None, directory: str
     if sink in ("jsonl", "both"):
         days = {s.name: s.retention.days for s in policy.streams}
         sinks.append(JsonlStore(directory or policy.export.directory, days))
+    if policy.metrics_stream is not None:
+        meters = meter_provider or meter_provider_from_env(policy.service)
+        sinks.append(AggregateMetricsSink(meters, policy.metrics_stream))
     return sinks
 
 
@@ -52,6 +62,7 @@ class PrivacyLog:
         logger_provider: LoggerProvider | None = None,
         sinks: list[Sink] | None = None,
         directory: str | Path | None = None,
+        meter_provider: MeterProvider | None = None,
     ) -> None:
         global _default
         self.policy = policy
@@ -59,7 +70,7 @@ class PrivacyLog:
         chosen = (
             sinks
             if sinks is not None
-            else _build_sinks(policy, logger_provider, str(directory) if directory else None)
+            else _build_sinks(policy, logger_provider, str(directory) if directory else None, meter_provider)
         )
         export = policy.export
         self.dispatcher = Dispatcher(

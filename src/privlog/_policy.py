@@ -33,7 +33,7 @@ MIN_SECRET_BYTES = 32
 HASH_ALGORITHMS = frozenset({"blake2b", "hmac-sha256"})
 SINKS = frozenset({"auto", "jsonl", "otel", "both"})
 
-_TOP_LEVEL = frozenset({"service", "secret", "proxies", "retention", "streams", "export", "geo"})
+_TOP_LEVEL = frozenset({"service", "secret", "proxies", "retention", "streams", "export", "geo", "metrics"})
 _SECRET_KEYS = frozenset({"env", "file", "algorithm", "rotation", "store"})
 _PROXY_KEYS = frozenset({"trusted"})
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
@@ -101,6 +101,7 @@ class Policy:
     rotation: str = "never"
     key_store: str | None = None
     geo_database: str | None = None
+    metrics_stream: str | None = None
 
     def __repr__(self) -> str:
         # Never print the secret, not even in a debugger.
@@ -162,6 +163,7 @@ class Policy:
             hash_algorithm=algorithm,
             rotation=rotation,
             geo_database=geo_database,
+            metrics_stream=_metrics(data.get("metrics", {}), streams),
         )
         if not policy.needs_secret:
             return policy
@@ -442,6 +444,21 @@ def _export(value: Any) -> ExportSettings:
         batch_size=ints["batch_size"],
         flush_interval=float(interval),
     )
+
+
+def _metrics(value: Any, streams: tuple[Stream, ...]) -> str | None:
+    table = _table(value, "metrics")
+    _only(table, frozenset({"enabled", "stream"}), "metrics")
+    enabled = table.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise PolicyError("metrics.enabled", "must be true or false", "set enabled = true")
+    if not enabled:
+        return None
+    names = [s.name for s in streams]
+    stream = table.get("stream", names[0])
+    if stream not in names:
+        raise PolicyError("metrics.stream", f"unknown stream {stream!r}", did_you_mean(str(stream), names))
+    return str(stream)
 
 
 def _geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -> str | None:

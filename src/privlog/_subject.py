@@ -22,6 +22,7 @@ from ._keys import KeyRing
 from ._keystore import KeyStore, StaticKeys
 from ._pipeline import make_keys
 from ._policy import Policy
+from .clickhouse import subject_delete, subject_query
 
 
 @dataclass(frozen=True)
@@ -113,17 +114,15 @@ def delete_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int
 
 
 def backend_queries(matches: list[Match]) -> dict[str, str]:
-    """Queries that find the subject's records in other places the records went."""
-    clauses = " OR ".join(
-        f"(LogAttributes['{m.attribute}'] = '{m.value}' AND LogAttributes['privlog.key_id'] = '{m.key_id}')"
-        for m in matches
-    )
+    """Queries that find or delete the subject's records where else the records went."""
+    by_attribute: dict[str, list[str]] = {}
+    for m in matches:
+        by_attribute.setdefault(m.attribute, []).append(m.value)
     jq = " or ".join(
-        f'(."{m.attribute}" == "{m.value}" and ."privlog.key_id" == "{m.key_id}")' for m in matches
+        f'."{attribute}" == "{value}"' for attribute, values in by_attribute.items() for value in values
     )
-    # Values are privlog's own hex/base32 outputs and key ids, never user input: safe to inline.
-    return {
-        "jq (JSONL store)": f"jq -c 'select({jq})' DIR/*/*.jsonl",
-        "ClickHouse (OpenTelemetry exporter table)": f"SELECT * FROM otel_logs WHERE {clauses}",  # noqa: S608
-        "ClickHouse delete": f"DELETE FROM otel_logs WHERE {clauses}",  # noqa: S608
-    }
+    queries = {"jq (JSONL store)": f"jq -c 'select({jq})' DIR/*/*.jsonl"}
+    for attribute, values in by_attribute.items():
+        queries[f"ClickHouse, {attribute}"] = subject_query(values, attribute)
+        queries[f"ClickHouse delete, {attribute}"] = subject_delete(values, attribute)
+    return queries

@@ -154,6 +154,20 @@ def _cmd_reveal(args: argparse.Namespace) -> int:
     return 1
 
 
+def _cmd_schema_clickhouse(args: argparse.Namespace) -> int:
+    from .clickhouse import logs_table_ddl
+
+    try:
+        ddl = logs_table_ddl(
+            args.table, args.database, args.cluster, default_days=args.default_days, engine=args.engine
+        )
+    except ValueError as exc:
+        print(f"privlog: {exc}", file=sys.stderr)
+        return 2
+    print(ddl.rstrip() + ";")
+    return 0
+
+
 def _cmd_secret(args: argparse.Namespace) -> int:
     print(secrets.token_urlsafe(48))
     return 0
@@ -208,6 +222,21 @@ def build_parser() -> argparse.ArgumentParser:
     reveal.add_argument("--field", default="user_id", choices=["user_id", "session_id"])
     reveal.add_argument("--header", help="the header name, for a reversible header")
     reveal.set_defaults(func=_cmd_reveal)
+    schema = sub.add_parser("schema", help="storage schemas for privlog records").add_subparsers(
+        dest="target", required=True
+    )
+    clickhouse = schema.add_parser(
+        "clickhouse",
+        help="CREATE TABLE for the Collector's ClickHouse exporter, rows expiring by their retention tag",
+    )
+    clickhouse.add_argument("--table", default="otel_logs", help="table name (default: otel_logs)")
+    clickhouse.add_argument("--database", default=None, help="database (default: the connection's)")
+    clickhouse.add_argument("--cluster", default=None, help="add ON CLUSTER for a replicated setup")
+    clickhouse.add_argument("--engine", default="MergeTree", help="table engine, e.g. ReplicatedMergeTree")
+    clickhouse.add_argument(
+        "--default-days", type=int, default=30, help="retention of rows without a privlog.retention.days tag"
+    )
+    clickhouse.set_defaults(func=_cmd_schema_clickhouse)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser
