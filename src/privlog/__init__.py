@@ -9,7 +9,8 @@ from ._dispatcher import Sink, Stats
 from ._engine import PrivacyLog, default_privlog, log_auth_event
 from ._errors import PolicyError
 from ._pipeline import Output, Pipeline, compile_policy
-from ._policy import ExportSettings, FieldRule, Policy, RetentionClass, Stream
+from ._policy import Policy
+from ._policy_types import ExportSettings, FieldRule, RetentionClass, Stream
 from .asgi import PrivacyLogMiddleware
 
 __version__ = "0.1.0"

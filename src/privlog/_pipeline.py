@@ -19,7 +19,8 @@ from ._geo import make_locator, open_database
 from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
 from ._keys import KeyRing
 from ._keystore import KeyStore, StaticKeys
-from ._policy import FieldRule, Policy, Stream
+from ._policy import Policy
+from ._policy_types import FieldRule, Stream
 from ._useragent import UserAgentGeneraliser
 
 Attributes = dict[str, Any]

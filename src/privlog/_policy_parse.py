@@ -1,0 +1,340 @@
+"""Validation of each section of a policy mapping. Every error names the setting and the fix."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ._catalogue import ACTION_OPTIONS, EVENT_KINDS, FIELDS, HEADER_ACTIONS
+from ._errors import PolicyError, did_you_mean
+from ._policy_types import ExportSettings, FieldRule, RetentionClass, Stream
+
+MIN_SECRET_BYTES = 32
+SINKS = frozenset({"auto", "jsonl", "otel", "both"})
+
+_PROXY_KEYS = frozenset({"trusted"})
+_RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
+_STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "headers"})
+_EXPORT_KEYS = frozenset({"sink", "directory", "queue_size", "batch_size", "flush_interval"})
+
+
+def as_table(value: Any, setting: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PolicyError(
+            setting, f"must be a table, got {type(value).__name__}", f"write [{setting}] with keys"
+        )
+    return value
+
+
+def check_keys(table: Mapping[str, Any], allowed: frozenset[str], setting: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise PolicyError(f"{setting}.{key}", "unknown setting", did_you_mean(str(key), allowed))
+
+
+def parse_retention(value: Any) -> dict[str, RetentionClass]:
+    if value is None:
+        raise PolicyError(
+            "retention",
+            "no retention class is defined",
+            'add e.g. [retention.access] days = 7, purpose = "...", legal_basis = "..."',
+        )
+    table = as_table(value, "retention")
+    if not table:
+        raise PolicyError("retention", "no retention class is defined", "add at least one [retention.NAME]")
+    classes = {}
+    for name, spec in table.items():
+        setting = f"retention.{name}"
+        spec = as_table(spec, setting)
+        check_keys(spec, _RETENTION_KEYS, setting)
+        days = spec.get("days")
+        if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+            raise PolicyError(
+                f"{setting}.days",
+                f"must be a positive whole number of days, got {days!r}",
+                "set days = 7 (or your policy's period)",
+            )
+        purpose = spec.get("purpose")
+        legal = spec.get("legal_basis")
+        for key, val in (("purpose", purpose), ("legal_basis", legal)):
+            if not isinstance(val, str) or not val.strip():
+                raise PolicyError(
+                    f"{setting}.{key}",
+                    "is required and must be a non-empty string",
+                    f'set {key} = "..." as your privacy policy states it',
+                )
+        classes[name] = RetentionClass(name=name, days=days, purpose=str(purpose), legal_basis=str(legal))
+    return classes
+
+
+def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[Stream, ...]:
+    if value is None:
+        raise PolicyError(
+            "streams",
+            "no stream is defined",
+            'add e.g. [streams.access] retention = "access" with a fields table',
+        )
+    table = as_table(value, "streams")
+    if not table:
+        raise PolicyError("streams", "no stream is defined", "add at least one [streams.NAME]")
+    out = []
+    for name, spec in table.items():
+        setting = f"streams.{name}"
+        if not isinstance(name, str) or not name.replace("_", "").replace("-", "").isalnum():
+            raise PolicyError(
+                setting, "stream names may hold only letters, digits, '-' and '_'", "rename the stream"
+            )
+        spec = as_table(spec, setting)
+        check_keys(spec, _STREAM_KEYS, setting)
+        rname = spec.get("retention")
+        if not isinstance(rname, str):
+            raise PolicyError(
+                f"{setting}.retention",
+                "is required: the name of a retention class",
+                did_you_mean("", retention),
+            )
+        if rname not in retention:
+            raise PolicyError(
+                f"{setting}.retention", f"unknown retention class {rname!r}", did_you_mean(rname, retention)
+            )
+        gated = spec.get("consent_gated", False)
+        if not isinstance(gated, bool):
+            raise PolicyError(f"{setting}.consent_gated", "must be true or false", "set consent_gated = true")
+        events = spec.get("events", ["http", "websocket"])
+        if not isinstance(events, list) or not events:
+            raise PolicyError(
+                f"{setting}.events", "must be a non-empty list", 'set events = ["http", "websocket", "auth"]'
+            )
+        for ev in events:
+            if ev not in EVENT_KINDS:
+                raise PolicyError(
+                    f"{setting}.events", f"unknown event kind {ev!r}", did_you_mean(str(ev), EVENT_KINDS)
+                )
+        fields = _fields(spec.get("fields"), f"{setting}.fields")
+        headers = _headers(spec.get("headers", {}), f"{setting}.headers")
+        out.append(
+            Stream(
+                name=name,
+                retention=retention[rname],
+                fields=fields,
+                headers=headers,
+                consent_gated=gated,
+                events=frozenset(events),
+            )
+        )
+    return tuple(out)
+
+
+def _fields(value: Any, setting: str) -> dict[str, FieldRule]:
+    if value is None:
+        raise PolicyError(
+            setting, "no field is listed", 'add e.g. fields = { path = "template", status = "keep" }'
+        )
+    table = as_table(value, setting)
+    rules: dict[str, FieldRule] = {}
+    for name, spec in table.items():
+        fsetting = f"{setting}.{name}"
+        if name not in FIELDS:
+            raise PolicyError(fsetting, "unknown field", did_you_mean(str(name), FIELDS))
+        allowed, default = FIELDS[name]
+        options: dict[str, Any] = {}
+        if spec is True:
+            action = default
+        elif isinstance(spec, str):
+            action = spec
+        elif isinstance(spec, Mapping):
+            action = spec.get("action", default)
+            options = {k: v for k, v in spec.items() if k != "action"}
+        else:
+            raise PolicyError(
+                fsetting, f"must be an action name or a table, got {spec!r}", f'write {name} = "{default}"'
+            )
+        if action == "drop":
+            continue
+        if action not in allowed:
+            raise PolicyError(
+                fsetting,
+                f"action {action!r} is not valid for this field",
+                did_you_mean(str(action), allowed | {"drop"}),
+            )
+        check_keys(options, ACTION_OPTIONS.get(action, frozenset()), fsetting)
+        _check_options(name, action, options, fsetting)
+        rules[name] = FieldRule(action=action, options=options)
+    return rules
+
+
+def _check_options(name: str, action: str, options: dict[str, Any], setting: str) -> None:
+    if action == "truncate":
+        for key, top, default in (("ipv4_prefix", 32, 24), ("ipv6_prefix", 128, 48)):
+            bits = options.setdefault(key, default)
+            if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= top:
+                raise PolicyError(
+                    f"{setting}.{key}",
+                    f"must be a whole number from 0 to {top}, got {bits!r}",
+                    f"set {key} = {default}",
+                )
+    elif action == "allowlist":
+        allow = options.setdefault("allow", [])
+        values = options.setdefault("values", [])
+        for key, names in (("allow", allow), ("values", values)):
+            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+                raise PolicyError(
+                    f"{setting}.{key}", "must be a list of parameter names", f'set {key} = ["page"]'
+                )
+        for n in values:
+            if n not in allow:
+                raise PolicyError(
+                    f"{setting}.values", f"{n!r} keeps its value but is not in allow", f'add "{n}" to allow'
+                )
+    if name == "session_id":
+        cookie = options.setdefault("cookie", "session")
+        if not isinstance(cookie, str) or not cookie:
+            raise PolicyError(f"{setting}.cookie", "must name the session cookie", 'set cookie = "sessionid"')
+    elif "cookie" in options:
+        raise PolicyError(f"{setting}.cookie", "only session_id reads a cookie", "remove the cookie option")
+
+
+def _headers(value: Any, setting: str) -> dict[str, str]:
+    table = as_table(value, setting)
+    out = {}
+    for name, action in table.items():
+        hsetting = f"{setting}.{name}"
+        lname = str(name).lower()
+        if lname in {"cookie", "authorization", "proxy-authorization", "set-cookie"}:
+            raise PolicyError(
+                hsetting,
+                "credentials are never logged as headers",
+                "remove it (use session_id for a session cookie)",
+            )
+        if action == "drop":
+            continue
+        if action not in HEADER_ACTIONS:
+            raise PolicyError(
+                hsetting, f"unknown action {action!r}", did_you_mean(str(action), HEADER_ACTIONS)
+            )
+        out[lname] = action
+    return out
+
+
+def parse_proxies(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    table = as_table(value, "proxies")
+    check_keys(table, _PROXY_KEYS, "proxies")
+    trusted = table.get("trusted", [])
+    if not isinstance(trusted, list):
+        raise PolicyError(
+            "proxies.trusted", "must be a list of addresses or networks", 'set trusted = ["10.0.0.0/8"]'
+        )
+    nets = []
+    for item in trusted:
+        try:
+            nets.append(ipaddress.ip_network(str(item), strict=False))
+        except ValueError:
+            raise PolicyError(
+                "proxies.trusted",
+                f"{item!r} is not an IP address or network",
+                'write e.g. "10.0.0.0/8" or "127.0.0.1"',
+            ) from None
+    return tuple(nets)
+
+
+def parse_export(value: Any) -> ExportSettings:
+    table = as_table(value, "export")
+    check_keys(table, _EXPORT_KEYS, "export")
+    sink = table.get("sink", "auto")
+    if sink not in SINKS:
+        raise PolicyError("export.sink", f"unknown sink {sink!r}", did_you_mean(str(sink), SINKS))
+    directory = table.get("directory", "privlog-logs")
+    if not isinstance(directory, str) or not directory:
+        raise PolicyError(
+            "export.directory", "must be a directory path", 'set directory = "/var/log/privlog"'
+        )
+    ints = {}
+    for key, default in (("queue_size", 10_000), ("batch_size", 256)):
+        v = table.get(key, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise PolicyError(
+                f"export.{key}", f"must be a positive whole number, got {v!r}", f"set {key} = {default}"
+            )
+        ints[key] = v
+    interval = table.get("flush_interval", 0.5)
+    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+        raise PolicyError(
+            "export.flush_interval",
+            f"must be a positive number of seconds, got {interval!r}",
+            "set flush_interval = 0.5",
+        )
+    return ExportSettings(
+        sink=sink,
+        directory=directory,
+        queue_size=ints["queue_size"],
+        batch_size=ints["batch_size"],
+        flush_interval=float(interval),
+    )
+
+
+def parse_metrics(value: Any, streams: tuple[Stream, ...]) -> str | None:
+    table = as_table(value, "metrics")
+    check_keys(table, frozenset({"enabled", "stream"}), "metrics")
+    enabled = table.get("enabled", False)
+    if not isinstance(enabled, bool):
+        raise PolicyError("metrics.enabled", "must be true or false", "set enabled = true")
+    if not enabled:
+        return None
+    names = [s.name for s in streams]
+    stream = table.get("stream", names[0])
+    if stream not in names:
+        raise PolicyError("metrics.stream", f"unknown stream {stream!r}", did_you_mean(str(stream), names))
+    return str(stream)
+
+
+def parse_geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -> str | None:
+    table = as_table(value, "geo")
+    check_keys(table, frozenset({"database"}), "geo")
+    if not any("location" in s.fields for s in streams):
+        return None
+    path = table.get("database") or env.get("PRIVLOG_GEOIP_DATABASE")
+    if not path:
+        raise PolicyError(
+            "geo.database",
+            "the location field needs a MaxMind database",
+            'set [geo] database = "/path/GeoLite2-City.mmdb" or PRIVLOG_GEOIP_DATABASE',
+        )
+    from ._geo import open_database
+
+    open_database(str(path)).close()  # fail at start-up, not in the worker
+    return str(path)
+
+
+def load_secret(cfg: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, bytes]:
+    var = cfg.get("env", "PRIVLOG_SECRET")
+    path = cfg.get("file") or env.get("PRIVLOG_SECRET_FILE")
+    if path:
+        setting = "secret.file"
+        try:
+            raw = Path(str(path)).read_bytes().strip()
+        except OSError as exc:
+            raise PolicyError(
+                setting,
+                f"cannot read the secret file ({exc.strerror})",
+                "point it at a readable file made with `privlog secret`",
+            ) from None
+    else:
+        setting = f"secret.env ({var})"
+        value = env.get(str(var))
+        if not value:
+            raise PolicyError(
+                setting,
+                f"a hash or pseudonymise action needs a secret key, and ${var} is not set",
+                f"export {var}=$(privlog secret) or set PRIVLOG_SECRET_FILE to a file holding one",
+            )
+        raw = value.encode("utf-8")
+    if len(raw) < MIN_SECRET_BYTES:
+        # Say how long it is, never what it is.
+        raise PolicyError(
+            setting,
+            f"the secret is {len(raw)} bytes; at least {MIN_SECRET_BYTES} are needed",
+            "generate one with `privlog secret`",
+        )
+    return setting, raw

@@ -1,0 +1,48 @@
+"""The parts of a policy, as frozen values: retention classes, field rules, streams, export."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class RetentionClass:
+    """How long a stream's records may be kept, why, and on what legal basis."""
+
+    name: str
+    days: int
+    purpose: str
+    legal_basis: str
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """One allow-listed field and what is done to it before it leaves the process."""
+
+    action: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A purpose-bound stream of records with its own fields and retention class."""
+
+    name: str
+    retention: RetentionClass
+    fields: Mapping[str, FieldRule]
+    headers: Mapping[str, str]
+    consent_gated: bool = False
+    events: frozenset[str] = frozenset({"http", "websocket"})
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """Where records go and how the background worker batches them."""
+
+    sink: str = "auto"
+    directory: str = "privlog-logs"
+    queue_size: int = 10_000
+    batch_size: int = 256
+    flush_interval: float = 0.5
