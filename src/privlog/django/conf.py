@@ -1,0 +1,86 @@
+"""The one :class:`PrivacyLog` a Django project shares, built from ``settings.PRIVLOG``.
+
+Built by the app's ``ready()`` (or lazily by the middleware when the app is not installed),
+so a wrong policy stops start-up with ``ImproperlyConfigured`` naming the key. Rebuilt when
+a test overrides ``PRIVLOG``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.core.signals import setting_changed
+
+from .._adapter import policy_from_setting, wants_field
+from .._engine import PrivacyLog
+from .._errors import PolicyError
+from .._policy import Policy
+
+SETTING = "PRIVLOG"
+_NAME = f"settings.{SETTING}"
+
+
+class Shared(NamedTuple):
+    """The project's privlog and what the request path needs to know about its policy."""
+
+    privlog: PrivacyLog
+    http: bool
+    wants_user: bool
+    owned: bool  # built here from a dict or path, so closed here when replaced
+
+
+_shared: Shared | None = None
+_lock = threading.Lock()
+
+
+def check(value: Any) -> Policy:
+    """Validate a ``PRIVLOG`` value; raise ``ImproperlyConfigured`` naming the faulty key."""
+    try:
+        return policy_from_setting(value, _NAME)
+    except PolicyError as err:
+        raise ImproperlyConfigured(str(err)) from None
+
+
+def build(value: Any) -> PrivacyLog:
+    """A :class:`PrivacyLog` from a ``PRIVLOG`` value, or ``ImproperlyConfigured``."""
+    return value if isinstance(value, PrivacyLog) else PrivacyLog(check(value))
+
+
+def shared() -> Shared:
+    """The project's privlog, built from settings on first use."""
+    global _shared
+    current = _shared
+    if current is not None:
+        return current
+    with _lock:
+        if _shared is None:
+            value = getattr(settings, SETTING, None)
+            privlog = build(value)
+            _shared = Shared(
+                privlog,
+                "http" in privlog.kinds,
+                wants_field(privlog, "user_id"),
+                owned=not isinstance(value, PrivacyLog),
+            )
+        return _shared
+
+
+def get_privlog() -> PrivacyLog:
+    """The project's :class:`PrivacyLog` (e.g. to call ``auth_event`` yourself)."""
+    return shared().privlog
+
+
+def _reset(*, setting: str, **kwargs: Any) -> None:
+    global _shared
+    if setting != SETTING:
+        return
+    with _lock:
+        old, _shared = _shared, None
+    if old is not None and old.owned:
+        old.privlog.close()
+
+
+setting_changed.connect(_reset, dispatch_uid="privlog.django.conf.reset")

@@ -1,0 +1,244 @@
+"""Django middleware, sync and async: ``"privlog.django.middleware.PrivacyLogMiddleware"``.
+
+On the request thread it reads only what it alone can: status, byte count, the resolved
+route and, when the policy records it, the user's primary key. The worker reads the rest
+from ``request.META`` (or the ASGI scope). A streamed response is recorded when Django
+closes it, so its bytes and duration are complete. An error of privlog's never reaches the
+app; an exception from the app is recorded as status 500 and re-raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.functional import SimpleLazyObject
+
+from .._capture import Capture
+from . import conf
+from ._source import read_django, request_source
+
+GetResponse = Callable[[HttpRequest], Any]
+log = logging.getLogger("privlog")
+_time_ns = time.time_ns
+_perf_ns = time.perf_counter_ns
+
+
+class PrivacyLogMiddleware:
+    """Logs each request through ``settings.PRIVLOG``. Keeps no per-request state on ``self``."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self._is_async = iscoroutinefunction(get_response)
+        if self._is_async:
+            markcoroutinefunction(self)
+        conf.shared()  # without the app installed, validate settings.PRIVLOG here, at start-up
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self._is_async:
+            return self.__acall__(request)
+        shared = _current()
+        if shared is None or not shared.http:
+            return self.get_response(request)
+        start, t0 = _time_ns(), _perf_ns()
+        try:
+            response = self.get_response(request)
+        except BaseException:
+            _record(shared, request, None, start, t0, _user_id(request) if shared.wants_user else None)
+            raise
+        user = _user_id(request) if shared.wants_user else None
+        return _record(shared, request, response, start, t0, user)
+
+    async def __acall__(self, request: HttpRequest) -> Any:
+        shared = _current()
+        get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response
+        if shared is None or not shared.http:
+            return await get_response(request)
+        start, t0 = _time_ns(), _perf_ns()
+        try:
+            response = await get_response(request)
+        except BaseException:
+            user = await _auser_id(request) if shared.wants_user else None
+            _record(shared, request, None, start, t0, user)
+            raise
+        user = await _auser_id(request) if shared.wants_user else None
+        return _record(shared, request, response, start, t0, user)
+
+
+def _current() -> conf.Shared | None:
+    try:
+        return conf.shared()
+    except Exception as exc:  # e.g. a test overrode PRIVLOG with a broken policy
+        log.warning("privlog: not logging this request (%s)", type(exc).__name__)
+        return None
+
+
+def _pk(user: Any) -> str | None:
+    if user is None or not user.is_authenticated:
+        return None
+    return None if user.pk is None else str(user.pk)
+
+
+def _user_id(request: HttpRequest) -> str | None:
+    try:
+        return _pk(getattr(request, "user", None))
+    except Exception as exc:
+        log.warning("privlog: could not read the user (%s)", type(exc).__name__)
+        return None
+
+
+async def _auser_id(request: HttpRequest) -> str | None:
+    """The user id without touching the ORM from the event loop.
+
+    ``request.user`` is a lazy object until someone reads it; ``login()`` replaces it with the
+    user. Only the lazy one needs loading, through ``request.auser()`` where Django has it.
+    """
+    try:
+        user = getattr(request, "user", None)
+        if type(user) is SimpleLazyObject:
+            auser = getattr(request, "auser", None)
+            if auser is not None:
+                user = await auser()
+            else:
+                return await sync_to_async(_user_id)(request)
+        return _pk(user)
+    except Exception as exc:
+        log.warning("privlog: could not read the user (%s)", type(exc).__name__)
+        return None
+
+
+def _record(
+    shared: conf.Shared,
+    request: HttpRequest,
+    response: HttpResponseBase | None,
+    start: int,
+    t0: int,
+    user: str | None,
+) -> Any:
+    """Submit the record now, or when a streamed response is closed. Returns ``response``."""
+    try:
+        if response is None:
+            status, size = 500, None
+        else:
+            status, size = response.status_code, _size(response)
+        capture = Capture(
+            "http",
+            read_django,
+            request_source(request),
+            start,
+            0,
+            status,
+            _request_bytes(request),
+            size,
+            user,
+            None,
+        )
+        submit = shared.privlog.submit
+        if isinstance(response, StreamingHttpResponse) and getattr(response, "file_to_stream", None) is None:
+            # Django appends our close() to the response's closers; it runs after streaming.
+            stream = response.streaming_content
+            if response.is_async:
+                response.streaming_content = _AsyncCounted(stream, capture, t0, submit)
+            else:
+                response.streaming_content = _Counted(stream, capture, t0, submit)
+        else:
+            submit(capture._replace(duration_ns=_perf_ns() - t0))
+    except Exception as exc:
+        log.warning("privlog: a request could not be recorded (%s)", type(exc).__name__)
+    return response
+
+
+def _size(response: HttpResponseBase) -> int | None:
+    length = response.get("Content-Length")
+    if length is not None and length.isdecimal():
+        return int(length)
+    if isinstance(response, HttpResponse):
+        return len(response.content)
+    return None  # streamed: counted as it is sent
+
+
+def _request_bytes(request: HttpRequest) -> int | None:
+    meta = request.META
+    # No Content-Length and no Transfer-Encoding: no body (RFC 9112); else the worker uses
+    # the Content-Length header.
+    return 0 if not meta.get("CONTENT_LENGTH") and "HTTP_TRANSFER_ENCODING" not in meta else None
+
+
+class _Counted:
+    """A streamed body that counts its bytes and submits the record when closed."""
+
+    __slots__ = ("_capture", "_closed", "_failed", "_it", "_sent", "_submit", "_t0")
+
+    def __init__(self, stream: Any, capture: Capture, t0: int, submit: Callable[[Capture], None]) -> None:
+        self._it: Iterator[bytes] = iter(stream)
+        self._capture, self._t0, self._submit = capture, t0, submit
+        self._sent = 0
+        self._closed = self._failed = False
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            chunk = next(self._it)
+        except StopIteration:
+            raise
+        except BaseException:
+            self._failed = True
+            raise
+        self._sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _submit_streamed(self._submit, self._capture, self._t0, self._sent, self._failed)
+
+
+class _AsyncCounted:
+    """The async twin of :class:`_Counted` (no ``__iter__``, so Django sees it as async)."""
+
+    __slots__ = ("_capture", "_closed", "_failed", "_it", "_sent", "_submit", "_t0")
+
+    def __init__(self, stream: Any, capture: Capture, t0: int, submit: Callable[[Capture], None]) -> None:
+        self._it: AsyncIterator[bytes] = aiter(stream)
+        self._capture, self._t0, self._submit = capture, t0, submit
+        self._sent = 0
+        self._closed = self._failed = False
+
+    def __aiter__(self) -> _AsyncCounted:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            chunk = await anext(self._it)
+        except StopAsyncIteration:
+            raise
+        except BaseException:
+            self._failed = True
+            raise
+        self._sent += len(chunk)
+        return chunk
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            _submit_streamed(self._submit, self._capture, self._t0, self._sent, self._failed)
+
+
+def _submit_streamed(
+    submit: Callable[[Capture], None], capture: Capture, t0: int, sent: int, failed: bool
+) -> None:
+    try:
+        status = 500 if failed else capture.status
+        submit(capture._replace(duration_ns=_perf_ns() - t0, status=status, response_bytes=sent))
+    except Exception as exc:
+        log.warning("privlog: a request could not be recorded (%s)", type(exc).__name__)

@@ -1,0 +1,119 @@
+"""Flask extension: the WSGI middleware plus what only Flask knows (route rule, logged-in user).
+
+``PrivLog(app)`` or, with an application factory, ``privlog_ext = PrivLog()`` then
+``privlog_ext.init_app(app)``. The policy comes from ``policy=``/``privlog=`` or from
+``app.config["PRIVLOG"]`` (a dict with the TOML schema, or the path of a TOML file).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, current_app, has_app_context, has_request_context, request
+
+from ._adapter import privlog_from_setting, wants_field
+from ._engine import PrivacyLog
+from ._errors import PolicyError
+from ._policy import Policy
+from .wsgi import ROUTE_KEY, USER_KEY, PrivacyLogMiddleware, read_wsgi_environ
+
+FlaskUserHook = Callable[[], "str | int | None"]
+"""Called in the request context when the request ends; returns the user id or None."""
+
+CONFIG_KEY = "PRIVLOG"
+log = logging.getLogger("privlog")
+
+
+def flask_login_user() -> str | None:
+    """Flask-Login's ``current_user.get_id()`` when someone is logged in, else None."""
+    if getattr(current_app, "login_manager", None) is None:
+        return None
+    user = importlib.import_module("flask_login").current_user
+    if user is None or not user.is_authenticated:
+        return None
+    value = user.get_id()
+    return None if value is None else str(value)
+
+
+class PrivLog:
+    """Logs a Flask app's requests through a privacy policy.
+
+    ``user_id=`` is a hook called in the request context as the request ends (default:
+    Flask-Login's logged-in user, when Flask-Login is installed). Its value is pseudonymised
+    or hashed as the policy says; it is read only if the policy records ``user_id``.
+    """
+
+    def __init__(
+        self,
+        app: Flask | None = None,
+        *,
+        policy: Policy | None = None,
+        privlog: PrivacyLog | None = None,
+        user_id: FlaskUserHook | None = None,
+    ) -> None:
+        self._policy = policy
+        self._privlog = privlog
+        self._user_hook = user_id
+        #: The PrivacyLog of the app most recently initialised.
+        self.privlog: PrivacyLog | None = None
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        """Wrap ``app.wsgi_app`` and register the hook that records route and user."""
+        if self._privlog is not None:
+            privlog = self._privlog
+        elif self._policy is not None:
+            privlog = PrivacyLog(self._policy)
+        else:
+            privlog = privlog_from_setting(app.config.get(CONFIG_KEY), f"app.config[{CONFIG_KEY!r}]")
+        self.privlog = privlog
+        app.extensions["privlog"] = privlog
+        app.wsgi_app = PrivacyLogMiddleware(app.wsgi_app, privlog=privlog)  # type: ignore[method-assign]
+        hook = self._user_hook
+        if hook is None and importlib.util.find_spec("flask_login") is not None:
+            hook = flask_login_user
+        app.teardown_request(_recorder(hook if wants_field(privlog, "user_id") else None))
+
+    def auth_event(self, event: str, *, user_id: str | int | None = None) -> None:
+        """Log ``login_success``, ``login_failure``, ``logout``, ``password_reset`` or
+        ``password_change``; the client address is that of the current request, if any."""
+        privlog = self.privlog
+        if has_app_context():
+            privlog = current_app.extensions.get("privlog", privlog)
+        if privlog is None:
+            raise PolicyError("PrivLog", "is not bound to an app", "call init_app(app) first")
+        environ = request.environ if has_request_context() else None
+        privlog.auth_event(
+            event,
+            user_id=user_id,
+            source=environ,
+            reader=read_wsgi_environ if environ is not None else None,
+        )
+
+
+def _recorder(user_hook: FlaskUserHook | None) -> Callable[[BaseException | None], None]:
+    """A teardown hook putting the route rule and user id into the environ for the middleware.
+
+    Teardown runs inside the request context for every request, failed ones included, before
+    the middleware finishes the record; it must never raise.
+    """
+
+    def record_route_and_user(exc: BaseException | None) -> None:
+        try:
+            environ: dict[str, Any] = request.environ
+            rule = request.url_rule
+            if rule is not None:
+                environ[ROUTE_KEY] = rule.rule
+            if user_hook is not None:
+                value = user_hook()
+                if value is not None:
+                    environ[USER_KEY] = str(value)
+        except Exception as err:
+            log.warning("privlog: could not read the route or user (%s)", type(err).__name__)
+
+    return record_route_and_user

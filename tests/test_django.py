@@ -1,0 +1,270 @@
+"""The Django app and middleware: test client (WSGI), AsyncClient (ASGI) and a real WSGI server."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from asgiref.sync import sync_to_async
+from django.apps import apps
+from django.contrib.auth import authenticate
+from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.wsgi import WSGIHandler
+from django.test import AsyncClient, Client, override_settings
+from starlette.testclient import TestClient
+
+from privlog import Policy, PrivacyLog
+from privlog.django import conf
+
+from .conftest import ENV, FULL, ListSink, policy_dict
+from .django_site import configure
+from .wsgi_server import serve
+
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+HEADERS = {"user-agent": UA, "x-forwarded-for": "198.51.100.77"}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def django_site(tmp_path_factory: pytest.TempPathFactory) -> None:
+    configure(tmp_path_factory.mktemp("django"))
+
+
+@pytest.fixture
+def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
+    pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])
+    with override_settings(PRIVLOG=pl):
+        yield pl
+    pl.close()
+
+
+def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
+    privlog.flush()
+    return sink.stream("security")
+
+
+def alice() -> Any:
+    from django.contrib.auth.models import User  # needs the configured app registry
+
+    return User.objects.get(pk=4711)
+
+
+def get(url: str, **kw: Any) -> Any:
+    return Client(headers=HEADERS).get(url, **kw)
+
+
+class TestWsgi:
+    @pytest.mark.parametrize(
+        ("url", "route"),
+        [
+            ("/users/4711/?page=2&token=s3cr3t", "/users/<int:pk>/"),
+            ("/api/v1/users/4711/", "/api/v1/users/<int:pk>/"),
+            ("/articles/2024/", "/articles/(?P<year>[0-9]{4})/"),
+            ("/hello", "/hello"),
+        ],
+    )
+    def test_route_template(self, privlog: PrivacyLog, sink: ListSink, url: str, route: str) -> None:
+        response = get(url)
+        (rec,) = security(sink, privlog)
+        assert rec["http.route"] == rec["url.path"] == route
+        assert rec["http.response.status_code"] == 200
+        assert rec["http.response.body.size"] == len(response.content)
+        assert rec["http.request.body.size"] == 0
+        assert rec["network.protocol.version"] == "1.1"
+        assert rec["user_agent.name"] == "Firefox"
+
+    def test_unrouted_path_is_scrubbed(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        assert get("/nowhere/123456").status_code == 404
+        (rec,) = security(sink, privlog)
+        assert rec["url.path"] == "/nowhere/{id}"
+        assert "http.route" not in rec
+
+    def test_exception_is_500_and_reraised(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with pytest.raises(RuntimeError, match="app bug"):
+            get("/boom/")
+        assert Client(raise_request_exception=False).get("/boom/").status_code == 500
+        first, second = security(sink, privlog)
+        assert first["http.response.status_code"] == second["http.response.status_code"] == 500
+        assert first["http.route"] == "/boom/"
+
+    def test_streamed_response_recorded_after_close(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        response = get("/stream/")
+        assert security(sink, privlog) == []
+        assert b"".join(response.streaming_content) == b"a" * 10 + b"b" * 5  # closes it at the end
+        (rec,) = security(sink, privlog)
+        assert rec["http.response.body.size"] == 15
+        assert rec["http.response.status_code"] == 200
+
+    def test_post_body_size_from_content_length(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        Client().post("/login/", {"username": "nobody", "password": "x"})
+        privlog.flush()
+        request = next(r for r in sink.stream("security") if r["event.name"] == "http.request")
+        assert request["http.request.body.size"] > 0
+        assert request["http.response.status_code"] == 401
+
+
+class TestUsersAndSignals:
+    def test_login_request_and_event_share_the_pseudonym(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        client = Client(headers=HEADERS)
+        assert client.post("/login/", {"username": "alice@example.com", "password": "correct horse"}).content
+        client.get("/me/")
+        client.post("/logout/")
+        client.get("/me/")
+        login_event, login_req, me, logout_event, logout_req, anon = security(sink, privlog)
+        assert login_event["event.name"] == "auth.login_success"
+        assert logout_event["event.name"] == "auth.logout"
+        assert login_event["user.id"] == login_req["user.id"] == me["user.id"] == logout_event["user.id"]
+        assert "user.id" not in logout_req
+        assert "user.id" not in anon
+        assert login_event["client.address"] == me["client.address"]
+        blob = orjson.dumps([r.attributes for r in sink.records]).decode()
+        assert "4711" not in blob
+        assert "alice" not in blob
+        assert "198.51.100.77" not in blob
+
+    def test_failed_login_pseudonymises_the_username(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        Client().post("/login/", {"username": "alice@example.com", "password": "wrong"})
+        assert authenticate(None, username="mallory", password="guess") is None  # no request
+        with_request, _request, without_request = security(sink, privlog)
+        assert with_request["event.name"] == without_request["event.name"] == "auth.login_failure"
+        assert with_request["user.id"]
+        assert "alice" not in with_request["user.id"]
+        assert "client.address" in with_request
+        assert "client.address" not in without_request
+
+    def test_force_login_user_is_recorded(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        client = Client()
+        client.force_login(alice())
+        client.get("/hello")
+        *_, rec = security(sink, privlog)
+        assert rec["user.id"]
+        assert rec["user.id"] != "4711"
+
+
+class TestAsgi:
+    def test_async_view_route_user_and_client(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        async def run() -> None:
+            client = AsyncClient()
+            await client.aforce_login(await sync_to_async(alice)())
+            await client.get("/ahello", headers=HEADERS)
+            await client.get("/users/7/", headers=HEADERS)
+
+        asyncio.run(run())
+        get("/hello")  # the same client through the WSGI handler
+        *_, ahello, user, wsgi = security(sink, privlog)
+        assert ahello["http.route"] == "/ahello"
+        assert user["http.route"] == "/users/<int:pk>/"
+        assert ahello["http.response.body.size"] == 5
+        assert ahello["network.protocol.version"] == "1.1"
+        assert ahello["user.id"] == user["user.id"]
+        assert ahello["user.id"] != "4711"
+        assert ahello["client.address"] == wsgi["client.address"]  # from X-Forwarded-For in both
+        assert ahello["user_agent.name"] == "Firefox"
+
+    def test_async_streaming_and_errors(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        async def run() -> bytes:
+            client = AsyncClient(raise_request_exception=False)
+            response = await client.get("/astream/")
+            body = b"".join([chunk async for chunk in response.streaming_content])
+            await client.get("/boom/")
+            return body
+
+        assert asyncio.run(run()) == b"a" * 10 + b"b" * 5
+        stream, boom = security(sink, privlog)
+        assert stream["http.response.body.size"] == 15
+        assert boom["http.response.status_code"] == 500
+
+    def test_django_asgi_handler_under_a_real_asgi_driver(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        client = TestClient(ASGIHandler(), client=("127.0.0.1", 40000))  # no lifespan: Django has none
+        r = client.get("/users/4711/?page=2&token=s3cr3t", headers=HEADERS)
+        s = client.get("/astream/")
+        user, stream = security(sink, privlog)
+        assert user["http.route"] == "/users/<int:pk>/"
+        assert user["http.response.body.size"] == len(r.content)
+        assert user["client.port"] == 40000
+        assert stream["http.response.body.size"] == len(s.content) == 15
+        assert sink.stream("analytics")[0]["url.query"] == "page=2"  # the query arrived as bytes
+
+
+class TestConfiguration:
+    def test_bad_key_is_named(self) -> None:
+        with pytest.raises(ImproperlyConfigured) as err:
+            conf.check(policy_dict(client_ipp="truncate"))
+        message = str(err.value)
+        assert message.startswith(
+            "settings.PRIVLOG['streams']['access']['fields']['client_ipp']: unknown field"
+        )
+        assert "did you mean 'client_ip'" in message
+
+    def test_ready_refuses_a_bad_policy(self) -> None:
+        bad = copy.deepcopy(FULL)
+        bad["retention"]["security"]["days"] = 0
+        with override_settings(PRIVLOG=bad), pytest.raises(ImproperlyConfigured, match=r"\['days'\]"):
+            apps.get_app_config("privlog").ready()
+
+    def test_middleware_alone_validates_at_start_up(self) -> None:
+        with (
+            override_settings(PRIVLOG=None),
+            pytest.raises(ImproperlyConfigured, match="PRIVLOG: is not set"),
+        ):
+            Client().get("/hello")
+
+    def test_dict_setting_builds_and_replaces_the_shared_privlog(self, tmp_path: Path) -> None:
+        data = {**policy_dict(), "export": {"sink": "jsonl", "directory": str(tmp_path)}}
+        with override_settings(PRIVLOG=data):
+            get("/users/4711/")
+            built = conf.get_privlog()
+            assert built.policy.service == "test"
+        assert built.dispatcher._closed  # replaced when the override ended, so closed
+        (day,) = (tmp_path / "access").glob("*.jsonl")
+        assert orjson.loads(day.read_bytes())["http.route"] == "/users/<int:pk>/"
+
+    def test_toml_path_setting(self) -> None:
+        path = str(Path(__file__).parent.parent / "examples" / "access-7-days.toml")
+        assert conf.check(path).service == "kirim-web"
+        with pytest.raises(ImproperlyConfigured, match=r"settings.PRIVLOG = '/nonexistent.toml'"):
+            conf.check("/nonexistent.toml")
+
+
+class TestPrivlogErrorsStayOut:
+    def test_submit_raising_does_not_reach_the_app(
+        self, privlog: PrivacyLog, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        def broken(capture: Any) -> None:
+            raise MemoryError
+
+        monkeypatch.setattr(privlog, "submit", broken)
+        assert get("/hello").content == b"hello"
+        response = get("/stream/")
+        assert b"".join(response.streaming_content) == b"a" * 10 + b"b" * 5
+
+    def test_policy_broken_after_start_up_serves_unlogged(self) -> None:
+        client = Client()
+        client.get("/hello")  # middleware loaded with the session's valid policy
+        with override_settings(PRIVLOG={"streams": {}}):
+            assert client.get("/hello").content == b"hello"
+
+
+@pytest.mark.integration
+def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
+    with serve(WSGIHandler()) as base:
+        r = httpx.get(f"{base}/users/4711/?page=2&token=s3cr3t", headers=HEADERS)
+        s = httpx.get(f"{base}/stream/")
+        deadline = time.monotonic() + 5
+        while len(security(sink, privlog)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    stream, user = sorted(security(sink, privlog), key=lambda rec: rec["url.path"])
+    assert user["http.route"] == "/users/<int:pk>/"
+    assert user["http.response.body.size"] == len(r.content)
+    assert stream["http.response.body.size"] == len(s.content) == 15
+    assert isinstance(user["client.port"], int)
+    blob = orjson.dumps([rec.attributes for rec in sink.records]).decode()
+    for secret in ("127.0.0.1", "198.51.100.77", "4711", "s3cr3t"):
+        assert secret not in blob

@@ -1,0 +1,25 @@
+"""A real WSGI server (waitress) on 127.0.0.1, on a free port, in a thread, for one test."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import waitress
+
+
+@contextmanager
+def serve(app: Callable[..., Any]) -> Iterator[str]:
+    """Serve ``app`` until the block ends; yields the base URL."""
+    server: Any = waitress.create_server(
+        app, host="127.0.0.1", port=0, threads=2, clear_untrusted_proxy_headers=False
+    )
+    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        server.close()
+        thread.join(timeout=5)
