@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test test-min lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,4 +26,12 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/report.py .benchmarks/latest.json
 
 clean:
-	rm -rf $(VENV) privlog-demo .pytest_cache .mypy_cache .benchmarks
+	rm -rf $(VENV) $(MIN_VENV) privlog-demo .pytest_cache .mypy_cache .benchmarks
+
+# The oldest Flask, Werkzeug and Django we support, against the adapter tests.
+MIN_VENV := .venv-min
+test-min: $(BIN)/.installed
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MIN_VENV)/bin/python -m pip install --quiet -e ".[dev]" "flask==2.3.*" "werkzeug==2.3.*" "django==4.2.*"
+	$(MIN_VENV)/bin/python -m pytest -q tests/test_wsgi.py tests/test_flask.py tests/test_django.py tests/test_frameworks_agree.py tests/test_examples_wsgi.py

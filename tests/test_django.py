@@ -152,7 +152,7 @@ class TestAsgi:
     def test_async_view_route_user_and_client(self, privlog: PrivacyLog, sink: ListSink) -> None:
         async def run() -> None:
             client = AsyncClient()
-            await client.aforce_login(await sync_to_async(alice)())
+            await sync_to_async(client.force_login)(await sync_to_async(alice)())  # aforce_login is Django 5+
             await client.get("/ahello", headers=HEADERS)
             await client.get("/users/7/", headers=HEADERS)
 

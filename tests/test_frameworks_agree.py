@@ -120,7 +120,7 @@ def via_django(privlog: PrivacyLog) -> None:
 def via_django_asgi(privlog: PrivacyLog) -> None:
     async def run() -> bytes:
         client = AsyncClient()  # headers per request: AsyncClient(headers=) misnames them in the scope
-        await client.aforce_login(await sync_to_async(_alice)())
+        await sync_to_async(client.force_login)(await sync_to_async(_alice)())  # aforce_login is Django 5+
         client.cookies.load(COOKIES)
         return (await client.get(URL, headers=HEADERS)).content
 
