@@ -68,8 +68,3 @@ def _subscripts(setting: str) -> str:
     if setting == "policy":
         return note
     return "".join(f"[{part!r}]" for part in setting.removeprefix("policy.").split(".")) + note
-
-
-def wants_field(privlog: PrivacyLog, field: str) -> bool:
-    """True when some stream of the policy records ``field`` (so the request path captures it)."""
-    return any(field in stream.fields for stream in privlog.policy.streams)

@@ -80,6 +80,30 @@ class PrivacyLog:
         with _default_lock:
             _default = self
 
+    @classmethod
+    def for_adapter(
+        cls,
+        policy: Policy | None,
+        privlog: PrivacyLog | None,
+        *,
+        logger_provider: LoggerProvider | None = None,
+        directory: str | Path | None = None,
+    ) -> PrivacyLog:
+        """The PrivacyLog a middleware uses: the one given, or a new one built from ``policy``."""
+        if privlog is not None:
+            return privlog
+        if policy is None:
+            raise PolicyError(
+                "policy",
+                "PrivacyLogMiddleware needs a policy",
+                'pass policy=Policy.from_toml("privlog.toml") or privlog=PrivacyLog(...)',
+            )
+        return cls(policy, logger_provider=logger_provider, directory=directory)
+
+    def records(self, field: str) -> bool:
+        """True when some stream captures ``field``: adapters skip work nobody asked for."""
+        return any(field in s.fields for s in self.policy.streams)
+
     @property
     def sinks(self) -> tuple[Sink, ...]:
         return self.dispatcher.sinks

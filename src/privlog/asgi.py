@@ -19,7 +19,6 @@ from opentelemetry.sdk._logs import LoggerProvider
 
 from ._capture import Capture, read_asgi_scope
 from ._engine import PrivacyLog
-from ._errors import PolicyError
 from ._policy import Policy
 
 Scope = MutableMapping[str, Any]
@@ -70,22 +69,16 @@ class PrivacyLogMiddleware:
         logger_provider: LoggerProvider | None = None,
         directory: str | Path | None = None,
     ) -> None:
-        if privlog is None:
-            if policy is None:
-                raise PolicyError(
-                    "policy",
-                    "PrivacyLogMiddleware needs a policy",
-                    'pass policy=Policy.from_toml("privlog.toml") or privlog=PrivacyLog(...)',
-                )
-            privlog = PrivacyLog(policy, logger_provider=logger_provider, directory=directory)
+        privlog = PrivacyLog.for_adapter(
+            policy, privlog, logger_provider=logger_provider, directory=directory
+        )
         self.app = app
         self.privlog = privlog
         self._submit = privlog.dispatcher.submit
         self._http = "http" in privlog.kinds
         self._websocket = "websocket" in privlog.kinds
-        streams = privlog.policy.streams
-        self._wants_user = any("user_id" in s.fields for s in streams)
-        self._count_received = any("request_bytes" in s.fields for s in streams)
+        self._wants_user = privlog.records("user_id")
+        self._count_received = privlog.records("request_bytes")
         self._user_hook: UserIdHook = user_id or user_from_scope
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context, request
 
-from ._adapter import privlog_from_setting, wants_field
+from ._adapter import privlog_from_setting
 from ._engine import PrivacyLog
 from ._errors import PolicyError
 from ._policy import Policy
@@ -77,7 +77,7 @@ class PrivLog:
         hook = self._user_hook
         if hook is None and importlib.util.find_spec("flask_login") is not None:
             hook = flask_login_user
-        app.teardown_request(_recorder(hook if wants_field(privlog, "user_id") else None))
+        app.teardown_request(_recorder(hook if privlog.records("user_id") else None))
 
     def auth_event(self, event: str, *, user_id: str | int | None = None) -> None:
         """Log ``login_success``, ``login_failure``, ``logout``, ``password_reset`` or

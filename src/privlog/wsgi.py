@@ -19,10 +19,8 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._adapter import wants_field
 from ._capture import Capture, Facts
 from ._engine import PrivacyLog
-from ._errors import PolicyError
 from ._generalise import scrub_path
 from ._policy import Policy
 
@@ -127,19 +125,14 @@ class PrivacyLogMiddleware:
         directory: str | Path | None = None,
         logger_provider: LoggerProvider | None = None,
     ) -> None:
-        if privlog is None:
-            if policy is None:
-                raise PolicyError(
-                    "policy",
-                    "PrivacyLogMiddleware needs a policy",
-                    'pass policy=Policy.from_toml("privlog.toml") or privlog=PrivacyLog(...)',
-                )
-            privlog = PrivacyLog(policy, logger_provider=logger_provider, directory=directory)
+        privlog = PrivacyLog.for_adapter(
+            policy, privlog, logger_provider=logger_provider, directory=directory
+        )
         self.app = app
         self.privlog = privlog
         self._submit = privlog.dispatcher.submit
         self._http = "http" in privlog.kinds
-        self._wants_user = wants_field(privlog, "user_id")
+        self._wants_user = privlog.records("user_id")
         self._user_hook: UserIdHook = user_id or user_from_environ
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
-from .._adapter import policy_from_setting, wants_field
+from .._adapter import policy_from_setting
 from .._engine import PrivacyLog
 from .._errors import PolicyError
 from .._policy import Policy
@@ -62,7 +62,7 @@ def shared() -> Shared:
             _shared = Shared(
                 privlog,
                 "http" in privlog.kinds,
-                wants_field(privlog, "user_id"),
+                privlog.records("user_id"),
                 owned=not isinstance(value, PrivacyLog),
             )
         return _shared
