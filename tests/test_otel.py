@@ -102,3 +102,37 @@ class TestOpenTelemetrySink:
     )
     def test_when_the_environment_asks_for_otel(self, env: dict[str, Any], expected: bool) -> None:
         assert env_requests_otel(env) is expected
+
+
+class TestSinkChoice:
+    @pytest.mark.parametrize(
+        ("sink", "env", "expected"),
+        [
+            ("auto", {}, ["JsonlStore"]),
+            ("auto", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, ["OtlpHttpSink"]),
+            ("auto", {"OTEL_LOGS_EXPORTER": "console"}, ["OpenTelemetrySink"]),
+            (
+                "auto",
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_LOGS_EXPORTER": "none"},
+                ["JsonlStore"],
+            ),
+            ("otlp", {}, ["OtlpHttpSink"]),
+            ("both", {}, ["OtlpHttpSink", "JsonlStore"]),
+            ("jsonl", {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, ["JsonlStore"]),
+        ],
+    )
+    def test_export_sink_setting(
+        self,
+        sink: str,
+        env: dict[str, str],
+        expected: list[str],
+        tmp_path: Any,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_LOGS_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        pl = PrivacyLog(Policy.from_dict({**FULL, "export": {"sink": sink}}, environ=ENV), directory=tmp_path)
+        assert [type(s).__name__ for s in pl.sinks] == expected
+        pl.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -18,9 +19,22 @@ from ._policy import Policy
 from .sinks.jsonl import JsonlStore
 from .sinks.metrics import AggregateMetricsSink, meter_provider_from_env
 from .sinks.otel import OpenTelemetrySink, app_logger_provider, env_requests_otel, logger_provider_from_env
+from .sinks.otlp import OtlpHttpSink
 
 _default: PrivacyLog | None = None
 _default_lock = threading.Lock()
+
+
+def _otlp_http_from_env() -> bool:
+    """True when the standard variables ask for OTLP over HTTP: the fast sink can serve them."""
+    env = os.environ
+    exporter = env.get("OTEL_LOGS_EXPORTER", "otlp").strip().lower()
+    protocol = (
+        env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL")
+        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+    return exporter == "otlp" and protocol == "http/protobuf"
 
 
 def _build_sinks(
@@ -29,17 +43,28 @@ def _build_sinks(
     directory: str | None,
     meter_provider: MeterProvider | None,
 ) -> list[Sink]:
+    """The sinks ``[export] sink`` names. ``auto``: the app's OpenTelemetry LoggerProvider if it
+    has one; else, when OTEL_* asks for OTLP/HTTP, privlog's fast OTLP sink (the SDK path for
+    other exporters); else the embedded JSONL store."""
     sink = policy.export.sink
     otel_provider = provider or app_logger_provider()
-    if sink == "auto":
-        sink = "otel" if (otel_provider is not None or env_requests_otel()) else "jsonl"
+    both = sink == "both"
+    if sink in ("auto", "both"):
+        if otel_provider is not None:
+            sink = "otel"
+        elif env_requests_otel():
+            sink = "otlp" if _otlp_http_from_env() else "otel"
+        else:
+            sink = "otlp" if both else "jsonl"  # "both" means an exporter too: OTLP's defaults
     sinks: list[Sink] = []
-    if sink in ("otel", "both"):
+    if sink == "otlp":
+        sinks.append(OtlpHttpSink(service_name=policy.service))
+    elif sink == "otel":
         if otel_provider is not None:
             sinks.append(OpenTelemetrySink(otel_provider))
         else:
             sinks.append(OpenTelemetrySink(logger_provider_from_env(policy.service), owns_provider=True))
-    if sink in ("jsonl", "both"):
+    if sink == "jsonl" or both:
         days = {s.name: s.retention.days for s in policy.streams}
         sinks.append(JsonlStore(directory or policy.export.directory, days))
     if policy.metrics_stream is not None:

@@ -12,7 +12,7 @@ from ._errors import PolicyError, did_you_mean
 from ._policy_types import ExportSettings, FieldRule, RetentionClass, Stream
 
 MIN_SECRET_BYTES = 32
-SINKS = frozenset({"auto", "jsonl", "otel", "both"})
+SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
 
 _PROXY_KEYS = frozenset({"trusted"})
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})

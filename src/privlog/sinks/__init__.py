@@ -2,5 +2,6 @@
 
 from .jsonl import JsonlStore, sweep
 from .otel import OpenTelemetrySink, logger_provider_from_env
+from .otlp import OtlpHttpSink
 
-__all__ = ["JsonlStore", "OpenTelemetrySink", "logger_provider_from_env", "sweep"]
+__all__ = ["JsonlStore", "OpenTelemetrySink", "OtlpHttpSink", "logger_provider_from_env", "sweep"]

@@ -1,0 +1,322 @@
+"""A fast OTLP/HTTP log exporter for privlog's records, without the SDK's per-record objects.
+
+Each batch is encoded straight to protobuf (``_otlp_encode``) and POSTed with the standard
+library's ``http.client`` over one kept-alive connection. It runs in privlog's worker thread,
+one batch at a time, so it never slows a request, and it holds at most the batch in hand.
+
+Failures are counted here, not raised: a batch that still fails after its retries is dropped,
+counted in :meth:`OtlpHttpSink.stats` and reported by one warning naming the error type, never
+a record's content. Raising would make the dispatcher log every lost batch during an outage;
+its own ``exported`` counter therefore means "handed to this sink". While the collector is
+unreachable a circuit breaker drops batches at once instead of retrying each one, and lets one
+probe through per cool-down window, so export resumes by itself when the collector is back.
+"""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import logging
+import os
+import random
+import ssl
+import threading
+import time
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from .._errors import PolicyError
+from .._pipeline import Output
+from ._otlp_encode import LogEncoder, rejected_records
+
+log = logging.getLogger("privlog")
+
+_VERSION = "0.1.0"
+_RETRYABLE = frozenset({429, 502, 503, 504})
+_MAX_RESPONSE = 64 * 1024
+
+
+@dataclass(frozen=True)
+class OtlpStats:
+    """Counters of an :class:`OtlpHttpSink` since it was created.
+
+    ``exported``: records the collector accepted; ``dropped``: records lost (failed batches,
+    batches skipped while the breaker was open, records the collector rejected); ``retries``:
+    requests sent again after a retryable failure; ``failed_batches``: batches dropped after
+    being tried; ``short_circuited``: batches dropped untried while the breaker was open.
+    """
+
+    exported: int
+    dropped: int
+    retries: int
+    failed_batches: int
+    short_circuited: int
+    circuit_open: bool
+
+
+def _env(env: Mapping[str, str], name: str) -> str | None:
+    """The logs-specific variable if set, else the general one (the OTel spec's precedence)."""
+    value = env.get(f"OTEL_EXPORTER_OTLP_LOGS_{name}") or env.get(f"OTEL_EXPORTER_OTLP_{name}")
+    return value.strip() if value and value.strip() else None
+
+
+def parse_pairs(raw: str, setting: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` with URL-encoded keys and values (OTEL_*_HEADERS, OTEL_RESOURCE_ATTRIBUTES)."""
+    pairs: dict[str, str] = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            if item.strip():  # name the variable only: a header value may be a secret
+                log.warning("privlog: ignoring a malformed entry in %s", setting)
+            continue
+        pairs[unquote(key.strip())] = unquote(value.strip())
+    return pairs
+
+
+def endpoint_from_env(env: Mapping[str, str]) -> str:
+    """OTEL_EXPORTER_OTLP_LOGS_ENDPOINT as is, else OTEL_EXPORTER_OTLP_ENDPOINT + ``/v1/logs``."""
+    specific = env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "").strip()
+    if specific:
+        return specific
+    base = env.get("OTEL_EXPORTER_OTLP_ENDPOINT", "").strip() or "http://localhost:4318"
+    return base.rstrip("/") + "/v1/logs"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+class OtlpHttpSink:
+    """Exports privlog's records over OTLP/HTTP (protobuf) to a collector.
+
+    Arguments override the standard ``OTEL_EXPORTER_OTLP_[LOGS_]{ENDPOINT,HEADERS,TIMEOUT,
+    COMPRESSION,CERTIFICATE}`` variables. ``timeout`` (seconds; the variables are in milliseconds,
+    as the spec says) is the whole budget of one batch, retries and backoff included. Retries
+    follow ``backoff`` doubling up to ``max_backoff``, jittered, or the collector's Retry-After.
+    After a batch finally fails, batches are dropped for ``cooldown`` seconds, then one probe
+    is sent without retries; its success closes the breaker.
+    """
+
+    gzip_level = 1
+    """Level 1 compresses privlog's batches about 12-fold for under half the CPU of level 6."""
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        compression: str | None = None,
+        service_name: str | None = None,
+        resource: Mapping[str, Any] | None = None,
+        max_retries: int = 5,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        cooldown: float = 15.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if environ is None else environ
+        self.endpoint = endpoint or endpoint_from_env(env)
+        url = urlsplit(self.endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise PolicyError("OTEL_EXPORTER_OTLP_ENDPOINT", "not an http(s) URL", "use http://host:4318")
+        self._https = url.scheme == "https"
+        self._host = url.hostname
+        self._port = url.port or (443 if self._https else 80)
+        self._path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        if timeout is None:
+            raw = _env(env, "TIMEOUT")
+            try:
+                timeout = float(raw) / 1000 if raw else 10.0
+            except ValueError:
+                raise PolicyError("OTEL_EXPORTER_OTLP_TIMEOUT", "not a number", "set milliseconds") from None
+        self.timeout = timeout
+        compression = (compression or _env(env, "COMPRESSION") or "none").lower()
+        if compression not in ("gzip", "none"):
+            raise PolicyError("OTEL_EXPORTER_OTLP_COMPRESSION", f"{compression!r}", "use gzip or none")
+        self.compression = compression
+        raw_headers = _env(env, "HEADERS")
+        sent = parse_pairs(raw_headers, "OTEL_EXPORTER_OTLP_HEADERS") if raw_headers else {}
+        sent.update(headers or {})
+        for name, value in sent.items():
+            if any(c in name + value for c in "\r\n\0") or not name:
+                raise PolicyError(f"OTLP header {name!r}", "has a control character", "remove it")
+        self._headers = {"Content-Type": "application/x-protobuf", "User-Agent": f"privlog/{_VERSION}"}
+        self._headers.update(sent)
+        if compression == "gzip":
+            self._headers["Content-Encoding"] = "gzip"
+        self._cafile = _env(env, "CERTIFICATE")
+        self._client_cert = (_env(env, "CLIENT_CERTIFICATE"), _env(env, "CLIENT_KEY"))
+        var = "OTEL_RESOURCE_ATTRIBUTES"
+        attrs: dict[str, Any] = parse_pairs(env.get(var, ""), var)
+        attrs.update(resource or {})
+        attrs["service.name"] = (
+            service_name or env.get("OTEL_SERVICE_NAME") or attrs.get("service.name") or "unknown_service"
+        )
+        self.encoder = LogEncoder(attrs, "privlog", _VERSION)
+        self._max_retries, self._backoff, self._max_backoff = max_retries, backoff, max_backoff
+        self._cooldown = cooldown
+        self._conn: http.client.HTTPConnection | None = None
+        self._open_until = 0.0  # monotonic time until which the breaker is open; 0: closed
+        self._outage_dropped = 0
+        self._closed = False
+        self._lock = threading.Lock()
+        self._exported = self._dropped = self._retries = self._failed = self._short = 0
+        if hasattr(os, "register_at_fork"):
+            ref = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _forget_connection(ref))
+
+    # -- the sink protocol --------------------------------------------------------------------
+    def write(self, records: Sequence[Output]) -> None:
+        """Send one batch. Never raises for a network or collector failure: it counts it."""
+        n = len(records)
+        if not n:
+            return
+        probe = False
+        if self._open_until or self._closed:
+            if self._closed or time.monotonic() < self._open_until:
+                self._count(dropped=n, short=1)
+                self._outage_dropped += n
+                return
+            probe = True  # the window has passed: one attempt, no retries
+        body = self.encoder.encode(records, time.time_ns())
+        if self.compression == "gzip":
+            body = gzip.compress(body, compresslevel=self.gzip_level, mtime=0)
+        error, response, wait = self._deliver(body, probe)
+        del body
+        if error is None:
+            rejected = min(n, rejected_records(response))
+            if rejected:
+                log.warning("privlog: the collector rejected %d of %d records", rejected, n)
+            self._count(exported=n - rejected, dropped=rejected)
+            if self._open_until:
+                log.warning("privlog: OTLP export resumed; %d records were dropped", self._outage_dropped)
+                self._open_until, self._outage_dropped = 0.0, 0
+            return
+        self._count(dropped=n, failed=1)
+        self._outage_dropped += n
+        window = max(self._cooldown, wait or 0.0)
+        if not self._open_until:
+            log.warning(
+                "privlog: OTLP export failed (%s); %d records dropped; next attempt in %.3g s",
+                error,
+                n,
+                window,
+            )
+        self._open_until = time.monotonic() + window
+
+    def flush(self) -> None:
+        """Nothing to do: each batch is sent before :meth:`write` returns."""
+
+    def close(self) -> None:
+        """Close the connection; later batches are dropped and counted."""
+        self._closed = True
+        self._disconnect()
+
+    def stats(self) -> OtlpStats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return OtlpStats(
+                self._exported,
+                self._dropped,
+                self._retries,
+                self._failed,
+                self._short,
+                bool(self._open_until),
+            )
+
+    # -- delivery -------------------------------------------------------------------------------
+    def _count(self, exported: int = 0, dropped: int = 0, failed: int = 0, short: int = 0) -> None:
+        with self._lock:
+            self._exported += exported
+            self._dropped += dropped
+            self._failed += failed
+            self._short += short
+
+    def _deliver(self, body: bytes, probe: bool) -> tuple[str | None, bytes, float | None]:
+        """POST with retries within the time budget: (error or None, response body, Retry-After)."""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        stale_retried = False
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "TimeoutError", b"", None
+            reused = self._conn is not None
+            wait: float | None = None
+            try:
+                status, response, retry_after = self._post(body, remaining)
+            except (OSError, http.client.HTTPException) as exc:
+                self._disconnect()
+                if reused and not stale_retried and isinstance(exc, ConnectionError):
+                    stale_retried = True  # the collector closed an idle kept-alive connection
+                    continue
+                error, retryable = type(exc).__name__, True
+            else:
+                if 200 <= status < 300:
+                    return None, response, None
+                error, retryable, wait = f"HTTP {status}", status in _RETRYABLE, _retry_after(retry_after)
+            if not retryable or probe or attempt >= self._max_retries:
+                return error, b"", wait
+            delay = wait if wait is not None else self._delay(attempt)
+            if time.monotonic() + delay >= deadline:
+                return error, b"", wait
+            time.sleep(delay)
+            attempt += 1
+            with self._lock:
+                self._retries += 1
+
+    def _delay(self, attempt: int) -> float:
+        """Exponential backoff with jitter: between half and all of the doubled delay."""
+        ceiling = min(self._max_backoff, self._backoff * (1 << min(attempt, 32)))
+        return ceiling * (0.5 + random.random() / 2)
+
+    def _post(self, body: bytes, timeout: float) -> tuple[int, bytes, str | None]:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = self._connect(timeout)
+        elif conn.sock is not None:
+            conn.sock.settimeout(timeout)
+        conn.timeout = timeout
+        conn.request("POST", self._path, body, self._headers)
+        resp = conn.getresponse()
+        data = resp.read(_MAX_RESPONSE)
+        if resp.will_close or not resp.isclosed():
+            self._disconnect()  # the server closes it, or sent more than we read
+        return resp.status, data, resp.getheader("retry-after")
+
+    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        if not self._https:
+            return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+        context = ssl.create_default_context(cafile=self._cafile)
+        cert, key = self._client_cert
+        if cert:
+            context.load_cert_chain(cert, key)
+        return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=context)
+
+    def _disconnect(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+
+def _forget_connection(ref: weakref.ref[OtlpHttpSink]) -> None:
+    """After fork the socket is the parent's: the child opens its own."""
+    sink = ref()
+    if sink is not None:
+        sink._conn = None
+        sink._lock = threading.Lock()
