@@ -18,6 +18,7 @@ class Facts:
     """Normalised raw facts of one request, read in the worker. Never exported as such."""
 
     __slots__ = (
+        "client",
         "client_port",
         "headers",
         "http_version",
@@ -52,6 +53,7 @@ class Facts:
         self.client_port = client_port
         self.headers: Mapping[bytes, str] = headers if headers is not None else {}
         self.ring: Any = None  # the key ring of the record's epoch, set by the pipeline
+        self.client: bytes | str | None = None  # the resolved client address, set by the pipeline
 
 
 #: Reads :class:`Facts` out of a framework's request object, picking only ``wanted`` headers.

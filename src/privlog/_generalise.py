@@ -6,6 +6,7 @@ placeholder, never an exception and never the odd input itself.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from urllib.parse import unquote_plus
@@ -44,13 +45,18 @@ def scrub_segment(segment: str) -> str:
     return _DIGIT_RUN.sub("{n}", segment)
 
 
+@functools.lru_cache(maxsize=4096)
 def scrub_path(path: str) -> str:
-    """A path with numbers, UUIDs, emails and long tokens replaced, for unrouted requests."""
+    """A path with numbers, UUIDs, emails and long tokens replaced, for unrouted requests.
+
+    Cached: the same paths come again and again (and once per stream).
+    """
     if len(path) > _MAX_PATH:
         path = path[:_MAX_PATH]
     return "/".join(scrub_segment(s) for s in path.split("/"))
 
 
+@functools.lru_cache(maxsize=1024)
 def origin(referrer: str) -> str:
     """Scheme, host and port of a URL; credentials, path and query are dropped."""
     match = _ORIGIN.match(referrer)
@@ -60,6 +66,7 @@ def origin(referrer: str) -> str:
     return f"{scheme.lower()}://{host.lower()}{port or ''}"
 
 
+@functools.lru_cache(maxsize=256)
 def primary_language(accept_language: str) -> str:
     """The primary language subtag of the first preference: ``de-DE,de;q=0.9`` gives ``de``."""
     first = accept_language.split(",", 1)[0].split(";", 1)[0].strip()
@@ -74,6 +81,7 @@ def make_query_filter(allow: Sequence[str], values: Sequence[str]) -> Callable[[
     allowed = frozenset(allow)
     with_value = frozenset(values)
 
+    @functools.lru_cache(maxsize=1024)
     def filter_query(query: bytes) -> str | None:
         if not query:
             return None

@@ -8,7 +8,7 @@ in two fields gives unrelated outputs.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -17,7 +17,8 @@ from typing import Any, cast
 from ._cryptopan import make_cryptopan
 from ._reversible import make_sealer, reveal
 
-_b32 = base64.b32encode
+_b64 = binascii.b2a_base64
+_URLSAFE = str.maketrans("+/", "-_")
 _blake = hashlib.blake2b
 _hmac = hmac.digest
 
@@ -71,23 +72,29 @@ class KeyRing:
 
             fn: Callable[[bytes], str] = hmac_hash
         else:
+            keyed = _blake(key=key, digest_size=16)  # copying a keyed state skips re-keying
 
             def blake_hash(value: bytes) -> str:
-                return _blake(value, key=key, digest_size=16).hexdigest()
+                h = keyed.copy()
+                h.update(value)
+                return h.hexdigest()
 
             fn = blake_hash
         self._cache[("hash", domain)] = fn
         return fn
 
     def pseudonymiser(self, domain: str) -> Callable[[bytes], str]:
-        """A stable, short pseudonym (120-bit, base32) for one kind of identifier."""
+        """A stable, short pseudonym (120-bit, 20 URL-safe base64 characters) for one identifier."""
         cached = self._cache.get(("pseudonym", domain))
         if cached is not None:
             return cached  # type: ignore[no-any-return]
         key = _blake(domain.encode(), key=self._pseudonym_key, digest_size=32).digest()
+        keyed = _blake(key=key, digest_size=15)
 
         def pseudonymise(value: bytes) -> str:
-            return _b32(_blake(value, key=key, digest_size=15).digest()).decode().lower()
+            h = keyed.copy()
+            h.update(value)
+            return _b64(h.digest(), newline=False).decode().translate(_URLSAFE)
 
         self._cache[("pseudonym", domain)] = pseudonymise
         return pseudonymise

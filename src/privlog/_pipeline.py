@@ -7,10 +7,10 @@ No step parses configuration, compiles a regex or reads the environment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._capture import Capture, Facts
 from ._catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
@@ -35,18 +35,33 @@ _EVENT_NAMES = {"http": "http.request", "websocket": "websocket.session"}
 _MAX_TEXT = 1024
 
 
-def iso_utc(ns: int) -> str:
-    """RFC 3339 UTC timestamp with milliseconds."""
-    return (
-        datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+class IsoFormatter:
+    """RFC 3339 UTC timestamps with milliseconds; the seconds part is formatted once per second.
+
+    Keep one per sequence of nearby timestamps (a stream's expiry times, say): records come in
+    time order, so nearly every call reuses the last second.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[int, str] = (-1, "")  # swapped whole, so threads never see a torn pair
+
+    def __call__(self, ns: int) -> str:
+        second, rest = divmod(ns, 1_000_000_000)
+        cached_second, text = self._last
+        if cached_second != second:
+            text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            self._last = (second, text)
+        return f"{text}.{rest // 1_000_000:03d}Z"
 
 
-@dataclass(frozen=True)
-class Output:
-    """One transformed record bound for one stream."""
+iso_utc = IsoFormatter()
+"""A shared formatter, for timestamps of the moment (record times)."""
+
+
+class Output(NamedTuple):
+    """One transformed record bound for one stream (a tuple: made for every record)."""
 
     stream: str
     retention_days: int
@@ -86,20 +101,24 @@ class _Context:
     def keyed(action: str, domain: str) -> Keyed:
         """The keyed transform of ``action``, applied with the ring of each record's epoch."""
 
+        last: list[Any] = [None, None]  # the last ring and its function: records come in epoch order
+
         def keyed_value(ring: KeyRing, value: bytes) -> str:
-            return ring.keyed(action, domain)(value)
+            if last[0] is not ring:
+                last[1] = ring.keyed(action, domain)
+                last[0] = ring
+            fn: Callable[[bytes], str] = last[1]
+            return fn(value)
 
         return keyed_value
 
 
 def _client_ip(rule: FieldRule, ctx: _Context) -> Step:
-    resolve = ctx.resolve_client
     if rule.action in ("hash", "cryptopan"):
         keyed = ctx.keyed(rule.action, "client_ip")
 
         def keyed_ip(f: Facts, c: Capture, r: Attributes) -> None:
-            h = f.headers
-            found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+            found = f.client
             if found is not None:
                 r["client.address"] = INVALID if isinstance(found, str) else keyed(f.ring, found)
 
@@ -111,8 +130,7 @@ def _client_ip(rule: FieldRule, ctx: _Context) -> Step:
     )
 
     def client_ip(f: Facts, c: Capture, r: Attributes) -> None:
-        h = f.headers
-        found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+        found = f.client
         if found is not None:
             r["client.address"] = INVALID if isinstance(found, str) else transform(found)
 
@@ -134,28 +152,24 @@ def _identifier(name: str, attr: str, rule: FieldRule, ctx: _Context) -> Step:
 
         return user_id
 
-    cookie_name = rule.options["cookie"]
+    # Compiled once: finds the session cookie's value without splitting the whole header.
+    cookie = re.compile(rf"(?:^|;)\s*{re.escape(rule.options['cookie'])}=\"?([^;\"]+)")
 
     def session_id(f: Facts, c: Capture, r: Attributes) -> None:
         cookies = f.headers.get(b"cookie")
-        if not cookies:
-            return
-        for part in cookies.split(";"):
-            key, sep, value = part.strip().partition("=")
-            if sep and key == cookie_name and value:
-                r[attr] = transform(f.ring, value.strip('"').encode("latin-1"))
-                return
+        if cookies:
+            found = cookie.search(cookies)
+            if found is not None:
+                r[attr] = transform(f.ring, found.group(1).strip().encode("latin-1"))
 
     return session_id
 
 
 def _location(rule: FieldRule, ctx: _Context) -> Step:
-    resolve = ctx.resolve_client
     locate = make_locator(open_database(ctx.geo_database or ""), rule.action)
 
     def location(f: Facts, c: Capture, r: Attributes) -> None:
-        h = f.headers
-        found = resolve(f.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+        found = f.client
         if isinstance(found, bytes):
             r.update(locate(found))
 
@@ -342,6 +356,7 @@ class CompiledStream:
             | (frozenset(OPT_OUT_HEADERS) if stream.consent_gated else frozenset())
         )
         self._ttl_ns = stream.retention.days * 86_400 * 1_000_000_000
+        self._expiry_iso = IsoFormatter()
 
     def record(self, facts: Facts, capture: Capture) -> Output | None:
         """The record of this capture for this stream, or None if the stream does not take it."""
@@ -353,7 +368,7 @@ class CompiledStream:
         attrs.update(self.tags)
         if self.uses_key:
             attrs["privlog.key_id"] = facts.ring.key_id
-        attrs["privlog.retention.expires_at"] = iso_utc(capture.start_ns + self._ttl_ns)
+        attrs["privlog.retention.expires_at"] = self._expiry_iso(capture.start_ns + self._ttl_ns)
         return Output(self.name, self.retention_days, capture.start_ns, attrs)
 
 
@@ -370,6 +385,11 @@ class Pipeline:
         self.policy = policy
         ctx = _Context(policy)
         self.keys = ctx.keys
+        self._resolve = (
+            ctx.resolve_client
+            if any({"client_ip", "location"} & set(s.fields) for s in policy.streams)
+            else None
+        )
         self.streams = tuple(CompiledStream(s, ctx) for s in policy.streams)
         self.wanted_headers: frozenset[bytes] = frozenset().union(*(s.wanted for s in self.streams))
         self.kinds = frozenset().union(*(s.events for s in self.streams))
@@ -383,6 +403,9 @@ class Pipeline:
         facts = capture.reader(capture.source, self.wanted_headers) if capture.reader is not None else Facts()
         if self.keys is not None:
             facts.ring = self.keys.ring_for(capture.start_ns)
+        if self._resolve is not None:
+            h = facts.headers
+            facts.client = self._resolve(facts.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
         out = []
         for stream in self.streams:
             if capture.kind in stream.events:
