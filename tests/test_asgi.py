@@ -191,3 +191,63 @@ class TestLifecycle:
                 assert c.get("/users/1").status_code == 200
             assert pl.stats().dropped == 4
         pl.close()
+
+
+class TestRobustness:
+    def test_a_user_id_whose_str_raises_does_not_break_the_request(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        class Weird:
+            def __str__(self) -> str:
+                raise RuntimeError("ORM object detached")
+
+        with client(fastapi_app(privlog, user_id=lambda scope: Weird())) as c:
+            assert c.get("/users/1").status_code == 200
+        (rec,) = security(sink, privlog)
+        assert "user.id" not in rec
+
+    def test_duration_ends_with_the_response_not_background_tasks(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        import time
+
+        from starlette.background import BackgroundTask
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            await PlainTextResponse("ok", background=BackgroundTask(time.sleep, 0.3))(scope, receive, send)
+
+        client(PrivacyLogMiddleware(app, privlog=privlog)).get("/")
+        (rec,) = security(sink, privlog)
+        assert rec["http.server.request.duration"] < 0.25
+
+
+class TestMounts:
+    def _route(self, privlog: PrivacyLog, sink: ListSink, app: Any, path: str) -> dict[str, Any]:
+        client(PrivacyLogMiddleware(app, privlog=privlog)).get(path)
+        (rec,) = security(sink, privlog)
+        return rec
+
+    def test_a_parameter_in_the_mount_path_never_leaks(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        inner = Starlette(routes=[Route("/users/{uid}", lambda r: PlainTextResponse("ok"))])
+        app = Starlette(routes=[Mount("/api/{tenant}", app=inner)])
+        rec = self._route(privlog, sink, app, "/api/jane.smith/users/4711")
+        assert rec["http.route"] == "/api/{tenant}/users/{uid}"
+        assert "jane" not in str(rec)
+
+    def test_a_mounted_plain_asgi_app_is_not_prefixed_twice(
+        self, privlog: PrivacyLog, sink: ListSink, tmp_path: Any
+    ) -> None:
+        from starlette.staticfiles import StaticFiles
+
+        (tmp_path / "a.txt").write_text("hi")
+        app = Starlette(routes=[Mount("/static", app=StaticFiles(directory=tmp_path))])
+        assert self._route(privlog, sink, app, "/static/a.txt")["http.route"] == "/static/{path}"
+
+    def test_nested_mounts(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        inner = Starlette(routes=[Route("/items/{item_id}", lambda r: PlainTextResponse("ok"))])
+        middle = Starlette(routes=[Mount("/v1", app=inner)])
+        app = Starlette(routes=[Mount("/shop/{shop}", app=middle)])
+        assert (
+            self._route(privlog, sink, app, "/shop/acme-bakery/v1/items/9")["http.route"]
+            == "/shop/{shop}/v1/items/{item_id}"
+        )

@@ -65,3 +65,19 @@ class TestJsonlStore:
 
     def test_cli_sweep_refuses_a_folder_that_is_not_a_store(self, tmp_path: Path) -> None:
         assert main(["retention", "sweep", str(tmp_path)]) == 1
+
+
+class TestLiveStoreDeletion:
+    def test_records_written_after_a_subject_deletion_are_kept(self, tmp_path: Path) -> None:
+        from privlog._subject import Match, delete_in_store
+
+        store = JsonlStore(tmp_path, {"access": 7})
+        now = datetime.now(timezone.utc)
+        store.write(
+            [output("access", now, **{"user.id": "p1", "privlog.key_id": "k"}), output("access", now, a=2)]
+        )
+        assert delete_in_store(tmp_path, [Match("user.id", "p1", "k")])
+        store.write([output("access", now, a=3), output("access", now, a=4)])  # the store still runs
+        store.close()
+        (path,) = (tmp_path / "access").glob("*.jsonl")
+        assert [orjson.loads(x).get("a") for x in path.read_bytes().splitlines()] == [2, 3, 4]

@@ -98,3 +98,17 @@ def _toml(data: dict[str, Any]) -> str:
 
     table("", data)
     return "\n".join(lines) + "\n"
+
+
+class TestShreddedKeys:
+    def test_a_record_older_than_every_key_skips_only_the_keyed_streams(self, tmp_path: Path) -> None:
+        from datetime import date
+
+        from privlog._keystore import KeyStore
+
+        KeyStore.init(tmp_path, "daily", 90, today=date(2026, 11, 1))
+        data = copy.deepcopy(FULL)
+        data["secret"] = {"store": str(tmp_path)}
+        pipeline = compile_policy(Policy.from_dict(data, environ={}))
+        old = capture(scope())._replace(start_ns=1_700_000_000_000_000_000)  # 2023: before the store
+        assert [o.stream for o in pipeline.process(old)] == ["analytics"]

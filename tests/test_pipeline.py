@@ -104,7 +104,8 @@ class TestFields:
 
         sc = scope()
         sc.update(route=Route(), root_path="/shop/42", app_root_path="")
-        assert records(sc)["security"]["http.route"] == "/shop/{id}/items/{item_id}"
+        # Without the app's router the mount's template is unknown: a placeholder, never the raw prefix.
+        assert records(sc)["security"]["http.route"] == "/{mount}/items/{item_id}"
 
     def test_unknown_method_is_other(self) -> None:
         sc = scope()

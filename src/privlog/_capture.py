@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from ._generalise import scrub_path
-
 
 class Facts:
     """Normalised raw facts of one request, read in the worker. Never exported as such."""
@@ -93,19 +91,72 @@ def pick_headers(raw: Any, wanted: frozenset[bytes]) -> dict[bytes, str]:
     return out
 
 
-def read_asgi_scope(scope: Any, wanted: frozenset[bytes]) -> Facts:
-    """Facts from an ASGI scope (HTTP or WebSocket), after the app has run."""
+_MAX_DEPTH = 8
+
+
+def _walk(routes: Any, path: str, depth: int = 0) -> str | None:
+    """The template of the route matching ``path``, through nested Starlette/FastAPI mounts."""
+    if depth > _MAX_DEPTH:
+        return None
+    for route in routes:
+        regex = getattr(route, "path_regex", None)
+        match = regex.match(path) if regex is not None else None
+        if match is None:
+            continue
+        inner = getattr(route, "routes", None)
+        params = match.groupdict()
+        if inner and "path" in params and getattr(route, "path", None) is not None:
+            below = _walk(inner, "/" + params["path"], depth + 1)
+            if below is not None:
+                return str(route.path) + below
+        template = getattr(route, "path_format", None)
+        return template if isinstance(template, str) else None
+    return None
+
+
+def find_routes(app: Any) -> Any:
+    """The outermost router below an ASGI app (through middleware ``.app`` links), or None.
+
+    Found once, when the middleware is built: mounted apps set ``scope["app"]`` to themselves,
+    so only the top router knows the mount templates.
+    """
+    for _ in range(16):
+        if app is None:
+            return None
+        if getattr(app, "routes", None) is not None:
+            return app
+        app = getattr(app, "app", None) or getattr(app, "router", None)
+    return None
+
+
+def mounted_template(scope: Any, app_root: str, root: Any = None) -> str | None:
+    """The full template (``/api/{tenant}/users/{uid}``) of a request routed through mounts."""
+    routes = getattr(root if root is not None else scope.get("app"), "routes", None)
+    path = scope.get("path") or ""
+    if routes is None or not path.startswith(app_root):
+        return None
+    try:
+        return _walk(routes, path[len(app_root) :] or "/")
+    except Exception:  # an unusual router: fall back to a placeholder, never to the raw prefix
+        return None
+
+
+def read_asgi_scope(scope: Any, wanted: frozenset[bytes], routes: Any = None) -> Facts:
+    """Facts from an ASGI scope (HTTP or WebSocket), after the app has run.
+
+    ``routes``: the app's top router (see :func:`find_routes`), for templates through mounts.
+    """
     client = scope.get("client")
     route = None
     found = scope.get("route")
     template = getattr(found, "path_format", None) if found is not None else None
     if isinstance(template, str):
-        # A mounted app's routes are relative to the mount; root_path holds the prefix.
-        prefix = scope.get("root_path", "") or ""
-        app_root = scope.get("app_root_path", "") or ""
-        if prefix.startswith(app_root):
-            prefix = prefix[len(app_root) :]
-        route = scrub_path(prefix) + template if prefix else template
+        route = template
+        app_root = scope.get("app_root_path")
+        if app_root is not None and (scope.get("root_path") or "") != app_root:
+            # Matched inside a Mount: the route's template is relative to it, and root_path now
+            # holds the *raw* prefix (with its parameter values), so rebuild it from the routes.
+            route = mounted_template(scope, app_root, routes) or "/{mount}" + template
     return Facts(
         method=scope.get("method", "GET" if scope.get("type") == "websocket" else None),
         scheme=scope.get("scheme"),

@@ -11,6 +11,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Sequence
@@ -21,6 +22,8 @@ from ._capture import Capture
 from ._pipeline import Output, Pipeline
 
 log = logging.getLogger("privlog")
+
+HOUSEKEEPING_INTERVAL = 60.0  # seconds between checks for a new day (retention, key shredding)
 
 
 class Sink(Protocol):
@@ -40,9 +43,10 @@ class Sink(Protocol):
 class Stats:
     """Counters of a dispatcher since it started.
 
-    ``captured``: requests and events handed to privlog; ``exported``: records accepted by the
-    sinks; ``dropped``: captures lost because the queue was full; ``failed``: captures or
-    records lost to an error in a transform or a sink; ``queued``: waiting right now.
+    ``captured``: requests and events handed to privlog; ``exported``: records every sink
+    accepted; ``dropped``: captures lost because the queue was full; ``failed``: captures lost
+    to an error in a transform, plus records at least one sink failed to take; ``queued``:
+    waiting right now. (A sink may count more of its own, e.g. the OTLP sink's retries.)
     """
 
     captured: int
@@ -106,10 +110,29 @@ class Dispatcher:
             self._thread.start()
 
     def _run(self) -> None:
+        next_housekeeping = 0.0
         while not self._closed:
             self._wake.wait(self._interval)
             self._wake.clear()
             self.drain()
+            now = time.monotonic()
+            if now >= next_housekeeping:
+                next_housekeeping = now + HOUSEKEEPING_INTERVAL
+                self.housekeeping()
+
+    def housekeeping(self) -> None:
+        """Retention chores that must happen even without traffic: expired files deleted,
+        expired keys shredded. Each part acts at most once per day; errors are logged."""
+        for part in (self.pipeline.keys, *self.sinks):
+            chore = getattr(part, "housekeeping", None)
+            if chore is None:
+                continue
+            try:
+                chore()
+            except Exception as exc:
+                log.warning(
+                    "privlog: housekeeping of %s failed (%s)", type(part).__name__, type(exc).__name__
+                )
 
     def drain(self) -> None:
         """Transform and export everything queued now. Safe to call from any thread."""
@@ -133,19 +156,22 @@ class Dispatcher:
                 log.warning("privlog: a record could not be transformed and was dropped", exc_info=False)
         exported = 0
         if outputs:
+            every_sink = True
             for sink in self.sinks:
                 try:
                     sink.write(outputs)
                 except Exception as exc:
-                    failed += len(outputs)
+                    every_sink = False
                     log.warning(
-                        "privlog: sink %s failed (%s); %d records lost",
+                        "privlog: sink %s failed (%s); %d records lost there",
                         type(sink).__name__,
                         type(exc).__name__,
                         len(outputs),
                     )
-                else:
-                    exported += len(outputs)
+            if every_sink:
+                exported = len(outputs)
+            else:
+                failed += len(outputs)
         with self._count_lock:
             self._processed += n
             self._exported += exported
@@ -191,7 +217,8 @@ class Dispatcher:
             )
 
     def _after_fork(self) -> None:
-        # The worker thread does not survive fork(); the parent's queue is the parent's.
+        # The worker thread does not survive fork(); the parent's queue and counts are the parent's.
+        self._processed = self._exported = self._dropped = self._failed = 0
         self._queue = deque()
         self._thread = None
         self._wake = threading.Event()

@@ -58,7 +58,7 @@ def _build_sinks(
             sink = "otlp" if both else "jsonl"  # "both" means an exporter too: OTLP's defaults
     sinks: list[Sink] = []
     if sink == "otlp":
-        sinks.append(OtlpHttpSink(service_name=policy.service))
+        sinks.append(OtlpHttpSink(service_name=os.environ.get("OTEL_SERVICE_NAME") or policy.service))
     elif sink == "otel":
         if otel_provider is not None:
             sinks.append(OpenTelemetrySink(otel_provider))

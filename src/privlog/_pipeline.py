@@ -18,7 +18,7 @@ from ._generalise import make_query_filter, origin, primary_language, scrub_path
 from ._geo import make_locator, open_database
 from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
 from ._keys import KeyRing
-from ._keystore import KeyStore, StaticKeys
+from ._keystore import KeyShredded, KeyStore, StaticKeys
 from ._policy import Policy
 from ._policy_types import FieldRule, Stream
 from ._useragent import UserAgentGeneraliser
@@ -362,6 +362,8 @@ class CompiledStream:
         """The record of this capture for this stream, or None if the stream does not take it."""
         if self.consent_gated and opted_out(facts):
             return None
+        if self.uses_key and facts.ring is None:
+            return None
         attrs: Attributes = {"event.name": _EVENT_NAMES.get(capture.kind, capture.kind)}
         for step in self.steps:
             step(facts, capture, attrs)
@@ -402,7 +404,10 @@ class Pipeline:
         """All records of one capture. Runs in the background worker."""
         facts = capture.reader(capture.source, self.wanted_headers) if capture.reader is not None else Facts()
         if self.keys is not None:
-            facts.ring = self.keys.ring_for(capture.start_ns)
+            try:
+                facts.ring = self.keys.ring_for(capture.start_ns)
+            except KeyShredded:
+                facts.ring = None  # a record older than the oldest key: keyed streams skip it
         if self._resolve is not None:
             h = facts.headers
             facts.client = self._resolve(facts.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))

@@ -7,6 +7,7 @@ made it. Nothing here runs on the request path.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterable
@@ -95,21 +96,27 @@ def find_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int]:
 
 
 def delete_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int]:
-    """Remove the subject's records from every JSONL file (rewritten atomically, owner-only)."""
+    """Remove the subject's records from every JSONL file, atomically and owner-only.
+
+    Each file is rewritten under the same lock the running store appends with, so no record
+    written meanwhile is lost (the store re-opens a file that was replaced).
+    """
     index = _index(matches)
     deleted: dict[Path, int] = {}
     for path in sorted(directory.glob("*/*.jsonl")):
-        lines = path.read_bytes().splitlines()
-        keep = [line for line in lines if line and not _matches(orjson.loads(line), index)]
-        removed = sum(1 for line in lines if line) - len(keep)
-        if not removed:
-            continue
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(b"".join(line + b"\n" for line in keep))
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-        deleted[path] = removed
+        with open(path, "rb") as locked:
+            fcntl.flock(locked.fileno(), fcntl.LOCK_EX)
+            lines = locked.read().splitlines()
+            keep = [line for line in lines if line and not _matches(orjson.loads(line), index)]
+            removed = sum(1 for line in lines if line) - len(keep)
+            if not removed:
+                continue
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"".join(line + b"\n" for line in keep))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+            deleted[path] = removed
     return deleted
 
 

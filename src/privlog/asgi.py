@@ -9,6 +9,7 @@ on ``self``; an error of its own never reaches the application.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -17,7 +18,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._capture import Capture, read_asgi_scope
+from ._capture import Capture, find_routes, read_asgi_scope
 from ._engine import PrivacyLog
 from ._policy import Policy
 
@@ -80,6 +81,8 @@ class PrivacyLogMiddleware:
         self._wants_user = privlog.records("user_id")
         self._count_received = privlog.records("request_bytes")
         self._user_hook: UserIdHook = user_id or user_from_scope
+        # Bound once: the worker rebuilds route templates through mounts from the top router.
+        self._reader = functools.partial(read_asgi_scope, routes=find_routes(app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -97,10 +100,10 @@ class PrivacyLogMiddleware:
             return None
         try:
             value = self._user_hook(scope)
-        except Exception as exc:  # a user hook must not break the request
+            return None if value is None else str(value)
+        except Exception as exc:  # a user hook (or its value's __str__) must not break the request
             log.warning("privlog: user_id hook raised %s; the record has no user id", type(exc).__name__)
             return None
-        return None if value is None else str(value)
 
     async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = _time_ns()
@@ -108,11 +111,14 @@ class PrivacyLogMiddleware:
         status = 0
         sent = 0
         received = 0
+        end = 0
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, sent
+            nonlocal status, sent, end
             if message["type"] == "http.response.body":
                 sent += len(message.get("body", b""))
+                if not message.get("more_body", False):
+                    end = _perf_ns()  # the response is complete; background tasks are not the request
             elif message["type"] == "http.response.start":
                 status = message["status"]
             await send(message)
@@ -134,13 +140,14 @@ class PrivacyLogMiddleware:
             status = 500
             raise
         finally:
+            duration = (end or _perf_ns()) - t0
             self._submit(
                 Capture(
                     "http",
-                    read_asgi_scope,
+                    self._reader,
                     scope,
                     start,
-                    _perf_ns() - t0,
+                    duration,
                     status or None,
                     received,
                     sent,
@@ -188,7 +195,7 @@ class PrivacyLogMiddleware:
             self._submit(
                 Capture(
                     "websocket",
-                    read_asgi_scope,
+                    self._reader,
                     scope,
                     start,
                     _perf_ns() - t0,

@@ -7,6 +7,7 @@ on day rollover in a running process, and by ``privlog retention sweep DIR`` (e.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import re
@@ -57,9 +58,28 @@ class JsonlStore:
             self.sweep(today)
         for (stream, day), chunk in lines.items():
             fh = self._file(stream, day)
-            fh.write(b"\n".join(chunk) + b"\n")
-        for _, fh in self._files.values():
-            fh.flush()
+            # Locked, and re-opened if `privlog subject --delete` replaced the file meanwhile:
+            # appending to a replaced (unlinked) file would lose the records.
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                if self._replaced(stream, day, fh):
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                    self._files.pop(stream)[1].close()
+                    fh = self._file(stream, day)
+                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+                fh.write(b"\n".join(chunk) + b"\n")
+                fh.flush()
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+    def _replaced(self, stream: str, day: date, fh: IO[bytes]) -> bool:
+        try:
+            return os.stat(self._path(stream, day)).st_ino != os.fstat(fh.fileno()).st_ino
+        except FileNotFoundError:
+            return True
+
+    def _path(self, stream: str, day: date) -> Path:
+        return self.directory / stream / f"{day.isoformat()}.jsonl"
 
     def _file(self, stream: str, day: date) -> IO[bytes]:
         held = self._files.get(stream)
@@ -67,7 +87,7 @@ class JsonlStore:
             return held[1]
         if held is not None:
             held[1].close()
-        path = self.directory / stream / f"{day.isoformat()}.jsonl"
+        path = self._path(stream, day)
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         fh = os.fdopen(fd, "ab")
         self._files[stream] = (day, fh)
@@ -78,6 +98,12 @@ class JsonlStore:
         today = today or _today()
         self._swept_on = today
         return sweep(self.directory, today)
+
+    def housekeeping(self) -> None:
+        """Delete expired files once a day, even when no record arrives."""
+        today = _today()
+        if self._swept_on != today:
+            self.sweep(today)
 
     def flush(self) -> None:
         for _, fh in self._files.values():
