@@ -18,18 +18,48 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, override_settings
+from django.test.utils import CaptureQueriesContext
+from django.urls import path
 from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog
 from privlog.django import conf
 
+from . import django_site as site
 from .conftest import ENV, FULL, ListSink, policy_dict
 from .django_site import configure
 from .wsgi_server import serve
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 HEADERS = {"user-agent": UA, "x-forwarded-for": "198.51.100.77"}
+
+
+def chunks(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(b"a" * 10)
+    response.write(b"b" * 5)
+    return response
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+class OddUser:
+    is_authenticated = True
+    pk = Unprintable()
+
+
+def odd_user(request: HttpRequest) -> HttpResponse:
+    request.user = OddUser()  # type: ignore[assignment]  # as login() replaces it
+    return HttpResponse("odd")
+
+
+#: The test site's URLs plus a few for single tests (``override_settings(ROOT_URLCONF=__name__)``).
+urlpatterns = [*site.urlpatterns, path("chunks/", chunks), path("odd-user/", odd_user)]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -102,6 +132,24 @@ class TestWsgi:
         assert rec["http.response.body.size"] == 15
         assert rec["http.response.status_code"] == 200
 
+    def test_body_size_without_joining_the_content(
+        self, privlog: PrivacyLog, sink: ListSink, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        joined: list[bool] = []
+        content: Any = vars(HttpResponse)["content"]  # the property
+
+        def spy(response: HttpResponse) -> bytes:
+            joined.append(True)
+            return bytes(content.fget(response))
+
+        monkeypatch.setattr(HttpResponse, "content", property(spy, content.fset))
+        with override_settings(ROOT_URLCONF=__name__):
+            response = get("/chunks/")
+        assert joined == []  # no Content-Length, yet the body was not joined to measure it
+        (rec,) = security(sink, privlog)
+        assert rec["http.response.body.size"] == 15
+        assert response.content == b"a" * 10 + b"b" * 5
+
     def test_post_body_size_from_content_length(self, privlog: PrivacyLog, sink: ListSink) -> None:
         Client().post("/login/", {"username": "nobody", "password": "x"})
         privlog.flush()
@@ -147,6 +195,33 @@ class TestUsersAndSignals:
         assert rec["user.id"]
         assert rec["user.id"] != "4711"
 
+    def test_view_not_reading_the_user_costs_no_user_query(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        client = Client()
+        client.force_login(alice())
+        with CaptureQueriesContext(connection) as hello:
+            client.get("/hello")
+        with CaptureQueriesContext(connection) as me:
+            client.get("/me/")  # reads request.user itself
+        with CaptureQueriesContext(connection) as anon:
+            Client().get("/hello")
+        *_, hello_rec, me_rec, anon_rec = security(sink, privlog)
+        assert [q["sql"] for q in hello.captured_queries if "auth_user" in q["sql"]] == []
+        assert len(hello) == 1  # the session, which names the user
+        assert len([q for q in me.captured_queries if "auth_user" in q["sql"]]) == 1  # the view's
+        assert len(anon) == 0  # no session cookie: nothing to look up
+        assert hello_rec["user.id"] == me_rec["user.id"]
+        assert "user.id" not in anon_rec
+
+    def test_reading_the_user_adds_no_vary_cookie(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        inner = [*site.MIDDLEWARE[1:], site.MIDDLEWARE[0]]  # privlog inside sessions
+        client = Client()
+        client.force_login(alice())
+        with override_settings(MIDDLEWARE=inner):
+            response = client.get("/hello")
+        assert "Vary" not in response
+        *_, rec = security(sink, privlog)
+        assert rec["user.id"]
+
 
 class TestAsgi:
     def test_async_view_route_user_and_client(self, privlog: PrivacyLog, sink: ListSink) -> None:
@@ -180,6 +255,42 @@ class TestAsgi:
         stream, boom = security(sink, privlog)
         assert stream["http.response.body.size"] == 15
         assert boom["http.response.status_code"] == 500
+
+    def test_view_not_reading_the_user_loads_no_user(
+        self, privlog: PrivacyLog, sink: ListSink, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import django.contrib.auth as auth
+
+        loads: list[str] = []
+        get_user, aget_user = auth.get_user, getattr(auth, "aget_user", None)
+
+        def spy(request: Any) -> Any:
+            loads.append("get_user")
+            return get_user(request)
+
+        async def aspy(request: Any) -> Any:
+            loads.append("aget_user")
+            assert aget_user is not None
+            return await aget_user(request)
+
+        monkeypatch.setattr(auth, "get_user", spy)
+        monkeypatch.setattr(auth, "aget_user", aspy, raising=False)
+
+        async def run() -> None:
+            client = AsyncClient()
+            await sync_to_async(client.force_login)(await sync_to_async(alice)())
+            await client.get("/ahello", headers=HEADERS)
+            await AsyncClient().get("/ahello")
+
+        asyncio.run(run())
+        assert loads == []
+        monkeypatch.undo()
+        me = Client()
+        me.force_login(alice())
+        me.get("/me/")
+        _login, ahello, anon, _login_again, me_rec = security(sink, privlog)
+        assert ahello["user.id"] == me_rec["user.id"]
+        assert "user.id" not in anon
 
     def test_django_asgi_handler_under_a_real_asgi_driver(self, privlog: PrivacyLog, sink: ListSink) -> None:
         client = TestClient(ASGIHandler(), client=("127.0.0.1", 40000))  # no lifespan: Django has none
@@ -244,6 +355,15 @@ class TestPrivlogErrorsStayOut:
         assert get("/hello").content == b"hello"
         response = get("/stream/")
         assert b"".join(response.streaming_content) == b"a" * 10 + b"b" * 5
+
+    def test_user_pk_whose_str_raises(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        with override_settings(ROOT_URLCONF=__name__):
+            assert get("/odd-user/").content == b"odd"
+            assert asyncio.run(AsyncClient().get("/odd-user/")).content == b"odd"
+        sync_rec, async_rec = security(sink, privlog)
+        assert sync_rec["http.route"] == async_rec["http.route"] == "/odd-user/"
+        assert "user.id" not in sync_rec
+        assert "user.id" not in async_rec
 
     def test_policy_broken_after_start_up_serves_unlogged(self) -> None:
         client = Client()

@@ -11,7 +11,7 @@ import httpx
 import orjson
 import pytest
 from flask import Flask, Response, abort, stream_with_context
-from flask_login import LoginManager, UserMixin, login_user, logout_user
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from privlog import Policy, PolicyError, PrivacyLog
 from privlog.flask import PrivLog
@@ -152,6 +152,35 @@ class TestUsers:
         assert login_event["client.address"] == me["client.address"]
         assert "4711" not in orjson.dumps([login_event, me]).decode()
 
+    def test_user_loader_is_called_only_when_the_view_loads_the_user(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        app = make_app(PrivLog(privlog=privlog))
+        loads: list[str] = []
+
+        def load(uid: str) -> User:
+            loads.append(uid)
+            return User(uid)
+
+        app.login_manager.user_loader(load)  # type: ignore[attr-defined]
+
+        @app.get("/me")
+        def me() -> str:
+            return str(current_user.get_id())
+
+        with app.test_client() as client:
+            client.post("/login").close()
+            client.get("/users/1").close()
+            assert loads == []  # neither the view nor privlog loaded the user
+            client.get("/me").close()
+            assert loads == ["4711"]  # the view's own load, reused
+        with app.test_client() as anon:
+            anon.get("/users/1").close()
+        login_event, _login_req, users, me_rec, anon_rec = security(sink, privlog)
+        assert users["user.id"] == me_rec["user.id"] == login_event["user.id"]
+        assert "user.id" not in anon_rec
+        assert loads == ["4711"]
+
     def test_custom_user_hook(self, privlog: PrivacyLog, sink: ListSink) -> None:
         get(make_app(PrivLog(privlog=privlog, user_id=lambda: "alice@example.com")), "/users/1")
         (rec,) = security(sink, privlog)
@@ -161,6 +190,19 @@ class TestUsers:
     def test_user_hook_raising_does_not_break_the_app(self, privlog: PrivacyLog, sink: ListSink) -> None:
         def hook() -> str:
             raise LookupError("user store down")
+
+        assert get(make_app(PrivLog(privlog=privlog, user_id=hook)), "/users/1") == b'{"id":1}\n'
+        (rec,) = security(sink, privlog)
+        assert "user.id" not in rec
+        assert rec["http.route"] == "/users/<int:user_id>"
+
+    def test_user_hook_value_whose_str_raises(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        class Unprintable:
+            def __str__(self) -> str:
+                raise RuntimeError("no text for you")
+
+        def hook() -> Any:
+            return Unprintable()
 
         assert get(make_app(PrivLog(privlog=privlog, user_id=hook)), "/users/1") == b'{"id":1}\n'
         (rec,) = security(sink, privlog)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -64,6 +65,39 @@ class Server:
 def hello(env: dict[str, Any], start_response: StartResponse) -> list[bytes]:
     start_response("201 Created", [("Content-Type", "text/plain")])
     return [b"hello ", b"world"]
+
+
+class FileWrapper:
+    """A server's ``wsgi.file_wrapper``: the server sends an instance of it with sendfile()."""
+
+    def __init__(self, filelike: io.BytesIO, block_size: int = 8192) -> None:
+        self.filelike = filelike
+        self.block_size = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.filelike.read(self.block_size):
+            yield chunk
+
+    def close(self) -> None:
+        self.filelike.close()
+
+
+def send_file(headers: list[tuple[str, str]]) -> Callable[..., Iterable[bytes]]:
+    def app(env: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), *headers])
+        wrapper: Callable[[io.BytesIO], Iterable[bytes]] = env["wsgi.file_wrapper"]
+        return wrapper(io.BytesIO(b"hello world"))
+
+    return app
+
+
+def with_file_wrapper(wrapper: object) -> dict[str, Any]:
+    return {**environ(), "wsgi.file_wrapper": wrapper}
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
 
 
 @pytest.fixture
@@ -189,6 +223,37 @@ class TestMiddleware:
         assert first["user.id"] != second["user.id"]
         assert "42" not in first["user.id"]
 
+    def test_file_wrapper_is_returned_unwrapped(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        mw = PrivacyLogMiddleware(send_file([("content-length", " 11")]), privlog=privlog)
+        result = mw(with_file_wrapper(FileWrapper), Server().start_response)
+        assert type(result) is FileWrapper  # so the server can use sendfile()
+        (rec,) = security(sink, privlog)  # recorded as the app returned
+        assert rec["http.response.status_code"] == 200
+        assert rec["http.response.body.size"] == 11  # the declared Content-Length
+        assert b"".join(result) == b"hello world"
+        result.close()
+        assert len(security(sink, privlog)) == 1
+
+    def test_file_wrapper_without_content_length(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        app = PrivacyLogMiddleware(send_file([]), privlog=privlog)
+        body = Server().run(app, with_file_wrapper(FileWrapper))
+        (rec,) = security(sink, privlog)
+        assert body == b"hello world"
+        assert rec["http.response.status_code"] == 200
+        assert "http.response.body.size" not in rec  # unknown, not a guess
+
+    def test_file_wrapper_function_is_wrapped_and_counted(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        def file_wrapper(filelike: io.BytesIO, block_size: int = 8192) -> FileWrapper:
+            return FileWrapper(filelike, block_size)  # not a class: its results are not known
+
+        app = PrivacyLogMiddleware(send_file([]), privlog=privlog)
+        result = app(with_file_wrapper(file_wrapper), Server().start_response)
+        assert type(result) is not FileWrapper
+        assert b"".join(result) == b"hello world"
+        result.close()  # type: ignore[attr-defined]
+        (rec,) = security(sink, privlog)
+        assert rec["http.response.body.size"] == 11
+
     def test_websocket_only_policy_passes_http_through(self, sink: ListSink) -> None:
         data = policy_dict()
         data["streams"]["access"]["events"] = ["websocket"]
@@ -220,6 +285,17 @@ class TestPrivlogErrorsStayOut:
         (rec,) = security(sink, privlog)
         assert body == b"hello world"
         assert "user.id" not in rec
+
+    def test_user_hook_value_whose_str_raises(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        def hook(env: dict[str, Any]) -> Any:
+            return Unprintable()
+
+        app = PrivacyLogMiddleware(hello, privlog=privlog, user_id=hook)
+        body = Server().run(app)
+        (rec,) = security(sink, privlog)  # recorded, just without the user
+        assert body == b"hello world"
+        assert "user.id" not in rec
+        assert rec["http.response.status_code"] == 201
 
     def test_submit_raising_does_not_reach_the_app(
         self, privlog: PrivacyLog, monkeypatch: pytest.MonkeyPatch

@@ -7,13 +7,12 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, current_app, has_app_context, has_request_context, request
+from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 
 from ._adapter import privlog_from_setting
 from ._engine import PrivacyLog
@@ -29,13 +28,23 @@ log = logging.getLogger("privlog")
 
 
 def flask_login_user() -> str | None:
-    """Flask-Login's ``current_user.get_id()`` when someone is logged in, else None."""
+    """The id of Flask-Login's logged-in user, else None, without loading the user.
+
+    A user the request already loaded (``current_user`` read by the view or by
+    ``login_required``) gives ``get_id()``; otherwise the id Flask-Login keeps in the session
+    is used (as claimed: session protection does not re-check it), so a view that never
+    touched ``current_user`` costs no user-loader call. A user that only a remember-me cookie
+    or a request loader would have loaded is not recorded unless the view loaded it.
+    """
     if getattr(current_app, "login_manager", None) is None:
         return None
-    user = importlib.import_module("flask_login").current_user
-    if user is None or not user.is_authenticated:
-        return None
-    value = user.get_id()
+    if "_login_user" in g:  # where Flask-Login keeps the user it loaded for this request
+        user = g._login_user
+        if user is None or not user.is_authenticated:
+            return None
+        value = user.get_id()
+    else:
+        value = session.get("_user_id")
     return None if value is None else str(value)
 
 

@@ -2,8 +2,10 @@
 
 The request path wraps ``start_response`` to learn the status and the response iterable to
 count its bytes; the record is handed over only when the server closes the iterable, so a
-streamed response is timed and counted to its end. Everything else (client address,
-transforms, export) happens in the background worker. The middleware keeps no per-request
+streamed response is timed and counted to its end. An instance of the server's
+``wsgi.file_wrapper`` is returned untouched, so the server can still use ``sendfile()``;
+its record ends when the app returns, with the declared Content-Length. Everything else
+(client address, transforms, export) happens in the background worker. The middleware keeps no per-request
 state on ``self``, never changes ``environ`` and never lets an error of its own reach the app.
 """
 
@@ -140,10 +142,17 @@ class PrivacyLogMiddleware:
             return self.app(environ, start_response)
         response = _Response(self, environ, start_response)
         try:
-            response.iterable = self.app(environ, response.start_response)
+            iterable = self.app(environ, response.start_response)
         except BaseException:
             response.finish(error=True)
             raise
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(iterable, file_wrapper):
+            # The server's own wrapper, which it may send with sendfile(): left as it is, so
+            # the record ends now, with the Content-Length the app declared.
+            response.finish(unwrapped=True)
+            return iterable
+        response.iterable = iterable
         return response
 
     def _user_id(self, environ: Environ) -> str | None:
@@ -151,10 +160,10 @@ class PrivacyLogMiddleware:
             return None
         try:
             value = self._user_hook(environ)
-        except Exception as exc:  # a user hook must not break the request
+            return None if value is None else str(value)
+        except Exception as exc:  # a user hook (or its value's __str__) must not break the request
             log.warning("privlog: user_id hook raised %s; the record has no user id", type(exc).__name__)
             return None
-        return None if value is None else str(value)
 
 
 class _Response:
@@ -167,6 +176,7 @@ class _Response:
     __slots__ = (
         "_done",
         "_error",
+        "_headers",
         "_iterator",
         "_mw",
         "_start_response",
@@ -188,6 +198,7 @@ class _Response:
         self.iterable: Iterable[bytes] = ()
         self._iterator: Iterator[bytes] | None = None
         self._write: Write | None = None
+        self._headers: list[tuple[str, str]] = []
         self.status = ""
         self.sent = 0
         self._error = False
@@ -197,6 +208,7 @@ class _Response:
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
     ) -> Write:
         self.status = status
+        self._headers = headers
         if exc_info is None:
             self._write = self._start_response(status, headers)
         else:
@@ -239,8 +251,20 @@ class _Response:
         finally:
             self.finish(error=self._error)
 
-    def finish(self, *, error: bool = False) -> None:
-        """Hand the record to the worker, once. Never raises."""
+    def _declared_length(self) -> int | None:
+        """The Content-Length header the app gave ``start_response``, if valid."""
+        for name, value in self._headers:
+            if name.lower() == "content-length":
+                value = value.strip()
+                return int(value) if value.isdecimal() else None
+        return None
+
+    def finish(self, *, error: bool = False, unwrapped: bool = False) -> None:
+        """Hand the record to the worker, once. Never raises.
+
+        ``unwrapped``: the server sends the app's iterable itself (its ``wsgi.file_wrapper``),
+        so the byte count is the declared Content-Length, or unknown.
+        """
         if self._done:
             return
         self._done = True
@@ -261,7 +285,7 @@ class _Response:
                     _perf_ns() - self.t0,
                     status,
                     0 if body_length_known_empty(environ) else None,
-                    self.sent,
+                    self._declared_length() if unwrapped else self.sent,
                     mw._user_id(environ),
                     None,
                 )

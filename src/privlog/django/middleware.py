@@ -1,10 +1,12 @@
 """Django middleware, sync and async: ``"privlog.django.middleware.PrivacyLogMiddleware"``.
 
 On the request thread it reads only what it alone can: status, byte count, the resolved
-route and, when the policy records it, the user's primary key. The worker reads the rest
-from ``request.META`` (or the ASGI scope). A streamed response is recorded when Django
-closes it, so its bytes and duration are complete. An error of privlog's never reaches the
-app; an exception from the app is recorded as status 500 and re-raised.
+route and, when the policy records it, the user's primary key: of the user the view loaded,
+else the one the session names, so a view that never touched the user costs no user query.
+The worker reads the rest from ``request.META`` (or the ASGI scope). A streamed response is
+recorded when Django closes it, so its bytes and duration are complete. An error of
+privlog's never reaches the app; an exception from the app is recorded as status 500 and
+re-raised.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.utils.functional import SimpleLazyObject
+from django.utils.functional import LazyObject, empty
 
 from .._capture import Capture
 from . import conf
@@ -87,28 +89,93 @@ def _pk(user: Any) -> str | None:
     return None if user.pk is None else str(user.pk)
 
 
+#: Where ``django.contrib.auth.login()`` keeps the user's primary key in the session.
+_SESSION_USER_KEY = "_auth_user_id"
+
+
+def _is_django_lazy_user(user: object) -> bool:
+    """True for the lazy ``request.user`` that Django's ``AuthenticationMiddleware`` sets."""
+    setup = user.__dict__.get("_setupfunc")
+    return getattr(setup, "__module__", None) == "django.contrib.auth.middleware"
+
+
+def _loaded_user(request: HttpRequest) -> Any:
+    """``request.user`` if reading it costs nothing more, else ``empty``.
+
+    The view, a decorator or ``login()`` may already have loaded the user: then it is used.
+    Django's own lazy user still unread is ``empty``: its id is then read from the session,
+    which spares the user query (the session is loaded only if the client sent a session
+    key). Someone else's lazy user (a token middleware, say) is returned as is, to be loaded.
+    """
+    user = getattr(request, "user", None)
+    if not isinstance(user, LazyObject):  # isinstance() checks type() first: no evaluation
+        return user
+    wrapped = user._wrapped
+    if wrapped is not empty:
+        return wrapped
+    if not _is_django_lazy_user(user):
+        return user
+    cached = request.__dict__
+    for name in ("_cached_user", "_acached_user"):  # get_user() / auser() already ran
+        if name in cached:
+            return cached[name]
+    return empty
+
+
+def _session(request: HttpRequest) -> Any:
+    """The request's session if the client sent one (a session key), else None."""
+    session = getattr(request, "session", None)
+    if session is None or not getattr(session, "session_key", None):
+        return None
+    return session
+
+
+def _session_value(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
+
+
 def _user_id(request: HttpRequest) -> str | None:
     try:
-        return _pk(getattr(request, "user", None))
+        user = _loaded_user(request)
+        if user is not empty:
+            return _pk(user)
+        session = _session(request)
+        if session is None:
+            return None
+        accessed = getattr(session, "accessed", None)
+        try:
+            # Unverified against the password hash: the id the session claims, as logged.
+            return _session_value(session.get(_SESSION_USER_KEY))
+        finally:
+            if accessed is not None:  # our read must not add "Vary: Cookie"
+                session.accessed = accessed
     except Exception as exc:
         log.warning("privlog: could not read the user (%s)", type(exc).__name__)
         return None
 
 
 async def _auser_id(request: HttpRequest) -> str | None:
-    """The user id without touching the ORM from the event loop.
-
-    ``request.user`` is a lazy object until someone reads it; ``login()`` replaces it with the
-    user. Only the lazy one needs loading, through ``request.auser()`` where Django has it.
-    """
+    """The user id without touching the ORM from the event loop (see :func:`_user_id`)."""
     try:
-        user = getattr(request, "user", None)
-        if type(user) is SimpleLazyObject:
-            auser = getattr(request, "auser", None)
-            if auser is not None:
-                user = await auser()
-            else:
-                return await sync_to_async(_user_id)(request)
+        user = _loaded_user(request)
+        if user is empty:
+            session = _session(request)
+            if session is None:
+                return None
+            accessed = getattr(session, "accessed", None)
+            try:
+                if hasattr(session, "_session_cache"):  # loaded already: no I/O
+                    value = session.get(_SESSION_USER_KEY)
+                elif hasattr(session, "aget"):  # Django 5.1+
+                    value = await session.aget(_SESSION_USER_KEY)
+                else:
+                    value = await sync_to_async(session.get)(_SESSION_USER_KEY)
+            finally:
+                if accessed is not None:
+                    session.accessed = accessed
+            return _session_value(value)
+        if isinstance(user, LazyObject):  # someone else's lazy user, not loaded yet
+            return await sync_to_async(_pk)(user)
         return _pk(user)
     except Exception as exc:
         log.warning("privlog: could not read the user (%s)", type(exc).__name__)
@@ -161,6 +228,10 @@ def _size(response: HttpResponseBase) -> int | None:
     if length is not None and length.isdecimal():
         return int(length)
     if isinstance(response, HttpResponse):
+        # The chunks as written; ``response.content`` would join them on the request thread.
+        container = getattr(response, "_container", None)
+        if isinstance(container, list):
+            return sum(map(len, container))
         return len(response.content)
     return None  # streamed: counted as it is sent
 
