@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import base64
 import copy
+import errno
+import logging
 import os
+import re
 import stat
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+import threading
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import orjson
@@ -17,7 +21,15 @@ import pytest
 from privlog import Policy, PolicyError, compile_policy
 from privlog._capture import Capture
 from privlog._keys import KeyRing, derive
-from privlog._keystore import KeyShredded, KeyStore, StaticKeys, _ratchet, epoch_label, epoch_of
+from privlog._keystore import (
+    KeyShredded,
+    KeyStore,
+    StaticKeys,
+    _ratchet,
+    epoch_label,
+    epoch_of,
+    today_utc,
+)
 from privlog._subject import delete_in_store, find_in_store, subject_matches
 from privlog.cli import main
 from privlog.sinks.jsonl import JsonlStore
@@ -90,7 +102,7 @@ class TestKeyStore:
             store.ring_for_epoch(epoch_of("daily", ns(D0)) + 1),
         )
         assert a.pseudonymiser("user_id")(b"x") != b.pseudonymiser("user_id")(b"x")
-        assert a.key_id.startswith("2026-10-01.g0.")
+        assert re.fullmatch(r"2026-10-01\.[0-9a-f]{4}\.[0-9a-f]{8}", a.key_id)
 
     def test_shred_makes_old_pseudonyms_impossible_to_recompute_from_disk(self, tmp_path: Path) -> None:
         store = KeyStore.init(tmp_path, "daily", 7, today=D0)
@@ -132,7 +144,7 @@ class TestKeyStore:
         before = store.ring_for_epoch(epoch_of("daily", ns(date(2026, 11, 26)))).key_id
         after = store.rotate()
         assert before != after
-        assert ".g1." in after
+        assert before.split(".")[1] != after.split(".")[1]  # another chain
         assert before in {h.key_id for h in KeyStore.load(tmp_path).held()}
 
     def test_policy_refuses_a_store_keeping_keys_shorter_than_records(self, tmp_path: Path) -> None:
@@ -149,13 +161,182 @@ class TestKeyStore:
             Policy.from_dict(data, environ={})
 
 
+def days_ago(n: int) -> date:
+    return today_utc() - timedelta(days=n)
+
+
+def daily(d: date) -> int:
+    return epoch_of("daily", ns(d))
+
+
+def chains_on_disk(directory: Path) -> list[dict[str, object]]:
+    return orjson.loads((directory / "keys.json").read_bytes())["chains"]  # type: ignore[no-any-return]
+
+
+class TestStoreChanges:
+    """Key ids stay stable, changes by one process reach the others, and only the real clock shreds."""
+
+    def test_key_ids_do_not_change_when_an_old_chain_is_dropped(self, tmp_path: Path) -> None:
+        store = KeyStore.init(tmp_path, "daily", 7, today=days_ago(12))
+        store.rotate(today=days_ago(9))
+        key_id = store.ring_for_epoch(daily(days_ago(5))).key_id
+        store.shred(today=today_utc())  # every epoch of the first chain has expired
+        assert len(chains_on_disk(tmp_path)) == 1
+        assert store.ring_for_epoch(daily(days_ago(5))).key_id == key_id
+        reloaded = KeyStore.load(tmp_path)
+        assert reloaded.ring_for_epoch(daily(days_ago(5))).key_id == key_id
+        assert key_id in {h.key_id for h in reloaded.held()}
+
+    def test_a_store_written_without_chain_ids_gets_stable_ones(self, tmp_path: Path) -> None:
+        store = KeyStore.init(tmp_path, "daily", 7, today=days_ago(12))
+        store.rotate(today=days_ago(9))
+        data = orjson.loads((tmp_path / "keys.json").read_bytes())
+        for chain in data["chains"]:
+            del chain["id"]
+        (tmp_path / "keys.json").write_bytes(orjson.dumps(data))
+        old = KeyStore.load(tmp_path)
+        key_id = old.ring_for_epoch(daily(days_ago(5))).key_id
+        assert KeyStore.load(tmp_path).ring_for_epoch(daily(days_ago(5))).key_id == key_id
+        old.shred(today=today_utc())
+        assert [c["id"] for c in chains_on_disk(tmp_path)] == [key_id.split(".")[1]]
+        assert KeyStore.load(tmp_path).ring_for_epoch(daily(days_ago(5))).key_id == key_id
+
+    def test_a_running_process_does_not_undo_a_rotation(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(10))
+        app = KeyStore.load(tmp_path)
+        app.ring_for_epoch(daily(days_ago(1)))
+        admin = KeyStore.load(tmp_path)
+        rotated = admin.rotate(today=days_ago(1))
+        assert app.shred(today=today_utc())  # the app's daily shred, a day later
+        assert [c["id"] for c in chains_on_disk(tmp_path)][-1] == rotated.split(".")[1]
+        assert app.ring_for(ns(today_utc())).key_id == admin.ring_for_epoch(daily(today_utc())).key_id
+        assert app.ring_for_epoch(daily(days_ago(1))).key_id == rotated
+
+    def test_a_running_process_takes_a_rotation_at_its_daily_check(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(10))
+        app = KeyStore.load(tmp_path)
+        app._checked = days_ago(1)  # running since yesterday
+        app._seen_day = daily(days_ago(1))
+        old = app.ring_for_epoch(daily(today_utc())).key_id
+        new = KeyStore.load(tmp_path).rotate()
+        assert app.ring_for(ns(today_utc())).key_id == new != old
+        assert len(chains_on_disk(tmp_path)) == 2
+
+    def test_housekeeping_on_a_timer_takes_a_rotation_the_same_day(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(2))
+        app = KeyStore.load(tmp_path)
+        assert app.housekeeping() == []
+        new = KeyStore.load(tmp_path).rotate()
+        assert app.housekeeping() == []
+        assert app.ring_for(ns(today_utc())).key_id == new
+
+    def test_concurrent_rotations_are_all_kept(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7)
+        stores = [KeyStore.load(tmp_path) for _ in range(4)]
+
+        def rotate(store: KeyStore) -> None:
+            for _ in range(5):
+                store.rotate()
+
+        threads = [threading.Thread(target=rotate, args=(s,)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        ids = [c["id"] for c in chains_on_disk(tmp_path)]
+        assert len(ids) == len(set(ids)) == 21
+
+    def test_a_restored_copy_does_not_bring_shredded_keys_back(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(10))
+        backup = (tmp_path / "keys.json").read_bytes()
+        app = KeyStore.load(tmp_path)
+        assert app.shred(today=today_utc())
+        (tmp_path / "keys.json").write_bytes(backup)  # an old copy comes back
+        app.rotate()  # any change by the process that shredded writes its ratchet back
+        with pytest.raises(KeyShredded):
+            KeyStore.load(tmp_path).ring_for_epoch(daily(days_ago(10)))
+
+    def test_a_future_timestamp_does_not_shred_current_keys(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 30, today=days_ago(1))
+        store = KeyStore.load(tmp_path)
+        now = today_utc()
+        current = store.ring_for(ns(now)).key_id
+        store.ring_for(ns(now + timedelta(days=365)))  # a clock a year ahead, or a bogus timestamp
+        assert store.ring_for(ns(now)).key_id == current
+        reloaded = KeyStore.load(tmp_path)
+        assert reloaded.ring_for_epoch(daily(now)).key_id == current
+        assert epoch_label("daily", daily(now)) in {h.label for h in reloaded.held(now)}
+
+    def test_a_record_of_a_shredded_epoch_raises(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(20))
+        store = KeyStore.load(tmp_path)
+        with pytest.raises(KeyShredded):
+            store.ring_for(ns(days_ago(20)))
+        store.ring_for(ns(days_ago(3)))
+
+    def test_housekeeping_shreds_once_per_real_day(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(10))
+        store = KeyStore.load(tmp_path)
+        today = today_utc()
+        assert store.housekeeping(today) == [epoch_label("daily", daily(days_ago(n))) for n in (10, 9, 8)]
+        mtime = (tmp_path / "keys.json").stat().st_mtime_ns
+        assert store.housekeeping(today) == []
+        assert (tmp_path / "keys.json").stat().st_mtime_ns == mtime
+        assert store.housekeeping(today + timedelta(days=1)) == [epoch_label("daily", daily(days_ago(7)))]
+
+    def test_a_lost_store_still_shreds_in_memory(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(10))
+        store = KeyStore.load(tmp_path)
+        (tmp_path / "keys.json").unlink()
+        with caplog.at_level(logging.WARNING, logger="privlog"):
+            store.ring_for(ns(today_utc()))
+        assert "housekeeping failed (PolicyError)" in caplog.text
+        with pytest.raises(KeyShredded):
+            store.ring_for_epoch(daily(days_ago(10)))
+
+    def test_a_read_only_store_is_reread_and_shredded_in_memory(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        KeyStore.init(tmp_path, "daily", 7, today=days_ago(10))
+        app = KeyStore.load(tmp_path)
+        new = KeyStore.load(tmp_path).rotate()
+        before = (tmp_path / "keys.json").read_bytes()
+        real_open = os.open
+
+        def read_only(path: str, flags: int, *args: int) -> int:
+            if flags & (os.O_RDWR | os.O_WRONLY):
+                raise PermissionError(errno.EROFS, "read-only file system")
+            return real_open(path, flags, *args)
+
+        monkeypatch.setattr(os, "open", read_only)
+        with caplog.at_level(logging.WARNING, logger="privlog"):
+            assert app.ring_for(ns(today_utc())).key_id == new
+        assert "housekeeping failed (PermissionError)" in caplog.text
+        with pytest.raises(KeyShredded):
+            app.ring_for_epoch(daily(days_ago(10)))
+        assert (tmp_path / "keys.json").read_bytes() == before
+
+    def test_no_repr_shows_key_material(self, tmp_path: Path) -> None:
+        store = KeyStore.init(tmp_path, "daily", 7)
+        store.rotate()
+        shown = repr(store) + repr(store._chains) + repr(store.held())
+        for chain in chains_on_disk(tmp_path):
+            state = base64.b64decode(str(chain["state"]))
+            for form in (str(chain["state"]), repr(state), state.hex()):
+                assert form not in shown
+
+
 def auth(user: str, when: int) -> Capture:
     return Capture("auth", None, None, when, 0, None, None, None, user, {"event": "login_success"})
 
 
 class TestSubject:
     def test_finds_and_deletes_exactly_one_users_records(self, tmp_path: Path) -> None:
-        KeyStore.init(tmp_path / "keys", "daily", 90, today=date(2026, 11, 20))
+        # Relative to the real date: the pipeline shreds expired keys by the real clock.
+        start = today_utc() - timedelta(days=6)
+        KeyStore.init(tmp_path / "keys", "daily", 90, today=start)
         policy = Policy.from_dict(
             {**copy.deepcopy(FULL), "secret": {"store": str(tmp_path / "keys")}}, environ={}
         )
@@ -163,13 +344,13 @@ class TestSubject:
         store = JsonlStore(tmp_path / "logs", {"security": 90, "analytics": 7})
         users = [f"user{i}@example.com" for i in range(50)]
         outputs = []
-        for day in (20, 23, 26):
+        for day in (0, 3, 6):
             for u in users:
-                outputs += pipeline.process(auth(u, ns(date(2026, 11, day))))
+                outputs += pipeline.process(auth(u, ns(start + timedelta(days=day))))
         store.write(outputs)
         store.close()
-        matches = subject_matches(policy, user_id="user7@example.com", today=date(2026, 11, 26))
-        assert len({m.key_id for m in matches}) == 7  # one per day held, 20th to 26th
+        matches = subject_matches(policy, user_id="user7@example.com", today=start + timedelta(days=6))
+        assert len({m.key_id for m in matches}) == 7  # one per day held, start to start + 6
         found = find_in_store(tmp_path / "logs", matches)
         assert sum(found.values()) == 3
         deleted = delete_in_store(tmp_path / "logs", matches)
