@@ -55,7 +55,7 @@ def configure(directory: Path) -> None:
     call_command("migrate", verbosity=0)
     from django.contrib.auth.models import User
 
-    User.objects.create_user(username="alice@example.com", password="correct horse", pk=4711)
+    User.objects.create_user(username="alice@example.com", password="correct horse", pk=90817263)
 
 
 def hello(request: HttpRequest) -> HttpResponse:

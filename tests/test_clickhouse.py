@@ -230,7 +230,7 @@ class TestRetention:
             return {"id": user_id}
 
         with TestClient(app, client=("127.0.0.1", 40000)) as c:
-            c.get("/users/4711", headers={"x-forwarded-for": "198.51.100.77"})
+            c.get("/users/90817263", headers={"x-forwarded-for": "198.51.100.77"})
         pl.close()
         clickhouse.insert(table, [row(r.timestamp_ns, r.attributes, service="test") for r in sink.records])
 

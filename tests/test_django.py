@@ -83,7 +83,7 @@ def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
 def alice() -> Any:
     from django.contrib.auth.models import User  # needs the configured app registry
 
-    return User.objects.get(pk=4711)
+    return User.objects.get(pk=90817263)
 
 
 def get(url: str, **kw: Any) -> Any:
@@ -94,8 +94,8 @@ class TestWsgi:
     @pytest.mark.parametrize(
         ("url", "route"),
         [
-            ("/users/4711/?page=2&token=s3cr3t", "/users/<int:pk>/"),
-            ("/api/v1/users/4711/", "/api/v1/users/<int:pk>/"),
+            ("/users/90817263/?page=2&token=s3cr3t", "/users/<int:pk>/"),
+            ("/api/v1/users/90817263/", "/api/v1/users/<int:pk>/"),
             ("/articles/2024/", "/articles/(?P<year>[0-9]{4})/"),
             ("/hello", "/hello"),
         ],
@@ -173,7 +173,7 @@ class TestUsersAndSignals:
         assert "user.id" not in anon
         assert login_event["client.address"] == me["client.address"]
         blob = orjson.dumps([r.attributes for r in sink.records]).decode()
-        assert "4711" not in blob
+        assert "90817263" not in blob
         assert "alice" not in blob
         assert "198.51.100.77" not in blob
 
@@ -193,7 +193,7 @@ class TestUsersAndSignals:
         client.get("/hello")
         *_, rec = security(sink, privlog)
         assert rec["user.id"]
-        assert rec["user.id"] != "4711"
+        assert rec["user.id"] != "90817263"
 
     def test_view_not_reading_the_user_costs_no_user_query(self, privlog: PrivacyLog, sink: ListSink) -> None:
         client = Client()
@@ -239,7 +239,7 @@ class TestAsgi:
         assert ahello["http.response.body.size"] == 5
         assert ahello["network.protocol.version"] == "1.1"
         assert ahello["user.id"] == user["user.id"]
-        assert ahello["user.id"] != "4711"
+        assert ahello["user.id"] != "90817263"
         assert ahello["client.address"] == wsgi["client.address"]  # from X-Forwarded-For in both
         assert ahello["user_agent.name"] == "Firefox"
 
@@ -294,7 +294,7 @@ class TestAsgi:
 
     def test_django_asgi_handler_under_a_real_asgi_driver(self, privlog: PrivacyLog, sink: ListSink) -> None:
         client = TestClient(ASGIHandler(), client=("127.0.0.1", 40000))  # no lifespan: Django has none
-        r = client.get("/users/4711/?page=2&token=s3cr3t", headers=HEADERS)
+        r = client.get("/users/90817263/?page=2&token=s3cr3t", headers=HEADERS)
         s = client.get("/astream/")
         user, stream = security(sink, privlog)
         assert user["http.route"] == "/users/<int:pk>/"
@@ -330,7 +330,7 @@ class TestConfiguration:
     def test_dict_setting_builds_and_replaces_the_shared_privlog(self, tmp_path: Path) -> None:
         data = {**policy_dict(), "export": {"sink": "jsonl", "directory": str(tmp_path)}}
         with override_settings(PRIVLOG=data):
-            get("/users/4711/")
+            get("/users/90817263/")
             built = conf.get_privlog()
             assert built.policy.service == "test"
         assert built.dispatcher._closed  # replaced when the override ended, so closed
@@ -375,7 +375,7 @@ class TestPrivlogErrorsStayOut:
 @pytest.mark.integration
 def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
     with serve(WSGIHandler()) as base:
-        r = httpx.get(f"{base}/users/4711/?page=2&token=s3cr3t", headers=HEADERS)
+        r = httpx.get(f"{base}/users/90817263/?page=2&token=s3cr3t", headers=HEADERS)
         s = httpx.get(f"{base}/stream/")
         deadline = time.monotonic() + 5
         while len(security(sink, privlog)) < 2 and time.monotonic() < deadline:
@@ -386,5 +386,5 @@ def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
     assert stream["http.response.body.size"] == len(s.content) == 15
     assert isinstance(user["client.port"], int)
     blob = orjson.dumps([rec.attributes for rec in sink.records]).decode()
-    for secret in ("127.0.0.1", "198.51.100.77", "4711", "s3cr3t"):
+    for secret in ("127.0.0.1", "198.51.100.77", "90817263", "s3cr3t"):
         assert secret not in blob

@@ -42,8 +42,8 @@ def make_app(ext: PrivLog | None = None, **config: Any) -> Flask:
 
     @app.post("/login")
     def do_login() -> str:
-        login_user(User("4711"))
-        privlog_ext.auth_event("login_success", user_id="4711")
+        login_user(User("90817263"))
+        privlog_ext.auth_event("login_success", user_id="90817263")
         return "ok"
 
     @app.post("/logout")
@@ -91,7 +91,7 @@ def get(app: Flask, url: str, **kw: Any) -> bytes:
 
 class TestRequests:
     def test_route_rule_status_and_bytes(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        body = get(make_app(PrivLog(privlog=privlog)), "/users/4711?page=2&token=s3cr3t")
+        body = get(make_app(PrivLog(privlog=privlog)), "/users/90817263?page=2&token=s3cr3t")
         (rec,) = security(sink, privlog)
         assert rec["http.route"] == rec["url.path"] == "/users/<int:user_id>"
         assert rec["http.response.status_code"] == 200
@@ -150,7 +150,7 @@ class TestUsers:
         assert "user.id" not in anon
         assert "user.id" not in logout_req  # logged out during the request
         assert login_event["client.address"] == me["client.address"]
-        assert "4711" not in orjson.dumps([login_event, me]).decode()
+        assert "90817263" not in orjson.dumps([login_event, me]).decode()
 
     def test_user_loader_is_called_only_when_the_view_loads_the_user(
         self, privlog: PrivacyLog, sink: ListSink
@@ -173,13 +173,13 @@ class TestUsers:
             client.get("/users/1").close()
             assert loads == []  # neither the view nor privlog loaded the user
             client.get("/me").close()
-            assert loads == ["4711"]  # the view's own load, reused
+            assert loads == ["90817263"]  # the view's own load, reused
         with app.test_client() as anon:
             anon.get("/users/1").close()
         login_event, _login_req, users, me_rec, anon_rec = security(sink, privlog)
         assert users["user.id"] == me_rec["user.id"] == login_event["user.id"]
         assert "user.id" not in anon_rec
-        assert loads == ["4711"]
+        assert loads == ["90817263"]
 
     def test_custom_user_hook(self, privlog: PrivacyLog, sink: ListSink) -> None:
         get(make_app(PrivLog(privlog=privlog, user_id=lambda: "alice@example.com")), "/users/1")
@@ -212,7 +212,7 @@ class TestUsers:
     def test_auth_event_outside_a_request_has_no_client(self, privlog: PrivacyLog, sink: ListSink) -> None:
         ext = PrivLog(privlog=privlog)
         make_app(ext)
-        ext.auth_event("password_reset", user_id=4711)
+        ext.auth_event("password_reset", user_id=90817263)
         (rec,) = security(sink, privlog)
         assert rec["event.name"] == "auth.password_reset"
         assert "client.address" not in rec
@@ -234,13 +234,13 @@ class TestConfiguration:
     def test_policy_from_a_toml_path(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         monkeypatch.chdir(tmp_path)
         app = make_app(PRIVLOG=str(EXAMPLES / "access-7-days.toml"))
-        get(app, "/users/4711")
+        get(app, "/users/90817263")
         app.extensions["privlog"].close()
         (day,) = (tmp_path / "privlog-logs" / "access").glob("*.jsonl")
         rec = orjson.loads(day.read_bytes())
         assert rec["http.route"] == "/users/<int:user_id>"
         assert rec["client.address"] == "127.0.0.0"  # seed 002: the peer cut to /16; no proxy is trusted
-        assert "4711" not in day.read_text()
+        assert "90817263" not in day.read_text()
 
     def test_wrong_key_names_the_config_entry(self) -> None:
         with pytest.raises(PolicyError) as err:
@@ -264,7 +264,7 @@ class TestConfiguration:
 def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
     app = make_app(PrivLog(privlog=privlog))
     with serve(app) as base:
-        r = httpx.get(f"{base}/users/4711?page=2&token=s3cr3t", headers={"User-Agent": UA})
+        r = httpx.get(f"{base}/users/90817263?page=2&token=s3cr3t", headers={"User-Agent": UA})
         s = httpx.get(f"{base}/stream")
         deadline = time.monotonic() + 5
         while len(security(sink, privlog)) < 2 and time.monotonic() < deadline:
@@ -276,5 +276,5 @@ def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
     assert stream["http.response.body.size"] == len(s.content) == 15
     assert isinstance(user["client.port"], int)
     blob = orjson.dumps([rec.attributes for rec in sink.records]).decode()
-    for secret in ("127.0.0.1", "4711", "s3cr3t"):
+    for secret in ("127.0.0.1", "90817263", "s3cr3t"):
         assert secret not in blob

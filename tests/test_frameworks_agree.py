@@ -26,7 +26,7 @@ from privlog.flask import PrivLog
 from .conftest import ENV, ListSink
 from .django_site import configure
 
-USER_PK = 4711  # the Django test site's user; the other stacks report the same id
+USER_PK = 90817263  # the Django test site's user; the other stacks report the same id
 URL = "/hello?page=2&q=cats&email=alice%40example.com"
 HEADERS = {
     "user-agent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 "
@@ -67,7 +67,7 @@ POLICY = {
         "coarse": {"retention": "ops", "fields": {"client_ip": {"action": "truncate", "ipv4_prefix": 16}}},
     },
 }
-RAW = ("198.51.100.77", "alice", "cats", "s3ss10n", "acme", "4711", "search.example.org/results")
+RAW = ("198.51.100.77", "alice", "cats", "s3ss10n", "acme", "90817263", "search.example.org/results")
 
 
 @pytest.fixture(scope="module", autouse=True)

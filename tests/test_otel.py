@@ -16,7 +16,7 @@ from privlog.sinks.otel import OpenTelemetrySink, env_requests_otel
 from .conftest import ENV, FULL
 from .otlp_receiver import OtlpReceiver
 
-PERSONAL = [b"198.51.100.77", b"alice@example.com", b"sess-0123456789", b"jane", b"s3cr3t", b"/users/4711"]
+PERSONAL = [b"198.51.100.77", b"alice@example.com", b"sess-0123456789", b"jane", b"s3cr3t", b"/users/90817263"]
 
 
 def app_with(privlog: PrivacyLog) -> FastAPI:
@@ -33,7 +33,7 @@ def app_with(privlog: PrivacyLog) -> FastAPI:
 def send_personal_request(app: FastAPI) -> None:
     with TestClient(app, client=("127.0.0.1", 1234)) as c:
         c.get(
-            "/users/4711?q=jane&token=s3cr3t",
+            "/users/90817263?q=jane&token=s3cr3t",
             headers={
                 "x-forwarded-for": "198.51.100.77",
                 "cookie": "session=sess-0123456789",

@@ -240,3 +240,25 @@ class TestNothingPersonalLeaves:
             SECRET.encode(),
         ):
             assert secret not in blob
+
+
+class TestProxyHeaderChoice:
+    def _client(self, header: str | None, **headers: str) -> str:
+        data = {**policy_dict(client_ip="truncate"), "proxies": {"trusted": ["127.0.0.1"]}}
+        if header is not None:
+            data["proxies"]["header"] = header
+        pipeline = compile_policy(Policy.from_dict(data, environ=ENV))
+        (out,) = pipeline.process(capture(scope(xff=None, **headers)))
+        return str(out.attributes["client.address"])
+
+    def test_x_forwarded_for_by_default_and_a_client_sent_forwarded_is_ignored(self) -> None:
+        assert (
+            self._client(None, x_forwarded_for="198.51.100.23", forwarded="for=203.0.113.66")
+            == "198.51.100.0"
+        )
+
+    def test_forwarded_when_the_policy_says_so(self) -> None:
+        assert (
+            self._client("forwarded", x_forwarded_for="198.51.100.23", forwarded="for=203.0.113.66")
+            == "203.0.113.0"
+        )

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from privlog import Policy, PolicyError
+from privlog._policy_parse import parse_proxy_header
 
 from .conftest import ENV, FULL, SECRET, policy_dict
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 
 
-def broken(path: list[str], value: object) -> dict:
-    data = copy.deepcopy(FULL)
-    target = data
+def broken(path: list[str], value: object) -> dict[str, Any]:
+    data: dict[str, Any] = copy.deepcopy(FULL)
+    target: Any = data
     for key in path[:-1]:
         target = target[key]
     target[path[-1]] = value
@@ -122,6 +124,74 @@ class TestValidation:
             Policy.from_dict(
                 broken(["streams", "security", "headers"], {"Authorization": "keep"}), environ=ENV
             )
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "X-Api-Key",
+            "x-auth-token",
+            "X-CSRF-Token",
+            "x-xsrf-token",
+            "x-amz-security-token",
+            "x-session-token",
+            "x-goog-api-key",
+            "x-client-secret",
+            "x-password",
+        ],
+    )
+    @pytest.mark.parametrize("action", ["keep", "hash", "pseudonymise", "reversible", "drop"])
+    def test_credential_headers_are_refused_whatever_the_action(self, name: str, action: str) -> None:
+        with pytest.raises(PolicyError) as err:
+            Policy.from_dict(broken(["streams", "security", "headers"], {name: action}), environ=ENV)
+        assert err.value.setting == f"streams.security.headers.{name}"
+        assert "credentials are never logged" in err.value.problem
+        assert "remove it" in err.value.fix
+
+    @pytest.mark.parametrize(
+        "name",
+        [
+            "X-Forwarded-For",
+            "forwarded",
+            "x-real-ip",
+            "true-client-ip",
+            "cf-connecting-ip",
+            "x-client-ip",
+            "x-cluster-client-ip",
+            "fastly-client-ip",
+        ],
+    )
+    def test_address_headers_cannot_be_kept_raw(self, name: str) -> None:
+        with pytest.raises(PolicyError) as err:
+            Policy.from_dict(broken(["streams", "security", "headers"], {name: "keep"}), environ=ENV)
+        assert err.value.setting == f"streams.security.headers.{name}"
+        assert "client addresses" in err.value.problem
+        assert '"hash"' in err.value.fix
+
+    @pytest.mark.parametrize("action", ["hash", "pseudonymise", "reversible"])
+    def test_address_headers_may_be_keyed(self, action: str) -> None:
+        data = broken(["streams", "security", "headers"], {"X-Real-IP": action, "x-tenant": "keep"})
+        policy = Policy.from_dict(data, environ=ENV)
+        (security,) = (s for s in policy.streams if s.name == "security")
+        assert security.headers == {"x-real-ip": action, "x-tenant": "keep"}
+
+    @pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded", "Forwarded"])
+    def test_proxy_header_is_accepted(self, header: str) -> None:
+        data = broken(["proxies", "header"], header)
+        Policy.from_dict(data, environ=ENV)  # [proxies] header is a known setting
+        assert parse_proxy_header(data["proxies"]) == header.lower()
+
+    def test_proxy_header_defaults_to_x_forwarded_for(self) -> None:
+        assert parse_proxy_header({}) == "x-forwarded-for"
+        assert parse_proxy_header({"trusted": ["10.0.0.0/8"]}) == "x-forwarded-for"
+
+    @pytest.mark.parametrize("header", ["x-real-ip", "both", "", 1, ["forwarded"]])
+    def test_proxy_header_must_be_one_of_the_two(self, header: object) -> None:
+        with pytest.raises(PolicyError) as err:
+            Policy.from_dict(broken(["proxies", "header"], header), environ=ENV)
+        assert err.value.setting == "proxies.header"
+        assert 'header = "x-forwarded-for"' in err.value.fix
+        with pytest.raises(PolicyError, match=r"^proxies.header: "):
+            parse_proxy_header({"header": header})
 
     def test_unknown_sink(self) -> None:
         data = broken(["export"], {"sink": "jsonlines"})

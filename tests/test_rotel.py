@@ -51,7 +51,7 @@ PERSONAL = [
     b"sess-0123456789",
     b"jane",
     b"s3cr3t",
-    b"4711",
+    b"90817263",
     b"acme-corp",
 ]
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
@@ -161,7 +161,7 @@ def personal_request(c: TestClient, request_id: str = "req-1", **extra: str) -> 
     """One request full of personal data; returns its wall time."""
     start = time.perf_counter()
     r = c.get(
-        "/users/4711?q=jane&token=s3cr3t&page=2",
+        "/users/90817263?q=jane&token=s3cr3t&page=2",
         headers={
             "x-forwarded-for": "198.51.100.77",
             "cookie": "session=sess-0123456789",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import re
 
-from privlog._useragent import UserAgentGeneraliser
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from privlog._useragent import KNOWN_BOTS, UserAgentGeneraliser
 
 UA = UserAgentGeneraliser()
 
@@ -26,7 +30,7 @@ UA = UserAgentGeneraliser()
         ),
         (
             "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
-            ("Googlebot", "2", "Other", "bot"),
+            ("Googlebot", None, "Other", "bot"),
         ),
         ("", ("Other", None, "Other", "other")),
         ("\x00\xff garbage", ("Other", None, "Other", "other")),
@@ -36,6 +40,43 @@ def test_generalises_to_family_major_os_and_device(
     ua: str, expected: tuple[str, str | None, str, str]
 ) -> None:
     assert UA(ua) == expected
+
+
+@pytest.mark.parametrize(
+    ("ua", "family"),
+    [
+        ("janedoe_at_example Crawler/1.0", "bot"),
+        ("Mozilla/5.0 (compatible; Jane-Doe-Spider/1.0)", "bot"),
+        ("Mozilla/5.0 (compatible; janedoe@example.com bot/1.0)", "bot"),
+        ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", "Bingbot"),
+        ("Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)", "YandexBot"),
+        ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", "FacebookBot"),
+        ("Twitterbot/1.0", "Twitterbot"),
+    ],
+)
+def test_bots_get_a_fixed_family_and_no_version(ua: str, family: str) -> None:
+    # ua-parser's generic bot rule copies up to 50 characters the client wrote.
+    assert UA(ua) == (family, None, "Other", "bot")
+
+
+@pytest.mark.parametrize(
+    "ua",
+    [
+        "Jane%20Doe%20App/1.0 CFNetwork/1410.0.3 Darwin/22.6.0",
+        "JaneDoeWorksAtExampleCorpAndThisIsHerOwnApp/1.0 CFNetwork/1410.0.3 Darwin/22.6.0",
+    ],
+)
+def test_families_copied_from_odd_client_text_are_other(ua: str) -> None:
+    assert UA(ua)[:2] == ("Other", None)
+
+
+@given(st.text(max_size=200), st.sampled_from(["", " Crawler/1.0", "bot/2.1", " Spider/3.0)"]))
+def test_the_family_is_always_short_and_plain(ua: str, suffix: str) -> None:
+    family, major, _, device = UA(f"Mozilla/5.0 (compatible; {ua}{suffix}")
+    assert re.fullmatch(r"[A-Za-z0-9 ._-]{1,40}", family)
+    if device == "bot":
+        assert major is None
+        assert family == "bot" or family in KNOWN_BOTS.values()
 
 
 def test_minor_and_patch_versions_are_dropped() -> None:

@@ -15,6 +15,12 @@ INVALID = "invalid"
 
 _MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
 _MAX_HOPS = 64  # a forwarded chain longer than this is treated as garbage
+#: A proxy header this long may have been cut (the readers keep 8 KiB), losing the right-most
+#: hops, which are the ones our proxies wrote: such a header is treated as garbage.
+MAX_PROXY_HEADER = 8192
+#: The headers a trusted proxy can be set to write, for ``[proxies] header``.
+PROXY_HEADERS = ("x-forwarded-for", "forwarded")
+_6TO4_FIRST = 0x2002  # 2002::/16 embeds an IPv4 address in bits 16..48 (RFC 3056)
 
 
 def parse_ip(text: str) -> bytes | None:
@@ -54,9 +60,17 @@ def format_ip(packed: bytes) -> str:
 
 
 def make_truncate(ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> Callable[[bytes], str]:
-    """A function keeping exactly the first ``ipv4_prefix``/``ipv6_prefix`` bits of an address."""
+    """A function keeping exactly the first ``ipv4_prefix``/``ipv6_prefix`` bits of an address.
+
+    A 6to4 address (``2002::/16``) carries its client's IPv4 address in bits 16..48, so
+    ``/48`` would keep it whole: for those, only ``16 + ipv4_prefix`` bits are kept (if that
+    is fewer than ``ipv6_prefix``), so the embedded address is cut like any IPv4 address and
+    the result stays an IPv6 address: ``2002:cb00:7109::1`` gives ``2002:cb00:7100::``.
+    """
     mask4 = ((1 << 32) - 1) ^ ((1 << (32 - ipv4_prefix)) - 1)
     mask6 = ((1 << 128) - 1) ^ ((1 << (128 - ipv6_prefix)) - 1)
+    bits_6to4 = min(ipv6_prefix, 16 + ipv4_prefix)
+    mask_6to4 = ((1 << 128) - 1) ^ ((1 << (128 - bits_6to4)) - 1)
     from_bytes = int.from_bytes
     ntop = socket.inet_ntop
     af4, af6 = socket.AF_INET, socket.AF_INET6
@@ -64,7 +78,9 @@ def make_truncate(ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> Callable[[byt
     def truncate_ip(packed: bytes) -> str:
         if len(packed) == 4:
             return ntop(af4, (from_bytes(packed, "big") & mask4).to_bytes(4, "big"))
-        return ntop(af6, (from_bytes(packed, "big") & mask6).to_bytes(16, "big"))
+        value = from_bytes(packed, "big")
+        mask = mask_6to4 if value >> 112 == _6TO4_FIRST else mask6
+        return ntop(af6, (value & mask).to_bytes(16, "big"))
 
     return truncate_ip
 
@@ -72,7 +88,12 @@ def make_truncate(ipv4_prefix: int = 24, ipv6_prefix: int = 48) -> Callable[[byt
 def make_is_trusted(
     networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
 ) -> Callable[[bytes], bool]:
-    """A membership test for the trusted proxies, on packed addresses, built once."""
+    """A membership test for the trusted proxies, on packed addresses, built once.
+
+    Peers are normalised to IPv4 when they are IPv4-mapped (:func:`parse_ip`), so networks
+    written in that form (``::ffff:10.0.0.2``, ``::ffff:10.0.0.0/104``) are normalised too.
+    """
+    networks = [_unmapped(n) for n in networks]
     v4 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 4]
     v6 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 6]
 
@@ -84,6 +105,17 @@ def make_is_trusted(
         return False
 
     return is_trusted
+
+
+def _unmapped(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
+) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """An IPv4-mapped IPv6 network (inside ``::ffff:0:0/96``) as the IPv4 network it maps."""
+    if network.version == 6 and network.prefixlen >= 96:
+        mapped = ipaddress.IPv6Address(network.network_address).ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96))
+    return network
 
 
 def _forwarded_for(header: str) -> list[str]:
@@ -101,12 +133,19 @@ def _forwarded_for(header: str) -> list[str]:
 
 def make_client_resolver(
     networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+    header: str = "x-forwarded-for",
 ) -> Callable[[str | None, str | None, str | None], bytes | str | None]:
     """Build ``resolve(peer, forwarded, x_forwarded_for) -> packed | INVALID | None``.
 
-    Proxy headers are believed only when the peer is a trusted proxy; then the right-most hop
-    that is not itself trusted is the client. A hop that is not an address yields ``INVALID``.
+    Proxy headers are believed only when the peer is a trusted proxy, and only ``header``:
+    the one the trusted proxies write (``"x-forwarded-for"`` or ``"forwarded"``). The other
+    is ignored, as the client alone wrote it. In the chain, the right-most hop that is not
+    itself trusted is the client. A hop that is not an address, a chain of more than 64 hops
+    or a header of :data:`MAX_PROXY_HEADER` characters or more (perhaps cut) yields ``INVALID``.
     """
+    if header not in PROXY_HEADERS:
+        raise ValueError("header must be 'x-forwarded-for' or 'forwarded'")
+    use_forwarded = header == "forwarded"
     is_trusted = make_is_trusted(networks)
     trust_any = bool(networks)
 
@@ -116,12 +155,12 @@ def make_client_resolver(
             return INVALID if peer else None
         if not trust_any or not is_trusted(packed):
             return packed
-        if forwarded is not None:
-            hops = _forwarded_for(forwarded)
-        elif xff is not None:
-            hops = xff.split(",")
-        else:
+        value = forwarded if use_forwarded else xff
+        if value is None:
             return packed
+        if len(value) >= MAX_PROXY_HEADER:
+            return INVALID
+        hops = _forwarded_for(value) if use_forwarded else value.split(",")
         if len(hops) > _MAX_HOPS:
             return INVALID
         for hop in reversed(hops):

@@ -86,7 +86,7 @@ class _Context:
     """Things shared by the steps of all streams, built once."""
 
     def __init__(self, policy: Policy) -> None:
-        self.resolve_client = make_client_resolver(policy.trusted_proxies)
+        self.resolve_client = make_client_resolver(policy.trusted_proxies, policy.proxy_header)
         self.keys = make_keys(policy)
         self.geo_database = policy.geo_database
         self._ua: UserAgentGeneraliser | None = None

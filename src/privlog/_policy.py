@@ -25,6 +25,7 @@ from ._policy_parse import (
     parse_geo,
     parse_metrics,
     parse_proxies,
+    parse_proxy_header,
     parse_retention,
     parse_streams,
 )
@@ -60,6 +61,7 @@ class Policy:
     rotation: str = "never"
     key_store: str | None = None
     geo_database: str | None = None
+    proxy_header: str = "x-forwarded-for"
     metrics_stream: str | None = None
 
     def __repr__(self) -> str:
@@ -122,6 +124,7 @@ class Policy:
             hash_algorithm=algorithm,
             rotation=rotation,
             geo_database=geo_database,
+            proxy_header=parse_proxy_header(data.get("proxies", {})),
             metrics_stream=parse_metrics(data.get("metrics", {}), streams),
         )
         if not policy.needs_secret:

@@ -9,12 +9,45 @@ from typing import Any
 
 from ._catalogue import ACTION_OPTIONS, EVENT_KINDS, FIELDS, HEADER_ACTIONS
 from ._errors import PolicyError, did_you_mean
+from ._ip import PROXY_HEADERS
 from ._policy_types import ExportSettings, FieldRule, RetentionClass, Stream
 
 MIN_SECRET_BYTES = 32
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
 
-_PROXY_KEYS = frozenset({"trusted"})
+_PROXY_KEYS = frozenset({"trusted", "header"})
+
+#: Request headers that hold credentials: never allow-listed, whatever the action.
+_CREDENTIAL_HEADERS = frozenset(
+    {
+        "cookie",
+        "set-cookie",
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "x-auth-token",
+        "x-csrf-token",
+        "x-csrftoken",
+        "x-xsrf-token",
+        "x-amz-security-token",
+        "api-key",
+        "apikey",
+        "x-apikey",
+    }
+)
+#: Request headers that hold a client address: keyed actions only, never ``keep``.
+_ADDRESS_HEADERS = frozenset(
+    {
+        "x-forwarded-for",
+        "forwarded",
+        "x-real-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "fastly-client-ip",
+    }
+)
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
 _STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "headers"})
 _EXPORT_KEYS = frozenset({"sink", "directory", "queue_size", "batch_size", "flush_interval"})
@@ -202,11 +235,11 @@ def _headers(value: Any, setting: str) -> dict[str, str]:
     for name, action in table.items():
         hsetting = f"{setting}.{name}"
         lname = str(name).lower()
-        if lname in {"cookie", "authorization", "proxy-authorization", "set-cookie"}:
+        if is_credential_header(lname):
             raise PolicyError(
                 hsetting,
                 "credentials are never logged as headers",
-                "remove it (use session_id for a session cookie)",
+                "remove it (use session_id for a session cookie, user_id for the user)",
             )
         if action == "drop":
             continue
@@ -214,13 +247,48 @@ def _headers(value: Any, setting: str) -> dict[str, str]:
             raise PolicyError(
                 hsetting, f"unknown action {action!r}", did_you_mean(str(action), HEADER_ACTIONS)
             )
+        if action == "keep" and lname in _ADDRESS_HEADERS:
+            raise PolicyError(
+                hsetting,
+                "this header holds client addresses, which are never kept raw",
+                'use "hash" or "pseudonymise", or the client_ip field (which truncates '
+                "and believes only [proxies] trusted)",
+            )
         out[lname] = action
     return out
+
+
+def is_credential_header(name: str) -> bool:
+    """True for a (lower-case) header name that carries a credential: never logged."""
+    return (
+        name in _CREDENTIAL_HEADERS
+        or name.endswith(("token", "-api-key", "_api_key"))
+        or "secret" in name
+        or "password" in name
+    )
+
+
+def parse_proxy_header(value: Any) -> str:
+    """``[proxies] header``: the one forwarding header the trusted proxies write.
+
+    ``value`` is the ``[proxies]`` table. Only that header is believed; a client can send the
+    other one through any proxy that merely passes it on.
+    """
+    table = as_table(value, "proxies")
+    header = table.get("header", "x-forwarded-for")
+    if not isinstance(header, str) or header.lower() not in PROXY_HEADERS:
+        raise PolicyError(
+            "proxies.header",
+            "must name the header your trusted proxies set",
+            'set header = "x-forwarded-for" (nginx, most load balancers) or "forwarded" (RFC 7239)',
+        )
+    return header.lower()
 
 
 def parse_proxies(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     table = as_table(value, "proxies")
     check_keys(table, _PROXY_KEYS, "proxies")
+    parse_proxy_header(table)  # validated here too, so a wrong value stops start-up
     trusted = table.get("trusted", [])
     if not isinstance(trusted, list):
         raise PolicyError(

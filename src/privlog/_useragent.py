@@ -7,6 +7,7 @@ resolver does the parsing; a bounded cache makes repeats cheap.
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 import ua_parser
@@ -14,6 +15,32 @@ import ua_parser
 _CACHE_SIZE: Final = 4096
 _TABLETS: Final = frozenset({"iPad", "Kindle", "Nexus 7", "Nexus 9", "Nexus 10"})
 _MOBILE_OS: Final = frozenset({"iOS", "Android", "Windows Phone", "KaiOS", "BlackBerry OS", "Firefox OS"})
+
+#: Well-known crawlers, by ua-parser family (lower case), with the name recorded for them.
+#: Any other bot is recorded as "bot": ua-parser's generic rule keeps up to 50 characters
+#: of whatever the client wrote before "bot"/"crawler"/"spider".
+KNOWN_BOTS: Final = {
+    name.lower(): name
+    for name in (
+        "Googlebot",
+        "Bingbot",
+        "YandexBot",
+        "Baiduspider",
+        "DuckDuckBot",
+        "Applebot",
+        "FacebookBot",
+        "Twitterbot",
+        "LinkedInBot",
+        "Slackbot",
+        "Discordbot",
+        "AhrefsBot",
+        "SemrushBot",
+        "PetalBot",
+        "GPTBot",
+    )
+} | {"facebookexternalhit": "FacebookBot"}
+BOT_FAMILY: Final = "bot"
+_FAMILY: Final = re.compile(r"[A-Za-z0-9 ._-]{1,40}")
 
 #: Common user agents parsed at start-up, which loads the resolver and fills the cache.
 WARM_UP: Final = (
@@ -28,9 +55,31 @@ UserAgentInfo = tuple[str, str | None, str, str]
 """(browser family, browser major version or None, OS family, device class)."""
 
 
+def _is_bot(ua: ua_parser.Result) -> bool:
+    return ua.device is not None and ua.device.family == "Spider"
+
+
+def _family(ua: ua_parser.Result) -> tuple[str, str | None]:
+    """Browser family and major version, never free text the client chose.
+
+    A bot's family comes from :data:`KNOWN_BOTS` (else "bot"), without a version. Other
+    families come from ua-parser's list, but some of its rules copy text from the string:
+    one holding anything but letters, digits, ``' ._-'``, or over 40 characters, is "Other".
+    """
+    agent = ua.user_agent
+    if _is_bot(ua):
+        family = agent.family.lower() if agent is not None else ""
+        return KNOWN_BOTS.get(family, BOT_FAMILY), None
+    if agent is None:
+        return "Other", None
+    if not _FAMILY.fullmatch(agent.family):
+        return "Other", None
+    return agent.family, agent.major
+
+
 def _device_class(ua: ua_parser.Result, os_family: str) -> str:
     device = ua.device
-    if device is not None and device.family == "Spider":
+    if _is_bot(ua):
         return "bot"
     if device is not None and (device.family in _TABLETS or "Tablet" in device.family):
         return "tablet"
@@ -55,14 +104,9 @@ class UserAgentGeneraliser:
         if cached is not None:
             return cached
         result = ua_parser.parse(raw[:1024])
-        agent = result.user_agent
+        family, major = _family(result)
         os_family = result.os.family if result.os is not None else "Other"
-        info: UserAgentInfo = (
-            agent.family if agent is not None else "Other",
-            agent.major if agent is not None else None,
-            os_family,
-            _device_class(result, os_family),
-        )
+        info: UserAgentInfo = (family, major, os_family, _device_class(result, os_family))
         if len(self._cache) >= self._cache_size:
             self._cache.clear()  # cheap and bounded; the common agents come back at once
         self._cache[raw] = info
