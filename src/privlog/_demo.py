@@ -240,7 +240,8 @@ def run_demo(directory: Path, out: Any = print) -> int:
     )
     stats = privlog.stats()
     out(
-        f"\ncounters: captured={stats.captured} exported={stats.exported} dropped={stats.dropped} failed={stats.failed}"
+        f"\ncounters: captured={stats.captured} (requests, sessions, auth events) exported={stats.exported} "
+        f"(records, one per stream) dropped={stats.dropped} failed={stats.failed}"
     )
     out("files (owner-only, deleted after their retention):")
     for path in sorted(directory.rglob("*.jsonl")):
