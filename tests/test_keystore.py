@@ -20,16 +20,10 @@ import pytest
 
 from privlog import Policy, PolicyError, compile_policy
 from privlog._capture import Capture
+from privlog._epochs import KeyShredded, StaticKeys, epoch_label, epoch_of, today_utc
+from privlog._epochs import ratchet as _ratchet
 from privlog._keys import KeyRing, derive
-from privlog._keystore import (
-    KeyShredded,
-    KeyStore,
-    StaticKeys,
-    _ratchet,
-    epoch_label,
-    epoch_of,
-    today_utc,
-)
+from privlog._keystore import KeyStore
 from privlog._subject import delete_in_store, find_in_store, subject_matches
 from privlog.cli import main
 from privlog.sinks.jsonl import JsonlStore

@@ -10,11 +10,8 @@ be computed from anything on disk. See docs/keys.md for the threat model.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import errno
 import fcntl
-import hashlib
 import hmac
 import logging
 import os
@@ -22,231 +19,35 @@ import re
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import orjson
-
+from ._epochs import (
+    DAY_NS,
+    RING_CACHE,
+    ROTATIONS,
+    KeyShredded,
+    epoch_end,
+    epoch_label,
+    epoch_of,
+    epoch_today,
+    ratchet,
+    today_utc,
+)
 from ._errors import PolicyError, did_you_mean
+from ._keyfile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 from ._keys import KeyRing, derive, key_id_of
 
-ROTATIONS = ("never", "daily", "weekly", "monthly")
 STORE_FILE = "keys.json"
-_DAY_NS = 86_400 * 1_000_000_000
-_EPOCH_DATE = date(1970, 1, 1)
-_RING_CACHE = 8
 _CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")
 _T = TypeVar("_T")
 
 log = logging.getLogger("privlog")
 
 
-class KeyShredded(LookupError):
-    """The key of this epoch was destroyed; its pseudonyms can no longer be computed."""
-
-
-def epoch_of(rotation: str, ts_ns: int) -> int:
-    """The key epoch of a timestamp: days, weeks (from Monday) or months since 1970."""
-    if rotation == "never":
-        return 0
-    days = ts_ns // _DAY_NS
-    if rotation == "daily":
-        return days
-    if rotation == "weekly":
-        return (days + 3) // 7  # 1970-01-01 was a Thursday; weeks start on Monday
-    d = _EPOCH_DATE + timedelta(days=days)
-    return (d.year - 1970) * 12 + d.month - 1
-
-
-def epoch_start(rotation: str, epoch: int) -> date:
-    """First day of an epoch (UTC)."""
-    if rotation == "never":
-        return _EPOCH_DATE
-    if rotation == "daily":
-        return _EPOCH_DATE + timedelta(days=epoch)
-    if rotation == "weekly":
-        return _EPOCH_DATE + timedelta(days=epoch * 7 - 3)
-    return date(1970 + epoch // 12, epoch % 12 + 1, 1)
-
-
-def epoch_end(rotation: str, epoch: int) -> date:
-    """First day after an epoch: its last record is made before this day."""
-    if rotation == "never":
-        return date.max
-    return epoch_start(rotation, epoch + 1)
-
-
-def epoch_label(rotation: str, epoch: int) -> str:
-    """A human name for an epoch, used in key ids: ``2026-11-26``, ``2026-W48``, ``2026-11``."""
-    start = epoch_start(rotation, epoch)
-    if rotation == "daily":
-        return start.isoformat()
-    if rotation == "weekly":
-        year, week, _ = start.isocalendar()
-        return f"{year}-W{week:02d}"
-    if rotation == "monthly":
-        return f"{start.year}-{start.month:02d}"
-    return "static"
-
-
-def today_utc() -> date:
-    return datetime.now(timezone.utc).date()
-
-
-def _epoch_today(rotation: str, today: date) -> int:
-    return epoch_of(rotation, (today - _EPOCH_DATE).days * _DAY_NS)
-
-
-def _ratchet(state: bytes, steps: int) -> bytes:
-    for _ in range(steps):
-        state = hashlib.blake2b(state, digest_size=32, person=b"privlog-ratchet").digest()
-    return state
-
-
-class StaticKeys:
-    """Keys from a static secret (environment or file). With a rotation, each epoch gets its
-    own derived key, so pseudonyms of different epochs are unlinkable to anyone without the
-    secret; nothing can be shredded, since the secret derives every epoch."""
-
-    def __init__(self, secret: bytes, rotation: str = "never", algorithm: str = "blake2b") -> None:
-        self.rotation = rotation
-        self._secret = secret
-        self._algorithm = algorithm
-        self._rings: dict[int, KeyRing] = {}
-
-    def __repr__(self) -> str:
-        return f"StaticKeys(rotation={self.rotation!r})"
-
-    def ring_for(self, ts_ns: int) -> KeyRing:
-        epoch = epoch_of(self.rotation, ts_ns)
-        ring = self._rings.get(epoch)
-        if ring is None:
-            if self.rotation == "never":
-                ring = KeyRing(self._secret, self._algorithm)
-            else:
-                label = epoch_label(self.rotation, epoch)
-                master = derive(self._secret, f"privlog epoch {self.rotation} {epoch}")
-                ring = KeyRing(master, self._algorithm, key_id_of(master, label))
-            if len(self._rings) >= _RING_CACHE:
-                self._rings.clear()
-            self._rings[epoch] = ring
-        return ring
-
-    def held(self, days_back: int, today: date | None = None) -> list[tuple[str, KeyRing]]:
-        """(label, ring) of every epoch of the last ``days_back`` days, oldest first."""
-        if self.rotation == "never":
-            return [("static", self.ring_for(0))]
-        end = today or today_utc()
-        seen: dict[int, tuple[str, KeyRing]] = {}
-        for back in range(days_back, -1, -1):
-            ts = ((end - _EPOCH_DATE).days - back) * _DAY_NS
-            epoch = epoch_of(self.rotation, ts)
-            if epoch not in seen:
-                seen[epoch] = (epoch_label(self.rotation, epoch), self.ring_for(ts))
-        return list(seen.values())
-
-
-@dataclass
-class _Chain:
-    id: str  # stable random name, part of every key id of this chain
-    from_epoch: int  # first epoch this chain covers
-    origin: int  # epoch whose key ``state`` derives directly; earlier ones are shredded
-    state: bytes = field(repr=False)  # key material: never in a repr
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "from_epoch": self.from_epoch,
-            "origin_epoch": self.origin,
-            "state": base64.b64encode(self.state).decode(),
-        }
-
-
-def _legacy_chain_id(from_epoch: int, nth: int) -> str:
-    """The id of a chain written before chains had one: stable, as ``from_epoch`` never changes."""
-    return hashlib.blake2b(f"privlog chain {from_epoch} {nth}".encode(), digest_size=2).hexdigest()
-
-
-def _new_chain_id(chains: list[_Chain]) -> str:
-    taken = {c.id for c in chains}
-    while True:
-        chain_id = secrets.token_hex(2)
-        if chain_id not in taken:
-            return chain_id
-
-
-def _damaged(path: Path) -> PolicyError:
-    return PolicyError(
-        "secret.store", f"the key store at {path} cannot be read", "restore it from the host copy"
-    )
-
-
-def _parse(raw: bytes, path: Path) -> tuple[str, int, list[_Chain]]:
-    """Rotation, retention and chains of a store file. Errors never quote the file's content."""
-    try:
-        data = orjson.loads(raw)
-        rotation, days = str(data["rotation"]), int(data["retention_days"])
-        chains: list[_Chain] = []
-        legacy: dict[int, int] = {}
-        for c in data["chains"]:
-            from_epoch = int(c["from_epoch"])
-            chain_id = c.get("id")
-            if chain_id is None:
-                nth = legacy[from_epoch] = legacy.get(from_epoch, -1) + 1
-                chain_id = _legacy_chain_id(from_epoch, nth)
-            state = base64.b64decode(c["state"], validate=True)
-            if not isinstance(chain_id, str) or not _CHAIN_ID.fullmatch(chain_id) or len(state) != 32:
-                raise ValueError("bad chain")
-            chains.append(_Chain(chain_id, from_epoch, int(c["origin_epoch"]), state))
-    except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-        raise _damaged(path) from None
-    if rotation not in ROTATIONS:
-        raise PolicyError("secret.store", f"unknown rotation in {path}", "recreate the store")
-    if days <= 0 or not chains:
-        raise _damaged(path)
-    return rotation, days, chains
-
-
-def _dump(rotation: str, retention_days: int, chains: list[_Chain]) -> bytes:
-    return orjson.dumps(
-        {
-            "version": 1,
-            "rotation": rotation,
-            "retention_days": retention_days,
-            "chains": [c.to_json() for c in chains],
-        }
-    )
-
-
-def _read_fd(fd: int) -> bytes:
-    os.lseek(fd, 0, os.SEEK_SET)
-    parts = []
-    while chunk := os.read(fd, 65536):
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _overwrite(fd: int, data: bytes) -> None:
-    # Overwrite in place, then truncate: the old state's bytes are replaced rather than left
-    # behind in an unlinked file (see docs/keys.md for what a disk can still keep).
-    old_size = os.fstat(fd).st_size
-    padded = data + b" " * max(0, old_size - len(data))
-    os.lseek(fd, 0, os.SEEK_SET)
-    written = 0
-    while written < len(padded):
-        written += os.write(fd, padded[written:])
-    os.fsync(fd)
-    os.ftruncate(fd, len(data))
-    os.fsync(fd)
-
-
-def _file_version(st: os.stat_result) -> tuple[int, int, int, int]:
-    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
-
-
-def _last_epoch(chains: list[_Chain], index: int, now: int) -> int:
+def _last_epoch(chains: list[Chain], index: int, now: int) -> int:
     # A chain replaced by `rotate` still made the records of the epoch it was replaced in.
     return chains[index + 1].from_epoch if index + 1 < len(chains) else now
 
@@ -275,7 +76,7 @@ class KeyStore:
     """
 
     def __init__(
-        self, path: Path, rotation: str, retention_days: int, chains: list[_Chain], algorithm: str = "blake2b"
+        self, path: Path, rotation: str, retention_days: int, chains: list[Chain], algorithm: str = "blake2b"
     ) -> None:
         self.path = path
         self.rotation = rotation
@@ -319,8 +120,8 @@ class KeyStore:
         )
         if (path / STORE_FILE).exists():
             raise exists
-        now = _epoch_today(rotation, today or today_utc())
-        chains = [_Chain(secrets.token_hex(2), now, now, secrets.token_bytes(32))]
+        now = epoch_today(rotation, today or today_utc())
+        chains = [Chain(secrets.token_hex(2), now, now, secrets.token_bytes(32))]
         store = cls(path / STORE_FILE, rotation, retention_days, chains)
         try:
             fd = os.open(store.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
@@ -328,8 +129,8 @@ class KeyStore:
             raise exists from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            _overwrite(fd, _dump(rotation, retention_days, chains))
-            store._version = _file_version(os.fstat(fd))
+            overwrite(fd, dump_store(rotation, retention_days, chains))
+            store._version = file_version(os.fstat(fd))
         finally:
             os.close(fd)
         return store
@@ -345,21 +146,21 @@ class KeyStore:
                 "secret.store", f"no key store at {path}", "create one with `privlog keys init DIR`"
             ) from None
         except OSError:
-            raise _damaged(path) from None
+            raise damaged(path) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)  # a writer overwrites in place: never read half of it
-            raw = _read_fd(fd)
-            version = _file_version(os.fstat(fd))
+            raw = read_fd(fd)
+            version = file_version(os.fstat(fd))
         except OSError:
-            raise _damaged(path) from None
+            raise damaged(path) from None
         finally:
             os.close(fd)
-        rotation, days, chains = _parse(raw, path)
+        rotation, days, chains = parse_store(raw, path)
         store = cls(path, rotation, days, chains, algorithm)
         store._version = version
         return store
 
-    def _merge(self, disk: list[_Chain]) -> list[_Chain]:
+    def _merge(self, disk: list[Chain]) -> list[Chain]:
         """The chains to work on: the file's, except where this process has shredded further.
 
         A chain the file no longer has stays dropped; a chain only the file has (a rotation by
@@ -373,14 +174,14 @@ class KeyStore:
             if (
                 held is not None
                 and held.origin > chain.origin
-                and hmac.compare_digest(_ratchet(chain.state, held.origin - chain.origin), held.state)
+                and hmac.compare_digest(ratchet(chain.state, held.origin - chain.origin), held.state)
             ):
                 chain = replace(held)
             out.append(chain)
         return out
 
     def _transact(
-        self, change: Callable[[list[_Chain]], tuple[list[_Chain], _T]], keep_unwritten: bool = False
+        self, change: Callable[[list[Chain]], tuple[list[Chain], _T]], keep_unwritten: bool = False
     ) -> _T:
         """Read-modify-write of the store file under an exclusive lock.
 
@@ -402,19 +203,19 @@ class KeyStore:
                 fd = os.open(self.path, os.O_RDONLY)
             try:
                 fcntl.flock(fd, fcntl.LOCK_SH if denied else fcntl.LOCK_EX)
-                raw = _read_fd(fd)
-                rotation, days, disk = _parse(raw, self.path)
+                raw = read_fd(fd)
+                rotation, days, disk = parse_store(raw, self.path)
                 self.rotation, self.retention_days = rotation, days
                 chains, result = change(self._merge(disk))
-                data = _dump(rotation, days, chains)
+                data = dump_store(rotation, days, chains)
                 if data != raw:
                     if denied is not None and not keep_unwritten:
                         raise denied
                     if denied is None:
-                        _overwrite(fd, data)
+                        overwrite(fd, data)
                 self._chains = chains
                 self._rings.clear()
-                self._version = _file_version(os.fstat(fd))
+                self._version = file_version(os.fstat(fd))
             finally:
                 os.close(fd)
             if denied is not None and data != raw:
@@ -423,21 +224,21 @@ class KeyStore:
 
     def _changed_on_disk(self) -> bool:
         try:
-            return _file_version(os.stat(self.path)) != self._version
+            return file_version(os.stat(self.path)) != self._version
         except OSError:
             return False  # the daily check reports a missing store
 
     # -- keys -------------------------------------------------------------------------------
-    def _ring(self, chain: _Chain, epoch: int) -> KeyRing:
+    def _ring(self, chain: Chain, epoch: int) -> KeyRing:
         ring = self._rings.get((chain.id, chain.from_epoch, epoch))
         if ring is not None:
             return ring
         if epoch < chain.origin:
             raise KeyShredded(f"the key of epoch {epoch_label(self.rotation, epoch)} was shredded")
-        master = derive(_ratchet(chain.state, epoch - chain.origin), "privlog epoch key")
+        master = derive(ratchet(chain.state, epoch - chain.origin), "privlog epoch key")
         label = epoch_label(self.rotation, epoch)
         ring = KeyRing(master, self._algorithm, key_id_of(master, f"{label}.{chain.id}"))
-        if len(self._rings) >= _RING_CACHE:
+        if len(self._rings) >= RING_CACHE:
             self._rings.clear()
         self._rings[(chain.id, chain.from_epoch, epoch)] = ring
         return ring
@@ -457,7 +258,7 @@ class KeyStore:
         store, shredding expired keys) then runs by the real clock, at most once per real day,
         so a record from the future cannot shred the keys in use.
         """
-        day = ts_ns // _DAY_NS
+        day = ts_ns // DAY_NS
         if day != self._seen_day:
             self._seen_day = day
             try:
@@ -485,7 +286,7 @@ class KeyStore:
 
     def held(self, today: date | None = None) -> list[HeldEpoch]:
         """Every (chain, epoch) key still held, oldest first, up to the current epoch."""
-        now = _epoch_today(self.rotation, today or today_utc())
+        now = epoch_today(self.rotation, today or today_utc())
         chains = self._chains
         out = []
         for index, chain in enumerate(chains):
@@ -498,10 +299,10 @@ class KeyStore:
                 )
         return out
 
-    def _shred_chains(self, chains: list[_Chain], today: date) -> tuple[list[_Chain], list[str]]:
-        now = _epoch_today(self.rotation, today)
+    def _shred_chains(self, chains: list[Chain], today: date) -> tuple[list[Chain], list[str]]:
+        now = epoch_today(self.rotation, today)
         shredded: list[str] = []
-        kept: list[_Chain] = []
+        kept: list[Chain] = []
         for index, chain in enumerate(chains):
             last = _last_epoch(chains, index, now)
             epoch = chain.origin
@@ -511,7 +312,7 @@ class KeyStore:
             if epoch > last and index + 1 < len(chains):
                 continue  # every epoch of this replaced chain has expired: drop it whole
             if epoch != chain.origin:
-                chain.state = _ratchet(chain.state, epoch - chain.origin)
+                chain.state = ratchet(chain.state, epoch - chain.origin)
                 chain.origin = epoch
             kept.append(chain)
         return kept, shredded
@@ -540,9 +341,9 @@ class KeyStore:
         """
         day = today or today_utc()
 
-        def add(chains: list[_Chain]) -> tuple[list[_Chain], int]:
-            now = _epoch_today(self.rotation, day)
-            chains.append(_Chain(_new_chain_id(chains), now, now, secrets.token_bytes(32)))
+        def add(chains: list[Chain]) -> tuple[list[Chain], int]:
+            now = epoch_today(self.rotation, day)
+            chains.append(Chain(new_chain_id(chains), now, now, secrets.token_bytes(32)))
             return chains, now
 
         return self.ring_for_epoch(self._transact(add)).key_id

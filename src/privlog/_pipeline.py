@@ -14,11 +14,12 @@ from typing import Any, NamedTuple
 
 from ._capture import Capture, Facts
 from ._catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
+from ._epochs import KeyShredded, StaticKeys
 from ._generalise import make_query_filter, origin, primary_language, scrub_path
 from ._geo import make_locator, open_database
 from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
 from ._keys import KeyRing
-from ._keystore import KeyShredded, KeyStore, StaticKeys
+from ._keystore import KeyStore
 from ._policy import Policy
 from ._policy_types import FieldRule, Stream
 from ._useragent import UserAgentGeneraliser

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ._catalogue import KEYED_ACTIONS
+from ._epochs import ROTATIONS
 from ._errors import PolicyError, did_you_mean
-from ._keystore import ROTATIONS, KeyStore
+from ._keystore import KeyStore
 from ._policy_parse import (
     as_table,
     check_keys,

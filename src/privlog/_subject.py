@@ -18,9 +18,10 @@ from pathlib import Path
 import orjson
 
 from ._catalogue import KEYED_ACTIONS
+from ._epochs import StaticKeys
 from ._ip import parse_ip
 from ._keys import KeyRing
-from ._keystore import KeyStore, StaticKeys
+from ._keystore import KeyStore
 from ._pipeline import make_keys
 from ._policy import Policy
 from .clickhouse import subject_delete, subject_query
