@@ -22,8 +22,8 @@ from ._epochs import StaticKeys
 from ._ip import parse_ip
 from ._keys import KeyRing
 from ._keystore import KeyStore
-from ._pipeline import make_keys
 from ._policy import Policy
+from ._steps import make_keys
 from .clickhouse import subject_delete, subject_query
 
 

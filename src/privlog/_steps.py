@@ -1,0 +1,305 @@
+"""The steps a policy compiles to: one small closure per allow-listed field, built once.
+
+Each step reads normalised facts and writes that field's transformed attributes into the
+record; nothing in a step parses configuration, compiles a regex or reads the environment.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from ._capture import Capture, Facts
+from ._epochs import StaticKeys
+from ._generalise import make_query_filter, origin, primary_language, scrub_path
+from ._geo import make_locator, open_database
+from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
+from ._keys import KeyRing
+from ._keystore import KeyStore
+from ._policy import Policy
+from ._policy_types import FieldRule
+from ._useragent import UserAgentGeneraliser
+
+Attributes = dict[str, Any]
+"""One exported record's attributes, flat, with OpenTelemetry semantic-convention names."""
+
+Step = Callable[[Facts, Capture, Attributes], None]
+"""Writes the attributes of one field, already transformed, into the record."""
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+MAX_TEXT = 1024
+
+
+class IsoFormatter:
+    """RFC 3339 UTC timestamps with milliseconds; the seconds part is formatted once per second.
+
+    Keep one per sequence of nearby timestamps (a stream's expiry times, say): records come in
+    time order, so nearly every call reuses the last second.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[int, str] = (-1, "")  # swapped whole, so threads never see a torn pair
+
+    def __call__(self, ns: int) -> str:
+        second, rest = divmod(ns, 1_000_000_000)
+        cached_second, text = self._last
+        if cached_second != second:
+            text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            self._last = (second, text)
+        return f"{text}.{rest // 1_000_000:03d}Z"
+
+
+iso_utc = IsoFormatter()
+"""A shared formatter, for timestamps of the moment (record times)."""
+
+
+Keyed = Callable[[KeyRing, bytes], str]
+"""A keyed transform: the ring of the record's epoch and the value."""
+
+
+def make_keys(policy: Policy) -> StaticKeys | KeyStore | None:
+    """The key source a policy names: a key store with shredding, or a static secret."""
+    if policy.key_store is not None:
+        return KeyStore.load(policy.key_store, policy.hash_algorithm)
+    if policy.secret is not None:
+        return StaticKeys(policy.secret, policy.rotation, policy.hash_algorithm)
+    return None
+
+
+class StepContext:
+    """Things shared by the steps of all streams, built once."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.resolve_client = make_client_resolver(policy.trusted_proxies, policy.proxy_header)
+        self.keys = make_keys(policy)
+        self.geo_database = policy.geo_database
+        self._ua: UserAgentGeneraliser | None = None
+
+    @property
+    def user_agent(self) -> UserAgentGeneraliser:
+        if self._ua is None:
+            self._ua = UserAgentGeneraliser()
+        return self._ua
+
+    @staticmethod
+    def keyed(action: str, domain: str) -> Keyed:
+        """The keyed transform of ``action``, applied with the ring of each record's epoch."""
+
+        last: list[Any] = [None, None]  # the last ring and its function: records come in epoch order
+
+        def keyed_value(ring: KeyRing, value: bytes) -> str:
+            if last[0] is not ring:
+                last[1] = ring.keyed(action, domain)
+                last[0] = ring
+            fn: Callable[[bytes], str] = last[1]
+            return fn(value)
+
+        return keyed_value
+
+
+def _client_ip(rule: FieldRule, ctx: StepContext) -> Step:
+    if rule.action in ("hash", "cryptopan"):
+        keyed = ctx.keyed(rule.action, "client_ip")
+
+        def keyed_ip(f: Facts, c: Capture, r: Attributes) -> None:
+            found = f.client
+            if found is not None:
+                r["client.address"] = INVALID if isinstance(found, str) else keyed(f.ring, found)
+
+        return keyed_ip
+    transform = (
+        make_truncate(rule.options["ipv4_prefix"], rule.options["ipv6_prefix"])
+        if rule.action == "truncate"
+        else format_ip
+    )
+
+    def client_ip(f: Facts, c: Capture, r: Attributes) -> None:
+        found = f.client
+        if found is not None:
+            r["client.address"] = INVALID if isinstance(found, str) else transform(found)
+
+    return client_ip
+
+
+def _keep_bytes(ring: KeyRing, value: bytes) -> str:
+    return value.decode("utf-8", "replace")[:MAX_TEXT]
+
+
+def _identifier(name: str, attr: str, rule: FieldRule, ctx: StepContext) -> Step:
+    transform = _keep_bytes if rule.action == "keep" else ctx.keyed(rule.action, name)
+
+    if name == "user_id":
+
+        def user_id(f: Facts, c: Capture, r: Attributes) -> None:
+            if c.user_id:
+                r[attr] = transform(f.ring, c.user_id.encode("utf-8", "surrogatepass"))
+
+        return user_id
+
+    # Compiled once: finds the session cookie's value without splitting the whole header.
+    cookie = re.compile(rf"(?:^|;)\s*{re.escape(rule.options['cookie'])}=\"?([^;\"]+)")
+
+    def session_id(f: Facts, c: Capture, r: Attributes) -> None:
+        cookies = f.headers.get(b"cookie")
+        if cookies:
+            found = cookie.search(cookies)
+            if found is not None:
+                r[attr] = transform(f.ring, found.group(1).strip().encode("latin-1"))
+
+    return session_id
+
+
+def _location(rule: FieldRule, ctx: StepContext) -> Step:
+    locate = make_locator(open_database(ctx.geo_database or ""), rule.action)
+
+    def location(f: Facts, c: Capture, r: Attributes) -> None:
+        found = f.client
+        if isinstance(found, bytes):
+            r.update(locate(found))
+
+    return location
+
+
+def _path(rule: FieldRule) -> Step:
+    if rule.action == "keep":
+
+        def keep_path(f: Facts, c: Capture, r: Attributes) -> None:
+            if f.path is not None:
+                r["url.path"] = f.path[:2048]
+
+        return keep_path
+    if rule.action == "scrub":
+
+        def scrubbed_path(f: Facts, c: Capture, r: Attributes) -> None:
+            if f.path is not None:
+                r["url.path"] = scrub_path(f.path)
+
+        return scrubbed_path
+
+    def template_path(f: Facts, c: Capture, r: Attributes) -> None:
+        if f.route is not None:
+            r["http.route"] = r["url.path"] = f.route
+        elif f.path is not None:
+            r["url.path"] = scrub_path(f.path)
+
+    return template_path
+
+
+def _user_agent(rule: FieldRule, ctx: StepContext) -> Step:
+    if rule.action == "keep":
+
+        def keep_ua(f: Facts, c: Capture, r: Attributes) -> None:
+            ua = f.headers.get(b"user-agent")
+            if ua is not None:
+                r["user_agent.original"] = ua[:MAX_TEXT]
+
+        return keep_ua
+    generalise = ctx.user_agent
+
+    def generalised_ua(f: Facts, c: Capture, r: Attributes) -> None:
+        ua = f.headers.get(b"user-agent")
+        if ua is None:
+            return
+        family, major, os_family, device = generalise(ua)
+        r["user_agent.name"] = family
+        if major is not None:
+            r["user_agent.version"] = major
+        r["user_agent.os.name"] = os_family
+        r["privlog.device.class"] = device
+
+    return generalised_ua
+
+
+def header_value(header: bytes, attr: str, convert: Callable[[str], str]) -> Step:
+    def from_header(f: Facts, c: Capture, r: Attributes) -> None:
+        value = f.headers.get(header)
+        if value is not None:
+            r[attr] = convert(value)
+
+    return from_header
+
+
+def keyed_header(header: bytes, attr: str, keyed: Keyed) -> Step:
+    def from_header(f: Facts, c: Capture, r: Attributes) -> None:
+        value = f.headers.get(header)
+        if value is not None:
+            r[attr] = keyed(f.ring, value.encode("latin-1"))
+
+    return from_header
+
+
+def _simple(attr: str, get: Callable[[Facts, Capture], Any]) -> Step:
+    def simple(f: Facts, c: Capture, r: Attributes) -> None:
+        value = get(f, c)
+        if value is not None:
+            r[attr] = value
+
+    return simple
+
+
+def _request_bytes(f: Facts, c: Capture) -> int | None:
+    if c.request_bytes is not None:
+        return c.request_bytes
+    length = f.headers.get(b"content-length")
+    return int(length) if length is not None and length.isdigit() and len(length) < 16 else None
+
+
+def _method(f: Facts, c: Capture) -> str | None:
+    if f.method is None:
+        return None
+    return f.method if f.method in _METHODS else "_OTHER"
+
+
+def field_step(name: str, rule: FieldRule, ctx: StepContext) -> Step | None:
+    """The step for one allow-listed field (None for fields carried by every record)."""
+    if name == "client_ip":
+        return _client_ip(rule, ctx)
+    if name in ("user_id", "session_id"):
+        return _identifier(name, "user.id" if name == "user_id" else "session.id", rule, ctx)
+    if name == "path":
+        return _path(rule)
+    if name == "location":
+        return _location(rule, ctx)
+    if name == "user_agent":
+        return _user_agent(rule, ctx)
+    if name == "referrer":
+        convert = origin if rule.action == "origin" else (lambda v: v[:MAX_TEXT])
+        return header_value(b"referer", "http.request.header.referer", convert)
+    if name == "language":
+        return header_value(b"accept-language", "privlog.language", primary_language)
+    if name == "query":
+        filt = make_query_filter(rule.options["allow"], rule.options["values"])
+        return _simple("url.query", lambda f, c: filt(f.query))
+    simple: dict[str, tuple[str, Callable[[Facts, Capture], Any]]] = {
+        "duration": ("http.server.request.duration", lambda f, c: c.duration_ns / 1e9),
+        "method": ("http.request.method", _method),
+        "scheme": ("url.scheme", lambda f, c: f.scheme),
+        "http_version": ("network.protocol.version", lambda f, c: f.http_version),
+        "status": ("http.response.status_code", lambda f, c: c.status),
+        "request_bytes": ("http.request.body.size", _request_bytes),
+        "response_bytes": ("http.response.body.size", lambda f, c: c.response_bytes),
+        "client_port": ("client.port", lambda f, c: f.client_port),
+    }
+    if name in simple:
+        return _simple(*simple[name])
+    return None  # timestamp: every record has one
+
+
+def extra_step(f: Facts, c: Capture, r: Attributes) -> None:
+    """WebSocket counters and the session's start and end; the auth event's name."""
+    extra = c.extra
+    if extra is None:
+        return
+    if c.kind == "websocket":
+        r["privlog.session.start"] = iso_utc(c.start_ns)
+        r["privlog.session.end"] = iso_utc(c.start_ns + c.duration_ns)
+        for key in ("messages_in", "messages_out", "bytes_in", "bytes_out", "close_code"):
+            value = extra.get(key)
+            if value is not None:
+                r[f"privlog.websocket.{key}"] = value
+    elif c.kind == "auth":
+        r["event.name"] = f"auth.{extra['event']}"
