@@ -7,10 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._catalogue import ACTION_OPTIONS, EVENT_KINDS, FIELDS, HEADER_ACTIONS
+from ._catalogue import EVENT_KINDS
 from ._errors import PolicyError, did_you_mean
 from ._ip import PROXY_HEADERS
-from ._policy_types import ExportSettings, FieldRule, RetentionClass, Stream
+from ._policy_common import as_table as as_table
+from ._policy_common import check_keys as check_keys
+from ._policy_fields import parse_fields, parse_headers
+from ._policy_types import ExportSettings, RetentionClass, Stream
 
 MIN_SECRET_BYTES = 32
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
@@ -18,53 +21,9 @@ SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
 _PROXY_KEYS = frozenset({"trusted", "header"})
 
 #: Request headers that hold credentials: never allow-listed, whatever the action.
-_CREDENTIAL_HEADERS = frozenset(
-    {
-        "cookie",
-        "set-cookie",
-        "authorization",
-        "proxy-authorization",
-        "x-api-key",
-        "x-auth-token",
-        "x-csrf-token",
-        "x-csrftoken",
-        "x-xsrf-token",
-        "x-amz-security-token",
-        "api-key",
-        "apikey",
-        "x-apikey",
-    }
-)
-#: Request headers that hold a client address: keyed actions only, never ``keep``.
-_ADDRESS_HEADERS = frozenset(
-    {
-        "x-forwarded-for",
-        "forwarded",
-        "x-real-ip",
-        "true-client-ip",
-        "cf-connecting-ip",
-        "x-client-ip",
-        "x-cluster-client-ip",
-        "fastly-client-ip",
-    }
-)
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
 _STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "headers"})
 _EXPORT_KEYS = frozenset({"sink", "directory", "queue_size", "batch_size", "flush_interval"})
-
-
-def as_table(value: Any, setting: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise PolicyError(
-            setting, f"must be a table, got {type(value).__name__}", f"write [{setting}] with keys"
-        )
-    return value
-
-
-def check_keys(table: Mapping[str, Any], allowed: frozenset[str], setting: str) -> None:
-    for key in table:
-        if key not in allowed:
-            raise PolicyError(f"{setting}.{key}", "unknown setting", did_you_mean(str(key), allowed))
 
 
 def parse_retention(value: Any) -> dict[str, RetentionClass]:
@@ -145,8 +104,8 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
                 raise PolicyError(
                     f"{setting}.events", f"unknown event kind {ev!r}", did_you_mean(str(ev), EVENT_KINDS)
                 )
-        fields = _fields(spec.get("fields"), f"{setting}.fields")
-        headers = _headers(spec.get("headers", {}), f"{setting}.headers")
+        fields = parse_fields(spec.get("fields"), f"{setting}.fields")
+        headers = parse_headers(spec.get("headers", {}), f"{setting}.headers")
         out.append(
             Stream(
                 name=name,
@@ -158,114 +117,6 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
             )
         )
     return tuple(out)
-
-
-def _fields(value: Any, setting: str) -> dict[str, FieldRule]:
-    if value is None:
-        raise PolicyError(
-            setting, "no field is listed", 'add e.g. fields = { path = "template", status = "keep" }'
-        )
-    table = as_table(value, setting)
-    rules: dict[str, FieldRule] = {}
-    for name, spec in table.items():
-        fsetting = f"{setting}.{name}"
-        if name not in FIELDS:
-            raise PolicyError(fsetting, "unknown field", did_you_mean(str(name), FIELDS))
-        allowed, default = FIELDS[name]
-        options: dict[str, Any] = {}
-        if spec is True:
-            action = default
-        elif isinstance(spec, str):
-            action = spec
-        elif isinstance(spec, Mapping):
-            action = spec.get("action", default)
-            options = {k: v for k, v in spec.items() if k != "action"}
-        else:
-            raise PolicyError(
-                fsetting, f"must be an action name or a table, got {spec!r}", f'write {name} = "{default}"'
-            )
-        if action == "drop":
-            continue
-        if action not in allowed:
-            raise PolicyError(
-                fsetting,
-                f"action {action!r} is not valid for this field",
-                did_you_mean(str(action), allowed | {"drop"}),
-            )
-        check_keys(options, ACTION_OPTIONS.get(action, frozenset()), fsetting)
-        _check_options(name, action, options, fsetting)
-        rules[name] = FieldRule(action=action, options=options)
-    return rules
-
-
-def _check_options(name: str, action: str, options: dict[str, Any], setting: str) -> None:
-    if action == "truncate":
-        for key, top, default in (("ipv4_prefix", 32, 24), ("ipv6_prefix", 128, 48)):
-            bits = options.setdefault(key, default)
-            if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= top:
-                raise PolicyError(
-                    f"{setting}.{key}",
-                    f"must be a whole number from 0 to {top}, got {bits!r}",
-                    f"set {key} = {default}",
-                )
-    elif action == "allowlist":
-        allow = options.setdefault("allow", [])
-        values = options.setdefault("values", [])
-        for key, names in (("allow", allow), ("values", values)):
-            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-                raise PolicyError(
-                    f"{setting}.{key}", "must be a list of parameter names", f'set {key} = ["page"]'
-                )
-        for n in values:
-            if n not in allow:
-                raise PolicyError(
-                    f"{setting}.values", f"{n!r} keeps its value but is not in allow", f'add "{n}" to allow'
-                )
-    if name == "session_id":
-        cookie = options.setdefault("cookie", "session")
-        if not isinstance(cookie, str) or not cookie:
-            raise PolicyError(f"{setting}.cookie", "must name the session cookie", 'set cookie = "sessionid"')
-    elif "cookie" in options:
-        raise PolicyError(f"{setting}.cookie", "only session_id reads a cookie", "remove the cookie option")
-
-
-def _headers(value: Any, setting: str) -> dict[str, str]:
-    table = as_table(value, setting)
-    out = {}
-    for name, action in table.items():
-        hsetting = f"{setting}.{name}"
-        lname = str(name).lower()
-        if is_credential_header(lname):
-            raise PolicyError(
-                hsetting,
-                "credentials are never logged as headers",
-                "remove it (use session_id for a session cookie, user_id for the user)",
-            )
-        if action == "drop":
-            continue
-        if action not in HEADER_ACTIONS:
-            raise PolicyError(
-                hsetting, f"unknown action {action!r}", did_you_mean(str(action), HEADER_ACTIONS)
-            )
-        if action == "keep" and lname in _ADDRESS_HEADERS:
-            raise PolicyError(
-                hsetting,
-                "this header holds client addresses, which are never kept raw",
-                'use "hash" or "pseudonymise", or the client_ip field (which truncates '
-                "and believes only [proxies] trusted)",
-            )
-        out[lname] = action
-    return out
-
-
-def is_credential_header(name: str) -> bool:
-    """True for a (lower-case) header name that carries a credential: never logged."""
-    return (
-        name in _CREDENTIAL_HEADERS
-        or name.endswith(("token", "-api-key", "_api_key"))
-        or "secret" in name
-        or "password" in name
-    )
 
 
 def parse_proxy_header(value: Any) -> str:
