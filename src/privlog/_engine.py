@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from .sinks.metrics import AggregateMetricsSink, meter_provider_from_env
 from .sinks.otel import OpenTelemetrySink, app_logger_provider, env_requests_otel, logger_provider_from_env
 from .sinks.otlp import OtlpHttpSink
 
+log = logging.getLogger("privlog")
 _default: PrivacyLog | None = None
 _default_lock = threading.Lock()
 
@@ -183,6 +186,20 @@ class PrivacyLog:
     def close(self) -> None:
         """Flush and stop. Called for you at interpreter exit and on ASGI lifespan shutdown."""
         self.dispatcher.close()
+
+
+def call_user_hook(hook: Callable[[Any], object], request: Any) -> str | None:
+    """The user id a hook returns for a request, as text; None if it fails (counted in the log).
+
+    Adapters call user hooks on the request thread, so nothing they raise may escape,
+    not even from the returned value's ``__str__``.
+    """
+    try:
+        value = hook(request)
+        return None if value is None else str(value)
+    except Exception as exc:
+        log.warning("privlog: user_id hook raised %s; the record has no user id", type(exc).__name__)
+        return None
 
 
 def default_privlog() -> PrivacyLog:

@@ -19,7 +19,7 @@ from typing import Any
 from opentelemetry.sdk._logs import LoggerProvider
 
 from ._capture import Capture, find_routes, read_asgi_scope
-from ._engine import PrivacyLog
+from ._engine import PrivacyLog, call_user_hook
 from ._policy import Policy
 
 Scope = MutableMapping[str, Any]
@@ -96,14 +96,7 @@ class PrivacyLogMiddleware:
             await self.app(scope, receive, send)
 
     def _user_id(self, scope: Scope) -> str | None:
-        if not self._wants_user:
-            return None
-        try:
-            value = self._user_hook(scope)
-            return None if value is None else str(value)
-        except Exception as exc:  # a user hook (or its value's __str__) must not break the request
-            log.warning("privlog: user_id hook raised %s; the record has no user id", type(exc).__name__)
-            return None
+        return call_user_hook(self._user_hook, scope) if self._wants_user else None
 
     async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = _time_ns()

@@ -22,7 +22,7 @@ from typing import Any
 from opentelemetry.sdk._logs import LoggerProvider
 
 from ._capture import Capture, Facts
-from ._engine import PrivacyLog
+from ._engine import PrivacyLog, call_user_hook
 from ._generalise import scrub_path
 from ._policy import Policy
 
@@ -156,14 +156,7 @@ class PrivacyLogMiddleware:
         return response
 
     def _user_id(self, environ: Environ) -> str | None:
-        if not self._wants_user:
-            return None
-        try:
-            value = self._user_hook(environ)
-            return None if value is None else str(value)
-        except Exception as exc:  # a user hook (or its value's __str__) must not break the request
-            log.warning("privlog: user_id hook raised %s; the record has no user id", type(exc).__name__)
-            return None
+        return call_user_hook(self._user_hook, environ) if self._wants_user else None
 
 
 class _Response:
