@@ -388,3 +388,29 @@ def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
     blob = orjson.dumps([rec.attributes for rec in sink.records]).decode()
     for secret in ("127.0.0.1", "198.51.100.77", "90817263", "s3cr3t"):
         assert secret not in blob
+
+
+@pytest.mark.integration
+def test_real_asgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
+    """Django's ASGI handler under uvicorn on 127.0.0.1: the async middleware, end to end."""
+    from django.core.handlers.asgi import ASGIHandler
+
+    from privlog._demo import _serve
+
+    server, thread, port = _serve(ASGIHandler(), lifespan="off")  # Django has no lifespan
+    try:
+        r = httpx.get(f"http://127.0.0.1:{port}/users/90817263/?page=2&token=s3cr3t", headers=HEADERS)
+        assert r.status_code == 200
+        deadline = time.monotonic() + 5
+        while not security(sink, privlog) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+    (user,) = security(sink, privlog)
+    assert user["http.route"] == "/users/<int:pk>/"
+    assert user["http.response.status_code"] == 200
+    assert user["http.response.body.size"] == len(r.content)
+    blob = orjson.dumps([rec.attributes for rec in sink.records]).decode()
+    for secret in ("198.51.100.77", "90817263", "s3cr3t"):
+        assert secret not in blob

@@ -142,7 +142,7 @@ def packaged_policy(name: str) -> Path:
     return Path(str(resources.files("privlog") / "policies" / f"{name}.toml"))
 
 
-def _serve(app: Any) -> tuple[Any, threading.Thread, int]:
+def _serve(app: Any, lifespan: str = "on") -> tuple[Any, threading.Thread, int]:
     import uvicorn
 
     config = uvicorn.Config(
@@ -152,7 +152,7 @@ def _serve(app: Any) -> tuple[Any, threading.Thread, int]:
         log_level="critical",
         proxy_headers=False,
         ws="websockets-sansio",
-        lifespan="on",
+        lifespan=lifespan,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
