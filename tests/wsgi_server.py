@@ -21,5 +21,8 @@ def serve(app: Callable[..., Any]) -> Iterator[str]:
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        # Let task threads finish their responses first: closing the server under a running
+        # task makes waitress's wake-up pipe fail in that thread (EBADF).
+        server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
         server.close()
         thread.join(timeout=5)
