@@ -64,9 +64,29 @@ def make_runner(
     return run, loop
 
 
+def measure(
+    benchmark: Any,
+    run: Callable[[], None],
+    requests: int,
+    rounds: int,
+    setup: Callable[[], None] | None,
+    after: Callable[[], None] | None,
+) -> None:
+    """Benchmark ``run`` (one round of ``requests`` requests); report per round, with the count."""
+    run()  # warm up: routes, caches, lazy imports
+
+    def target() -> None:
+        run()
+        if after is not None:
+            after()
+
+    benchmark.extra_info["requests_per_round"] = requests
+    benchmark.pedantic(target, rounds=rounds, iterations=1, setup=setup, warmup_rounds=2)
+
+
 @pytest.fixture
 def per_request(benchmark: Any) -> Callable[..., None]:
-    """Benchmark ``app``; the stored figure is per round of REQUESTS_PER_ROUND requests."""
+    """Benchmark an ASGI ``app``; the stored figure is per round of REQUESTS_PER_ROUND requests."""
 
     def go(
         app: Callable[..., Any],
@@ -75,16 +95,8 @@ def per_request(benchmark: Any) -> Callable[..., None]:
         after: Callable[[], None] | None = None,
     ) -> None:
         run, loop = make_runner(app)
-        run()  # warm up: routes, caches, lazy imports
-
-        def target() -> None:
-            run()
-            if after is not None:
-                after()
-
-        benchmark.extra_info["requests_per_round"] = REQUESTS_PER_ROUND
         try:
-            benchmark.pedantic(target, rounds=rounds, iterations=1, setup=setup, warmup_rounds=2)
+            measure(benchmark, run, REQUESTS_PER_ROUND, rounds, setup, after)
         finally:
             loop.close()
 

@@ -25,6 +25,7 @@ from flask import Flask
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
+from conftest import measure
 from privlog import Policy, PrivacyLog
 from privlog.flask import PrivLog
 from privlog.sinks.jsonl import JsonlStore
@@ -81,7 +82,7 @@ def run_requests(app: Callable[..., Any]) -> None:
 
 @pytest.fixture
 def per_request(benchmark: Any) -> Callable[..., None]:
-    """Benchmark ``app``; the stored figure is per round of REQUESTS requests."""
+    """Benchmark a WSGI ``app``; the stored figure is per round of REQUESTS requests."""
 
     def go(
         app: Callable[..., Any],
@@ -89,15 +90,7 @@ def per_request(benchmark: Any) -> Callable[..., None]:
         setup: Callable[[], None] | None = None,
         after: Callable[[], None] | None = None,
     ) -> None:
-        run_requests(app)  # warm up: routes, caches, lazy imports
-
-        def target() -> None:
-            run_requests(app)
-            if after is not None:
-                after()
-
-        benchmark.extra_info["requests_per_round"] = REQUESTS
-        benchmark.pedantic(target, rounds=rounds, iterations=1, setup=setup, warmup_rounds=2)
+        measure(benchmark, lambda: run_requests(app), REQUESTS, rounds, setup, after)
 
     return go
 
