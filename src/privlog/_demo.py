@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 
@@ -142,7 +142,7 @@ def packaged_policy(name: str) -> Path:
     return Path(str(resources.files("privlog") / "policies" / f"{name}.toml"))
 
 
-def _serve(app: Any, lifespan: str = "on") -> tuple[Any, threading.Thread, int]:
+def _serve(app: Any, lifespan: Literal["auto", "on", "off"] = "on") -> tuple[Any, threading.Thread, int]:
     import uvicorn
 
     config = uvicorn.Config(
