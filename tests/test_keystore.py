@@ -255,7 +255,8 @@ class TestStoreChanges:
         store = KeyStore.load(tmp_path)
         now = today_utc()
         current = store.ring_for(ns(now)).key_id
-        store.ring_for(ns(now + timedelta(days=365)))  # a clock a year ahead, or a bogus timestamp
+        with pytest.raises(KeyShredded, match="future"):  # a clock a year ahead, or a bogus timestamp
+            store.ring_for(ns(now + timedelta(days=365)))
         assert store.ring_for(ns(now)).key_id == current
         reloaded = KeyStore.load(tmp_path)
         assert reloaded.ring_for_epoch(daily(now)).key_id == current
@@ -387,3 +388,17 @@ class TestSubject:
         assert "ClickHouse" in out
         assert "alice@example.com" not in out.split("elsewhere:")[1]
         os.environ.pop("PRIVLOG_KEY_STORE", None)
+
+
+class TestFutureTimestamps:
+    def test_a_far_future_record_is_refused_quickly_and_harms_nothing(self, tmp_path: Path) -> None:
+        import time
+
+        store = KeyStore.init(tmp_path, "daily", 30)
+        now_ns = time.time_ns()
+        today_key = store.ring_for(now_ns).key_id
+        started = time.perf_counter()
+        with pytest.raises(KeyShredded, match="future"):
+            store.ring_for(now_ns + 3000 * 365 * 86_400 * 1_000_000_000)
+        assert time.perf_counter() - started < 0.5
+        assert store.ring_for(now_ns).key_id == today_key
