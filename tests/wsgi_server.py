@@ -16,13 +16,25 @@ def serve(app: Callable[..., Any]) -> Iterator[str]:
     server: Any = waitress.create_server(
         app, host="127.0.0.1", port=0, threads=2, clear_untrusted_proxy_headers=False
     )
-    thread = threading.Thread(target=server.run, name="waitress-test", daemon=True)
+    stopping = threading.Event()
+
+    def run() -> None:
+        # Closing the server's sockets while its loop sits in select() makes that call fail
+        # (EBADF); that is the server stopping, as WebTest's StopableWSGIServer also treats it.
+        try:
+            server.run()
+        except (OSError, ValueError):
+            if not stopping.is_set():
+                raise
+
+    thread = threading.Thread(target=run, name="waitress-test", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.effective_port}"
     finally:
+        stopping.set()
         # Let task threads finish their responses first: closing the server under a running
-        # task makes waitress's wake-up pipe fail in that thread (EBADF).
+        # task makes waitress's wake-up pipe fail in that thread.
         server.task_dispatcher.shutdown(cancel_pending=False, timeout=5)
         server.close()
         thread.join(timeout=5)
