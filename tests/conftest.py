@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
 
-from privlog import Output, Policy
+from privlog import Output, Policy, PrivacyLog
 
 SECRET = "k" * 16 + "0123456789abcdef0123"  # 36 bytes, test-only
 ENV = {"PRIVLOG_SECRET": SECRET}
@@ -105,3 +105,17 @@ def full_policy() -> Policy:
 @pytest.fixture
 def sink() -> ListSink:
     return ListSink()
+
+
+@pytest.fixture
+def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
+    """A PrivacyLog with the FULL policy writing to ``sink``; closed after the test."""
+    pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])
+    yield pl
+    pl.close()
+
+
+def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
+    """The security stream's records so far (flushes the worker first)."""
+    privlog.flush()
+    return sink.stream("security")

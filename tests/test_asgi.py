@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,14 +15,7 @@ from starlette.testclient import TestClient
 from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware
 from privlog.asgi import user_from_scope
 
-from .conftest import ENV, FULL, ListSink
-
-
-@pytest.fixture
-def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
-    pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])
-    yield pl
-    pl.close()
+from .conftest import ENV, FULL, ListSink, security
 
 
 def fastapi_app(privlog: PrivacyLog, **kw: Any) -> FastAPI:
@@ -55,11 +47,6 @@ def fastapi_app(privlog: PrivacyLog, **kw: Any) -> FastAPI:
 
 def client(app: Any, host: str = "127.0.0.1") -> TestClient:
     return TestClient(app, client=(host, 40000), raise_server_exceptions=True)
-
-
-def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
-    privlog.flush()
-    return sink.stream("security")
 
 
 class TestHttp:

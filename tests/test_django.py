@@ -29,7 +29,7 @@ from privlog import Policy, PrivacyLog
 from privlog.django import conf
 
 from . import django_site as site
-from .conftest import ENV, FULL, ListSink, policy_dict
+from .conftest import ENV, FULL, ListSink, policy_dict, security
 from .django_site import configure
 from .wsgi_server import serve
 
@@ -73,11 +73,6 @@ def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
     with override_settings(PRIVLOG=pl):
         yield pl
     pl.close()
-
-
-def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
-    privlog.flush()
-    return sink.stream("security")
 
 
 def alice() -> Any:

@@ -16,7 +16,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from privlog import Policy, PolicyError, PrivacyLog
 from privlog.flask import PrivLog
 
-from .conftest import ENV, FULL, ListSink, policy_dict
+from .conftest import ENV, FULL, ListSink, policy_dict, security
 from .wsgi_server import serve
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
@@ -68,18 +68,6 @@ def make_app(ext: PrivLog | None = None, **config: Any) -> Flask:
         return Response(stream_with_context(chunks()))
 
     return app
-
-
-@pytest.fixture
-def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
-    pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])
-    yield pl
-    pl.close()
-
-
-def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
-    privlog.flush()
-    return sink.stream("security")
 
 
 def get(app: Flask, url: str, **kw: Any) -> bytes:

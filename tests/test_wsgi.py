@@ -13,12 +13,14 @@ import pytest
 from privlog import Policy, PolicyError, PrivacyLog
 from privlog.wsgi import PrivacyLogMiddleware, read_wsgi_environ, user_from_environ
 
-from .conftest import ENV, FULL, ListSink, policy_dict
+from .conftest import ENV, FULL, ListSink, policy_dict, security
 
 StartResponse = Callable[..., Any]
 
 
-def environ(path: str = "/users/90817263", query: str = "page=2&token=s3cr3t", **extra: Any) -> dict[str, Any]:
+def environ(
+    path: str = "/users/90817263", query: str = "page=2&token=s3cr3t", **extra: Any
+) -> dict[str, Any]:
     env: dict[str, Any] = {
         "REQUEST_METHOD": "GET",
         "SCRIPT_NAME": "",
@@ -98,18 +100,6 @@ def with_file_wrapper(wrapper: object) -> dict[str, Any]:
 class Unprintable:
     def __str__(self) -> str:
         raise RuntimeError("no text for you")
-
-
-@pytest.fixture
-def privlog(sink: ListSink) -> Iterator[PrivacyLog]:
-    pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])
-    yield pl
-    pl.close()
-
-
-def security(sink: ListSink, privlog: PrivacyLog) -> list[dict[str, Any]]:
-    privlog.flush()
-    return sink.stream("security")
 
 
 class TestMiddleware:
