@@ -177,6 +177,30 @@ class TestEncoding:
         assert ("privlog.stream", "security", str) in enc._cache
         assert len(enc._cache) < 1000  # the unique values did not fill it
 
+    def test_unique_values_of_volatile_keys_still_round_trip(self) -> None:
+        """Once a key's values stop repeating they skip the cache; every length and text still decodes."""
+        enc = LogEncoder({}, "privlog", cache_size=64)
+        values = ["ü" * (i % 300) + f"-{i}" for i in range(400)] + ["a\ud800b", ""]
+        sent = [out({"user.id": v, "duration": i / 7, "size": i * 1000}) for i, v in enumerate(values)]
+        first = decoded(enc.encode(sent, 1))  # user.id and size turn volatile on the way
+        assert {"user.id", "size"} <= enc._volatile
+        got = decoded(enc.encode(sent, 1))
+        assert first == got
+        assert [g["user.id"] for g in got] == [v.encode("utf-8", "replace").decode() for v in values]
+        assert [g["duration"] for g in got] == [i / 7 for i in range(len(values))]
+        assert [g["size"] for g in got] == [i * 1000 for i in range(len(values))]
+
+    def test_a_pipeline_records_shared_tags_encode_as_if_inline(self) -> None:
+        """The tags block, encoded once per tags object, gives the same record as encoding every entry."""
+        tags = {"privlog.stream": "security", "privlog.retention.days": 90, "privlog.key_id": "k1"}
+        with_tags = [
+            Output("security", 90, i, {"event.name": "http.request", "user.id": f"u{i}", **tags}, tags)
+            for i in range(50)
+        ]
+        enc = LogEncoder({}, "privlog")
+        assert enc.encode(with_tags, 1) == enc.encode([o._replace(tags=None) for o in with_tags], 1)
+        assert decoded(enc.encode(with_tags, 1))[3] == {"event.name": "http.request", "user.id": "u3", **tags}
+
     def test_the_same_bytes_as_the_sdk_for_each_log_record(self) -> None:
         """The SDK's own encoder, fed the same record, yields an equal LogRecord message."""
         batches: list[ExportLogsServiceRequest] = []

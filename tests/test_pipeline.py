@@ -132,6 +132,19 @@ class TestTags:
         assert len(out["security"]["privlog.key_id"]) == 8
         assert "privlog.key_id" not in out["analytics"]
 
+    def test_tags_are_the_last_entries_and_shared_by_a_streams_records(self) -> None:
+        """Exporters may encode ``Output.tags`` once: it must equal the record's trailing entries."""
+        pipeline = compile_policy(Policy.from_dict(FULL, environ=ENV))
+        first = {o.stream: o for o in pipeline.process(capture(scope()))}
+        second = {o.stream: o for o in pipeline.process(capture(scope(xff="198.51.100.9")))}
+        for name, out in first.items():
+            assert out.tags is not None
+            trailing = list(out.attributes.items())[-len(out.tags) :]
+            assert trailing == list(out.tags.items())
+            assert second[name].tags is out.tags
+        assert first["security"].tags is not None
+        assert first["security"].tags["privlog.key_id"] == first["security"].attributes["privlog.key_id"]
+
 
 class TestConsentAndEvents:
     def test_gpc_and_dnt_skip_the_gated_stream_only(self) -> None:

@@ -80,14 +80,16 @@ def pick_headers(raw: Any, wanted: frozenset[bytes]) -> dict[bytes, str]:
     """
     out: dict[bytes, str] = {}
     for name, value in raw:
-        name = name.lower()
-        if name in wanted:
-            text = value[:8192].decode("latin-1")
-            if name in out:
-                if name in (b"x-forwarded-for", b"forwarded"):
-                    out[name] = out[name] + "," + text
+        if name not in wanted:  # ASGI servers send lower-case names; lower() only the others
+            name = name.lower()
+            if name not in wanted:
                 continue
-            out[name] = text
+        text = value[:8192].decode("latin-1")
+        if name in out:
+            if name in (b"x-forwarded-for", b"forwarded"):
+                out[name] = out[name] + "," + text
+            continue
+        out[name] = text
     return out
 
 
@@ -157,14 +159,14 @@ def read_asgi_scope(scope: Any, wanted: frozenset[bytes], routes: Any = None) ->
             # Matched inside a Mount: the route's template is relative to it, and root_path now
             # holds the *raw* prefix (with its parameter values), so rebuild it from the routes.
             route = mounted_template(scope, app_root, routes) or "/{mount}" + template
-    return Facts(
-        method=scope.get("method", "GET" if scope.get("type") == "websocket" else None),
-        scheme=scope.get("scheme"),
-        http_version=scope.get("http_version"),
-        path=scope.get("path"),
-        route=route,
-        query=scope.get("query_string", b""),
-        peer=client[0] if client else None,
-        client_port=client[1] if client else None,
-        headers=pick_headers(scope.get("headers", ()), wanted),
+    return Facts(  # positional: this runs for every request
+        scope.get("method", "GET" if scope.get("type") == "websocket" else None),
+        scope.get("scheme"),
+        scope.get("http_version"),
+        scope.get("path"),
+        route,
+        scope.get("query_string", b""),
+        client[0] if client else None,
+        client[1] if client else None,
+        pick_headers(scope.get("headers", ()), wanted),
     )

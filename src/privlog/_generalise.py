@@ -196,11 +196,15 @@ def make_query_filter(allow: Sequence[str], values: Sequence[str]) -> Callable[[
         text = query.decode("latin-1")
         for part in text.split("&")[:256]:
             raw_name, sep, raw_value = part.partition("=")
-            name = unquote_plus(raw_name)
+            # Plain ASCII letters and digits decode and re-encode to themselves: skip both.
+            name = raw_name if raw_name.isalnum() and raw_name.isascii() else unquote_plus(raw_name)
             if name not in allowed:
                 continue
             if name in with_value and sep:
-                value = quote(unquote_plus(raw_value)[:256], safe="")
+                if raw_value.isalnum() and raw_value.isascii():
+                    value = raw_value[:256]
+                else:
+                    value = quote(unquote_plus(raw_value)[:256], safe="")
                 kept.append(f"{name}={value}")
             else:
                 kept.append(name)

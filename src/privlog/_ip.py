@@ -21,6 +21,9 @@ MAX_PROXY_HEADER = 8192
 #: The headers a trusted proxy can be set to write, for ``[proxies] header``.
 PROXY_HEADERS = ("x-forwarded-for", "forwarded")
 _6TO4_FIRST = 0x2002  # 2002::/16 embeds an IPv4 address in bits 16..48 (RFC 3056)
+_PEER_CACHE = 1024
+_pton = socket.inet_pton
+_AF_INET, _AF_INET6 = socket.AF_INET, socket.AF_INET6
 
 
 def parse_ip(text: str) -> bytes | None:
@@ -38,15 +41,16 @@ def parse_ip(text: str) -> bytes | None:
         text = text[1:end]
     elif text.count(":") == 1:
         text = text.split(":", 1)[0]
+    if ":" not in text:  # the family is known before parsing: a failed parse raises, which is slow
+        try:
+            return _pton(_AF_INET, text)
+        except (OSError, ValueError):
+            return None
     pct = text.find("%")
     if pct >= 0:
         text = text[:pct]
     try:
-        return socket.inet_pton(socket.AF_INET, text)
-    except (OSError, ValueError):
-        pass
-    try:
-        packed = socket.inet_pton(socket.AF_INET6, text)
+        packed = _pton(_AF_INET6, text)
     except (OSError, ValueError):
         return None
     if packed[:12] == _MAPPED_PREFIX:
@@ -149,11 +153,22 @@ def make_client_resolver(
     is_trusted = make_is_trusted(networks)
     trust_any = bool(networks)
 
+    peers: dict[str, tuple[bytes | None, bool]] = {}  # behind proxies, a handful of peers repeat
+
     def resolve(peer: str | None, forwarded: str | None, xff: str | None) -> bytes | str | None:
-        packed = parse_ip(peer) if peer else None
+        if not peer:
+            return None
+        known = peers.get(peer)
+        if known is None:
+            found = parse_ip(peer)
+            known = (found, found is not None and trust_any and is_trusted(found))
+            if len(peers) >= _PEER_CACHE:
+                peers.clear()
+            peers[peer] = known
+        packed, trusted = known
         if packed is None:
-            return INVALID if peer else None
-        if not trust_any or not is_trusted(packed):
+            return INVALID
+        if not trusted:
             return packed
         value = forwarded if use_forwarded else xff
         if value is None:

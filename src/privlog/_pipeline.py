@@ -7,6 +7,7 @@ No step parses configuration, compiles a regex or reads the environment.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from ._capture import Capture, Facts
@@ -38,6 +39,9 @@ class Output(NamedTuple):
     retention_days: int
     timestamp_ns: int
     attributes: Attributes
+    #: The stream's retention tags, which are also the last entries of ``attributes``: one dict
+    #: per stream and key epoch, shared by its records, so an exporter can encode them once.
+    tags: Mapping[str, Any] | None = None
 
 
 class CompiledStream:
@@ -79,6 +83,7 @@ class CompiledStream:
             | (frozenset(OPT_OUT_HEADERS) if stream.consent_gated else frozenset())
         )
         self._ttl_ns = stream.retention.days * 86_400 * 1_000_000_000
+        self._ring_tags: tuple[Any, dict[str, Any]] = (None, self.tags)
         self._expiry_iso = IsoFormatter()
 
     def record(self, facts: Facts, capture: Capture) -> Output | None:
@@ -90,11 +95,21 @@ class CompiledStream:
         attrs: Attributes = {"event.name": _EVENT_NAMES.get(capture.kind, capture.kind)}
         for step in self.steps:
             step(facts, capture, attrs)
-        attrs.update(self.tags)
-        if self.uses_key:
-            attrs["privlog.key_id"] = facts.ring.key_id
         attrs["privlog.retention.expires_at"] = self._expiry_iso(capture.start_ns + self._ttl_ns)
-        return Output(self.name, self.retention_days, capture.start_ns, attrs)
+        tags = self.tags
+        if self.uses_key:
+            ring = facts.ring
+            tags_ring, tags = self._ring_tags
+            if tags_ring is not ring:
+                tags = self._tags_for(ring)
+        attrs.update(tags)  # last: no step writes a tag's name, so they stay the final entries
+        return Output(self.name, self.retention_days, capture.start_ns, attrs, tags)
+
+    def _tags_for(self, ring: Any) -> dict[str, Any]:
+        """The tags of records keyed by ``ring``: the stream's tags and the ring's key id."""
+        tags = {**self.tags, "privlog.key_id": ring.key_id}
+        self._ring_tags = (ring, tags)  # swapped whole: records come in epoch order
+        return tags
 
 
 def opted_out(facts: Facts) -> bool:

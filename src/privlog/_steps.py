@@ -30,6 +30,7 @@ Step = Callable[[Facts, Capture, Attributes], None]
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 MAX_TEXT = 1024
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # a lookup beats a format spec per call
 
 
 class IsoFormatter:
@@ -50,7 +51,7 @@ class IsoFormatter:
         if cached_second != second:
             text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
             self._last = (second, text)
-        return f"{text}.{rest // 1_000_000:03d}Z"
+        return text + _MILLIS[rest // 1_000_000]
 
 
 iso_utc = IsoFormatter()
@@ -232,26 +233,61 @@ def keyed_header(header: bytes, attr: str, keyed: Keyed) -> Step:
     return from_header
 
 
-def _simple(attr: str, get: Callable[[Facts, Capture], Any]) -> Step:
-    def simple(f: Facts, c: Capture, r: Attributes) -> None:
-        value = get(f, c)
-        if value is not None:
-            r[attr] = value
-
-    return simple
+def _duration(f: Facts, c: Capture, r: Attributes) -> None:
+    r["http.server.request.duration"] = c.duration_ns / 1e9
 
 
-def _request_bytes(f: Facts, c: Capture) -> int | None:
+def _method(f: Facts, c: Capture, r: Attributes) -> None:
+    method = f.method
+    if method is not None:
+        r["http.request.method"] = method if method in _METHODS else "_OTHER"
+
+
+def _scheme(f: Facts, c: Capture, r: Attributes) -> None:
+    if f.scheme is not None:
+        r["url.scheme"] = f.scheme
+
+
+def _http_version(f: Facts, c: Capture, r: Attributes) -> None:
+    if f.http_version is not None:
+        r["network.protocol.version"] = f.http_version
+
+
+def _status(f: Facts, c: Capture, r: Attributes) -> None:
+    if c.status is not None:
+        r["http.response.status_code"] = c.status
+
+
+def _request_bytes(f: Facts, c: Capture, r: Attributes) -> None:
     if c.request_bytes is not None:
-        return c.request_bytes
+        r["http.request.body.size"] = c.request_bytes
+        return
     length = f.headers.get(b"content-length")
-    return int(length) if length is not None and length.isdigit() and len(length) < 16 else None
+    if length is not None and length.isdigit() and len(length) < 16:
+        r["http.request.body.size"] = int(length)
 
 
-def _method(f: Facts, c: Capture) -> str | None:
-    if f.method is None:
-        return None
-    return f.method if f.method in _METHODS else "_OTHER"
+def _response_bytes(f: Facts, c: Capture, r: Attributes) -> None:
+    if c.response_bytes is not None:
+        r["http.response.body.size"] = c.response_bytes
+
+
+def _client_port(f: Facts, c: Capture, r: Attributes) -> None:
+    if f.client_port is not None:
+        r["client.port"] = f.client_port
+
+
+#: Fields copied as they are (one plain function each: no per-field indirection on the hot path).
+_SCALARS: dict[str, Step] = {
+    "duration": _duration,
+    "method": _method,
+    "scheme": _scheme,
+    "http_version": _http_version,
+    "status": _status,
+    "request_bytes": _request_bytes,
+    "response_bytes": _response_bytes,
+    "client_port": _client_port,
+}
 
 
 def field_step(name: str, rule: FieldRule, ctx: StepContext) -> Step | None:
@@ -273,20 +309,14 @@ def field_step(name: str, rule: FieldRule, ctx: StepContext) -> Step | None:
         return header_value(b"accept-language", "privlog.language", primary_language)
     if name == "query":
         filt = make_query_filter(rule.options["allow"], rule.options["values"])
-        return _simple("url.query", lambda f, c: filt(f.query))
-    simple: dict[str, tuple[str, Callable[[Facts, Capture], Any]]] = {
-        "duration": ("http.server.request.duration", lambda f, c: c.duration_ns / 1e9),
-        "method": ("http.request.method", _method),
-        "scheme": ("url.scheme", lambda f, c: f.scheme),
-        "http_version": ("network.protocol.version", lambda f, c: f.http_version),
-        "status": ("http.response.status_code", lambda f, c: c.status),
-        "request_bytes": ("http.request.body.size", _request_bytes),
-        "response_bytes": ("http.response.body.size", lambda f, c: c.response_bytes),
-        "client_port": ("client.port", lambda f, c: f.client_port),
-    }
-    if name in simple:
-        return _simple(*simple[name])
-    return None  # timestamp: every record has one
+
+        def query(f: Facts, c: Capture, r: Attributes) -> None:
+            kept = filt(f.query)
+            if kept is not None:
+                r["url.query"] = kept
+
+        return query
+    return _SCALARS.get(name)  # None for timestamp: every record has one
 
 
 def extra_step(f: Facts, c: Capture, r: Attributes) -> None:

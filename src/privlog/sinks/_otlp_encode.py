@@ -12,7 +12,8 @@ Field numbers follow opentelemetry-proto: ``collector/logs/v1/logs_service.proto
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from .._pipeline import Output
@@ -119,12 +120,15 @@ def _attribute(key_head: bytes, value: Any) -> bytes:
 class LogEncoder:
     """Encodes batches of :class:`Output` into one ExportLogsServiceRequest.
 
-    One resource and one scope ("privlog") hold the whole batch. The encoded attribute field of
-    each (key, value) pair with a str, int or bool value is cached, so a stream's tags, methods,
-    routes and status codes are encoded once. A key whose values keep missing the cache (ids,
-    hashes, timestamps) stops being cached, so unique values neither pay for the cache nor evict
-    what repeats; the cache is emptied when it reaches ``cache_size`` entries, which bounds its
-    memory whatever the values.
+    One resource and one scope ("privlog") hold the whole batch. Three caches keep the CPU per
+    record low, each bounded by ``cache_size`` entries (emptied when full):
+
+    - the encoded attribute field of each (key, value) pair with a str, int or bool value, so a
+      stream's methods, routes and status codes are encoded once;
+    - for keys whose values keep missing that cache (ids, hashes, timestamps: *volatile* keys),
+      the bytes before the value, per value length, so a unique value costs one ``encode``;
+    - the encoded block of a record's ``tags`` (the stream's retention tags, the same dict object
+      in every record of a stream and key epoch), which the pipeline puts last in ``attributes``.
     """
 
     def __init__(
@@ -142,38 +146,52 @@ class LogEncoder:
         self._misses: dict[str, int] = {}  # cache misses per key since the cache was emptied
         self._volatile: set[str] = set()  # keys whose values rarely repeat: not cached
         self._volatile_after = max(16, cache_size // 16)
+        self._prefixes: dict[tuple[str, int], bytes] = {}  # (volatile key, value length) -> head
+        self._blocks: dict[int, tuple[Mapping[str, Any], bytes]] = {}  # id(tags) -> (tags, block)
 
-    def _miss(self, key: str, value: Any) -> bytes:
-        """Encode a pair the cache did not have, and cache it unless its key is volatile."""
+    def _key_head(self, key: str) -> bytes:
         key_head = self._keys.get(key)
         if key_head is None:
             if len(self._keys) >= self._cache_size:
                 self._keys.clear()
             key_head = self._keys[key] = _field(b"\x0a", _utf8(key))
+        return key_head
+
+    def _prefix(self, key: str, n: int) -> bytes:
+        """The attribute field of a ``n``-byte str value of ``key``, up to the value's bytes."""
+        key_head = self._key_head(key)
+        any_len = n + 1 + len(varint(n))
+        kv_len = len(key_head) + 1 + len(varint(any_len)) + any_len
+        if len(self._prefixes) >= self._cache_size:
+            self._prefixes.clear()
+        head = self._prefixes[(key, n)] = b"".join(
+            (_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), b"\x0a", varint(n))
+        )
+        return head
+
+    def _float_prefix(self, key: str) -> bytes:
+        """The attribute field of a float value of ``key``, up to its 8 bytes."""
+        key_head = self._key_head(key)
+        if len(self._prefixes) >= self._cache_size:
+            self._prefixes.clear()
+        head = self._prefixes[(key, -1)] = b"".join(
+            (_ATTR, varint(len(key_head) + 11), key_head, b"\x12\x09\x21")
+        )
+        return head
+
+    def _miss(self, key: str, value: Any) -> bytes:
+        """Encode a pair the cache did not have, and cache it unless its key is volatile."""
         kind = type(value)
+        encoded: bytes
         if kind is str:
+            data: bytes
             try:
                 data = value.encode()
-            except UnicodeEncodeError:
+            except UnicodeEncodeError:  # lone surrogates: protobuf strings must be valid UTF-8
                 data = value.encode("utf-8", "replace")
-            n = len(data)
-            if n < 120 and len(key_head) + n < 120:  # every length fits in one byte: the usual case
-                encoded = b"".join(
-                    (
-                        _ATTR,
-                        _SMALL[len(key_head) + n + 4],
-                        key_head,
-                        b"\x12",
-                        _SMALL[n + 2],
-                        b"\x0a",
-                        _SMALL[n],
-                        data,
-                    )
-                )
-            else:
-                encoded = _str_attribute(key_head, value)
+            encoded = (self._prefixes.get((key, len(data))) or self._prefix(key, len(data))) + data
         else:
-            encoded = _attribute(key_head, value)
+            encoded = _attribute(self._key_head(key), value)
             if kind is not int and kind is not bool:
                 return encoded
         if key in self._volatile:
@@ -190,11 +208,24 @@ class LogEncoder:
         self._cache[(key, value, kind)] = encoded
         return encoded
 
+    def _block(self, tags: Mapping[str, Any]) -> bytes:
+        """The attribute fields of a record's tags, encoded once per tags object."""
+        found = self._blocks.get(id(tags))
+        if found is not None and found[0] is tags:
+            return found[1]
+        block = b"".join(_attribute(self._key_head(k), v) for k, v in tags.items())
+        if len(self._blocks) >= 64:
+            self._blocks.clear()
+        self._blocks[id(tags)] = (tags, block)  # holding tags keeps its id from being reused
+        return block
+
     def encode(self, records: Sequence[Output], observed_ns: int) -> bytes:
         """The serialised request. ``observed_ns``: when privlog handed the batch to the exporter."""
         fixed = _OBSERVED + _Q(observed_ns) + _SEVERITY
         cache = self._cache
         cache_get = cache.get
+        volatile = self._volatile
+        prefix_get = self._prefixes.get
         miss = self._miss
         parts: list[bytes] = []
         append = parts.append
@@ -211,12 +242,32 @@ class LogEncoder:
             else:
                 body = b"" if name is None else _field(_BODY, any_value(name) or b"")
             fields = [_TIME + _Q(rec.timestamp_ns & _MASK64) + fixed + body]
-            for key, value in attrs.items():
+            add = fields.append
+            tags = rec.tags
+            items: Iterable[tuple[str, Any]] = attrs.items()
+            if tags is not None and len(tags) <= len(attrs):
+                items = islice(items, len(attrs) - len(tags))
+            for key, value in items:
+                kind = type(value)
+                if kind is float:  # durations: never repeat, never cached
+                    add(prefix_get((key, -1)) or self._float_prefix(key))
+                    add(_D(value))
+                    continue
+                if kind is str and key in volatile:  # a unique value: skip the cache
+                    try:
+                        data = value.encode()
+                    except UnicodeEncodeError:
+                        data = value.encode("utf-8", "replace")
+                    add(prefix_get((key, len(data))) or self._prefix(key, len(data)))
+                    add(data)
+                    continue
                 try:
-                    encoded = cache_get((key, value, type(value)))
+                    encoded = cache_get((key, value, kind))
                 except TypeError:  # an unhashable value (a list): encoded below, uncached
                     encoded = None
-                fields.append(encoded if encoded is not None else miss(key, value))
+                add(encoded if encoded is not None else miss(key, value))
+            if tags is not None and len(tags) <= len(attrs):
+                add(self._block(tags))
             payload = b"".join(fields)
             head = b"\x12" + varint(len(payload))  # ScopeLogs.log_records = 2
             append(head)
