@@ -42,6 +42,7 @@ class OtlpReceiver:
                         for lr in sl.log_records:
                             rec = {kv.key: plain(kv.value) for kv in lr.attributes}
                             rec["_body"] = plain(lr.body)
+                            rec["_event_name"] = lr.event_name
                             rec["_time_unix_nano"] = lr.time_unix_nano
                             rec["_scope"] = sl.scope.name
                             receiver.records.append(rec)

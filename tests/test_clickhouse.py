@@ -91,6 +91,7 @@ def row(ts_ns: int, attributes: Mapping[str, Any], service: str = "kirim-web") -
         "Timestamp": f"{ts_ns // 1_000_000_000}.{ts_ns % 1_000_000_000:09d}",
         "ServiceName": service,
         "Body": str(attributes.get("event.name", "")),
+        "EventName": str(attributes.get("event.name", "")),  # privlog sets the record's event_name
         "SeverityText": "INFO",
         "SeverityNumber": 9,
         "ResourceAttributes": {"service.name": service},
@@ -243,14 +244,14 @@ class TestRetention:
                 "PrivlogStream": "analytics",
                 "RetentionClass": "analytics",
                 "RetentionDays": 7,
-                "EventName": "",
+                "EventName": "http.request",
                 "route": "/users/{user_id}",
             },
             {
                 "PrivlogStream": "security",
                 "RetentionClass": "security",
                 "RetentionDays": 90,
-                "EventName": "",
+                "EventName": "http.request",
                 "route": "/users/{user_id}",
             },
         ]

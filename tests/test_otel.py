@@ -57,6 +57,7 @@ class TestOpenTelemetrySink:
         assert sec.attributes["http.route"] == "/users/{user_id}"
         assert sec.attributes["privlog.retention.days"] == 90
         assert sec.body == "http.request"
+        assert sec.event_name == "http.request"
         assert sec.timestamp is not None
         assert sec.observed_timestamp is not None
         assert sec.timestamp <= sec.observed_timestamp

@@ -140,6 +140,7 @@ class TestEncoding:
         assert lr.severity_number == SeverityNumber.SEVERITY_NUMBER_INFO
         assert lr.severity_text == "INFO"
         assert lr.body.string_value == "http.request"
+        assert lr.event_name == "http.request"  # the collector's ClickHouse EventName column
 
     def test_long_values_and_large_batches(self) -> None:
         long = "x" * 100_000 + "ü"
@@ -234,6 +235,7 @@ class TestEncoding:
                 severity_number=SdkSeverity.INFO,
                 body="http.request",
                 attributes=attrs,
+                event_name="http.request",
             )
         )
         provider.shutdown()

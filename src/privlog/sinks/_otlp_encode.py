@@ -29,6 +29,7 @@ _SEVERITY = b"\x10\x09\x1a\x04INFO"
 _TIME = b"\x09"  # LogRecord.time_unix_nano = 1, fixed64
 _OBSERVED = b"\x59"  # LogRecord.observed_time_unix_nano = 11, fixed64
 _BODY = b"\x2a"  # LogRecord.body = 5
+_EVENT_NAME = b"\x62"  # LogRecord.event_name = 12 (the collector's ClickHouse EventName column)
 _ATTR = b"\x32"  # LogRecord.attributes = 6
 
 
@@ -238,7 +239,10 @@ class LogEncoder:
                 if body is None:
                     if len(cache) >= self._cache_size:
                         cache.clear()
-                    body = cache[(_BODY, name)] = _field(_BODY, _field(b"\x0a", _utf8(name)))
+                    text = _utf8(name)
+                    body = cache[(_BODY, name)] = _field(_BODY, _field(b"\x0a", text)) + _field(
+                        _EVENT_NAME, text
+                    )
             else:
                 body = b"" if name is None else _field(_BODY, any_value(name) or b"")
             fields = [_TIME + _Q(rec.timestamp_ns & _MASK64) + fixed + body]

@@ -6,9 +6,11 @@ application's own when it has one, else one built from the standard ``OTEL_*`` v
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from opentelemetry._logs import LogRecord, SeverityNumber, get_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
@@ -23,6 +25,8 @@ from .._errors import PolicyError
 from .._pipeline import Output
 
 _VERSION = "0.1.0"
+#: The log record's own event name (OTLP ``event_name``) exists in opentelemetry-api 1.35 and later.
+_HAS_EVENT_NAME = "event_name" in inspect.signature(LogRecord.__init__).parameters
 
 
 def env_requests_otel(environ: Mapping[str, str] | None = None) -> bool:
@@ -93,14 +97,17 @@ class OpenTelemetrySink:
         emit = self._logger.emit
         now = time.time_ns()
         for rec in records:
+            name = rec.attributes.get("event.name")
+            extra: dict[str, Any] = {"event_name": name} if _HAS_EVENT_NAME else {}
             emit(
                 LogRecord(
                     timestamp=rec.timestamp_ns,
                     observed_timestamp=now,
                     severity_text="INFO",
                     severity_number=SeverityNumber.INFO,
-                    body=rec.attributes.get("event.name"),
+                    body=name,
                     attributes=rec.attributes,
+                    **extra,
                 )
             )
 
