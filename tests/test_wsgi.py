@@ -234,13 +234,24 @@ class TestMiddleware:
 
     def test_file_wrapper_function_is_wrapped_and_counted(self, privlog: PrivacyLog, sink: ListSink) -> None:
         def file_wrapper(filelike: io.BytesIO, block_size: int = 8192) -> FileWrapper:
-            return FileWrapper(filelike, block_size)  # not a class: its results are not known
+            return FileWrapper(filelike, block_size)  # not a class, and no file: counted as it goes
 
         app = PrivacyLogMiddleware(send_file([]), privlog=privlog)
         result = app(with_file_wrapper(file_wrapper), Server().start_response)
         assert type(result) is not FileWrapper
         assert b"".join(result) == b"hello world"
         result.close()  # type: ignore[attr-defined]
+        (rec,) = security(sink, privlog)
+        assert rec["http.response.body.size"] == 11
+
+    def test_a_file_from_a_file_wrapper_function_is_returned_unwrapped(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        """uWSGI's wrapper returns the file itself; only that object gets sendfile()."""
+        app = PrivacyLogMiddleware(send_file([("Content-Length", "11")]), privlog=privlog)
+        result = app(with_file_wrapper(lambda filelike, block_size=8192: filelike), Server().start_response)
+        assert type(result) is io.BytesIO
+        assert result.read() == b"hello world"
         (rec,) = security(sink, privlog)
         assert rec["http.response.body.size"] == 11
 

@@ -1,8 +1,8 @@
 """Captured facts: what the request thread hands to the background worker.
 
 The request thread does the least it can: it appends one :class:`Capture` (a tuple) holding a
-reference to the framework's own request object (ASGI scope, WSGI environ) plus the numbers
-only it can see (times, status, bytes). The worker later reads only the allow-listed facts
+reference to the framework's own request object (the ASGI scope; a shallow copy of the WSGI
+environ, which uWSGI reuses) plus the numbers only it can see (times, status, bytes). The worker later reads only the allow-listed facts
 out of that object with a framework-specific *reader*; nothing else is ever looked at.
 """
 

@@ -3,8 +3,9 @@
 The request path wraps ``start_response`` to learn the status and the response iterable to
 count its bytes; the record is handed over only when the server closes the iterable, so a
 streamed response is timed and counted to its end. An instance of the server's
-``wsgi.file_wrapper`` is returned untouched, so the server can still use ``sendfile()``;
-its record ends when the app returns, with the declared Content-Length. Everything else
+``wsgi.file_wrapper`` (under uWSGI, whose wrapper is a function: a file) is returned untouched,
+so the server can still use ``sendfile()``; its record ends when the app returns, with the
+declared Content-Length. Everything else
 (client address, transforms, export) happens in the background worker. The middleware keeps no per-request
 state on ``self``, never changes ``environ`` and never lets an error of its own reach the app.
 """
@@ -147,9 +148,13 @@ class PrivacyLogMiddleware:
             response.finish(error=True)
             raise
         file_wrapper = environ.get("wsgi.file_wrapper")
-        if isinstance(file_wrapper, type) and isinstance(iterable, file_wrapper):
-            # The server's own wrapper, which it may send with sendfile(): left as it is, so
-            # the record ends now, with the Content-Length the app declared.
+        if file_wrapper is not None and (
+            isinstance(iterable, file_wrapper)
+            if isinstance(file_wrapper, type)
+            else hasattr(iterable, "fileno")  # uWSGI's is a function that returns the file itself
+        ):
+            # What the server may send with sendfile(): left as it is, so the record ends now,
+            # with the Content-Length the app declared.
             response.finish(unwrapped=True)
             return iterable
         response.iterable = iterable
@@ -273,7 +278,7 @@ class _Response:
                 Capture(
                     "http",
                     read_wsgi_environ,
-                    environ,
+                    dict(environ),  # a copy: uWSGI empties and reuses its environ after the request
                     self.start_ns,
                     _perf_ns() - self.t0,
                     status,

@@ -23,7 +23,8 @@ class DjangoSource(NamedTuple):
 
 def request_source(request: Any) -> DjangoSource:
     """The source of a request whose URL has been resolved (or not: then no route)."""
-    return DjangoSource(request.META, getattr(request, "scope", None), route_template(request))
+    # META is the WSGI environ, which uWSGI empties and reuses after the request: keep a copy.
+    return DjangoSource(dict(request.META), getattr(request, "scope", None), route_template(request))
 
 
 def route_template(request: Any) -> str | None:
