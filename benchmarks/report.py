@@ -9,7 +9,12 @@ import json
 import sys
 from collections import defaultdict
 
-BASELINES = {"asgi": "test_bare_app", "flask": "test_bare_flask", "django": "test_bare_django"}
+BASELINES = {
+    "asgi": "test_bare_app",
+    "flask": "test_bare_flask",
+    "django": "test_bare_django",
+    "loopback": "test_uvicorn_loopback[bare]",
+}
 
 
 def main(path: str) -> None:
