@@ -202,6 +202,30 @@ class TestEncoding:
         assert enc.encode(with_tags, 1) == enc.encode([o._replace(tags=None) for o in with_tags], 1)
         assert decoded(enc.encode(with_tags, 1))[3] == {"event.name": "http.request", "user.id": "u3", **tags}
 
+    @settings(max_examples=100, deadline=None)
+    @given(
+        st.lists(
+            st.dictionaries(
+                st.sampled_from(["a", "b", "user.id", "n", "f"]),
+                st.one_of(st.text(max_size=30), st.integers(), st.floats()),
+            ),
+            min_size=1,
+            max_size=40,
+        ),
+        st.dictionaries(
+            st.sampled_from(["privlog.stream", "privlog.key_id", "days"]),
+            st.one_of(st.text(max_size=60), st.integers()),
+            min_size=1,
+        ),
+    )
+    def test_any_records_with_shared_tags_encode_as_if_inline(
+        self, bodies: list[dict[str, Any]], tags: dict[str, Any]
+    ) -> None:
+        records = [Output("s", 1, i, {**b, **tags}, tags) for i, b in enumerate(bodies)]
+        enc = LogEncoder({}, "privlog", cache_size=16)
+        plain_enc = LogEncoder({}, "privlog", cache_size=16)
+        assert enc.encode(records, 1) == plain_enc.encode([r._replace(tags=None) for r in records], 1)
+
     def test_the_same_bytes_as_the_sdk_for_each_log_record(self) -> None:
         """The SDK's own encoder, fed the same record, yields an equal LogRecord message."""
         batches: list[ExportLogsServiceRequest] = []
