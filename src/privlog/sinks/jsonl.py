@@ -23,6 +23,8 @@ from .._pipeline import Output, iso_utc
 log = logging.getLogger("privlog")
 
 META_FILE = ".privlog-stream.json"
+_NS_PER_DAY = 86_400 * 1_000_000_000
+_EPOCH_DAY = date(1970, 1, 1)
 _DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.jsonl")
 
 
@@ -48,15 +50,24 @@ class JsonlStore:
 
     def write(self, records: Sequence[Output]) -> None:
         """Append a batch. Records are filed under the UTC day of their timestamp."""
-        lines: dict[tuple[str, date], list[bytes]] = {}
+        lines: dict[tuple[str, int], list[bytes]] = {}
         for rec in records:
-            day = datetime.fromtimestamp(rec.timestamp_ns / 1e9, tz=timezone.utc).date()
-            line = orjson.dumps({"timestamp": iso_utc(rec.timestamp_ns), **rec.attributes})
-            lines.setdefault((rec.stream, day), []).append(line)
+            ts = rec.timestamp_ns
+            attrs = rec.attributes
+            # The timestamp first, then the attributes as orjson writes them: no merged dict.
+            stamp = b'{"timestamp":"' + iso_utc(ts).encode() + b'"'
+            line = stamp + b"," + orjson.dumps(attrs)[1:] if attrs else stamp + b"}"
+            key = (rec.stream, ts // _NS_PER_DAY)
+            chunk = lines.get(key)
+            if chunk is None:
+                lines[key] = [line]
+            else:
+                chunk.append(line)
         today = _today()
         if self._swept_on != today:
             self.sweep(today)
-        for (stream, day), chunk in lines.items():
+        for (stream, day_number), chunk in lines.items():
+            day = _EPOCH_DAY + timedelta(days=day_number)
             fh = self._file(stream, day)
             # Locked, and re-opened if `privlog subject --delete` replaced the file meanwhile:
             # appending to a replaced (unlinked) file would lose the records.
