@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -25,18 +26,38 @@ HEADERS = [
 ]
 
 
+serial = itertools.count()
+
+
+def distinct(i: int) -> tuple[str, str, str, str, str]:
+    """Path, query, cookie, client address and request id of request ``i``: every request differs,
+    so privlog's caches (paths, queries) only serve what real traffic would repeat."""
+    return (
+        f"/users/{4000 + i % 1000}",
+        f"page=2&q=jane{i}",
+        f"session=s3cr3t-session-{i:010x}; theme=dark",
+        f"203.0.{i // 256 % 256}.{i % 256}",
+        f"bench-{i}",
+    )
+
+
 def http_scope() -> dict[str, Any]:
+    path, query, cookie, client, request_id = distinct(next(serial))
+    headers = list(HEADERS)
+    headers[5] = (b"cookie", cookie.encode())
+    headers[6] = (b"x-forwarded-for", client.encode())
+    headers[7] = (b"x-request-id", request_id.encode())
     return {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "GET",
         "scheme": "http",
-        "path": "/users/4711",
-        "raw_path": b"/users/4711",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
-        "query_string": b"page=2&q=jane",
-        "headers": list(HEADERS),
+        "query_string": query.encode(),
+        "headers": headers,
         "client": ("127.0.0.1", 51000),
         "server": ("127.0.0.1", 8000),
     }

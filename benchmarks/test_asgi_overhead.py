@@ -2,7 +2,8 @@
 
     make bench    # or: pytest benchmarks --benchmark-only, then python benchmarks/report.py
 
-Two privlog figures: the request path alone (the worker idle, drained between rounds) and the
+Every request differs (path, query, cookie, client address, request id: ``conftest.distinct``),
+so caches serve only what real traffic repeats. Two privlog figures: the request path alone (the worker idle, drained between rounds) and the
 whole job (transforms and the JSONL write included, drained inside the timed round).
 """
 

@@ -4,8 +4,9 @@ WSGI middleware as the peer, in-process (no server, no socket), one run.
     pytest benchmarks/test_wsgi_overhead.py --benchmark-only --benchmark-json=/tmp/wsgi.json
     python benchmarks/report.py /tmp/wsgi.json
 
-Each round sends REQUESTS requests through the WSGI callable with a prebuilt environ and a
-no-op ``start_response``, consuming and closing the iterable as a server does. Two privlog
+Each round sends REQUESTS requests through the WSGI callable with a prebuilt environ (path,
+query, cookie, client address and request id differ in every request) and a no-op
+``start_response``, consuming and closing the iterable as a server does. Two privlog
 figures: the request path alone (worker drained between rounds) and the whole job
 (transforms and the JSONL write included, drained inside the timed round).
 """
@@ -25,7 +26,7 @@ from flask import Flask
 from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 
-from conftest import measure
+from conftest import distinct, measure, serial
 from privlog import Policy, PrivacyLog
 from privlog.flask import PrivLog
 from privlog.sinks.jsonl import JsonlStore
@@ -69,6 +70,12 @@ def run_requests(app: Callable[..., Any]) -> None:
     """REQUESTS requests through ``app``, each with a fresh environ, iterated and closed."""
     for _ in range(REQUESTS):
         environ = dict(ENVIRON)
+        path, query, cookie, client, request_id = distinct(next(serial))
+        environ["PATH_INFO"] = path
+        environ["QUERY_STRING"] = query
+        environ["HTTP_COOKIE"] = cookie
+        environ["HTTP_X_FORWARDED_FOR"] = client
+        environ["HTTP_X_REQUEST_ID"] = request_id
         environ["wsgi.input"] = io.BytesIO(b"")
         result = app(environ, start_response)
         try:
