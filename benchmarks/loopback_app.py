@@ -34,7 +34,7 @@ def _logged(policy: str) -> PrivacyLogMiddleware:
         Policy.from_toml(
             EXAMPLES / policy, environ={"PRIVLOG_SECRET": "benchmark-secret-benchmark-secret-0123"}
         ),
-        directory=os.environ.get("PRIVLOG_BENCH_DIR", "privlog-bench-logs"),
+        directory=os.environ["PRIVLOG_BENCH_DIR"],  # set by test_loopback.py: a temporary directory
     )
     return PrivacyLogMiddleware(Starlette(routes=[Route("/users/{user_id:int}", user)]), privlog=privlog)
 
