@@ -95,21 +95,25 @@ def key_value(key: str, value: Any) -> bytes:
     return head if encoded is None else head + _field(b"\x12", encoded)
 
 
-def _str_attribute(key_head: bytes, value: str) -> bytes:
-    """LogRecord.attributes field of a str value, in one join (the common case of a unique value)."""
-    data = _utf8(value)
-    n = len(data)
+def _str_head(key_head: bytes, n: int) -> bytes:
+    """LogRecord.attributes field of an ``n``-byte str value, up to the value's bytes."""
     any_len = n + 1 + len(varint(n))
     kv_len = len(key_head) + 1 + len(varint(any_len)) + any_len
-    return b"".join((_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), b"\x0a", varint(n), data))
+    return b"".join((_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), b"\x0a", varint(n)))
+
+
+def _float_head(key_head: bytes) -> bytes:
+    """LogRecord.attributes field of a float value, up to its 8 bytes."""
+    return b"".join((_ATTR, varint(len(key_head) + 11), key_head, b"\x12\x09\x21"))
 
 
 def _attribute(key_head: bytes, value: Any) -> bytes:
     """LogRecord.attributes field of any value (b"" for None: the attribute is left out)."""
     if type(value) is str:
-        return _str_attribute(key_head, value)
+        data = _utf8(value)
+        return _str_head(key_head, len(data)) + data
     if type(value) is float:
-        return b"".join((_ATTR, varint(len(key_head) + 11), key_head, b"\x12\x09\x21", _D(value)))
+        return _float_head(key_head) + _D(value)
     encoded = any_value(value)
     if encoded is None:
         return b""
@@ -159,25 +163,11 @@ class LogEncoder:
         return key_head
 
     def _prefix(self, key: str, n: int) -> bytes:
-        """The attribute field of a ``n``-byte str value of ``key``, up to the value's bytes."""
-        key_head = self._key_head(key)
-        any_len = n + 1 + len(varint(n))
-        kv_len = len(key_head) + 1 + len(varint(any_len)) + any_len
-        if len(self._prefixes) >= self._cache_size:
-            self._prefixes.clear()
-        head = self._prefixes[(key, n)] = b"".join(
-            (_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), b"\x0a", varint(n))
-        )
-        return head
-
-    def _float_prefix(self, key: str) -> bytes:
-        """The attribute field of a float value of ``key``, up to its 8 bytes."""
+        """The attribute field of ``key`` up to its value's bytes: ``n`` bytes of str, or -1 for a float."""
         key_head = self._key_head(key)
         if len(self._prefixes) >= self._cache_size:
             self._prefixes.clear()
-        head = self._prefixes[(key, -1)] = b"".join(
-            (_ATTR, varint(len(key_head) + 11), key_head, b"\x12\x09\x21")
-        )
+        head = self._prefixes[(key, n)] = _float_head(key_head) if n < 0 else _str_head(key_head, n)
         return head
 
     def _miss(self, key: str, value: Any) -> bytes:
@@ -185,11 +175,7 @@ class LogEncoder:
         kind = type(value)
         encoded: bytes
         if kind is str:
-            data: bytes
-            try:
-                data = value.encode()
-            except UnicodeEncodeError:  # lone surrogates: protobuf strings must be valid UTF-8
-                data = value.encode("utf-8", "replace")
+            data = _utf8(value)
             encoded = (self._prefixes.get((key, len(data))) or self._prefix(key, len(data))) + data
         else:
             encoded = _attribute(self._key_head(key), value)
@@ -254,11 +240,11 @@ class LogEncoder:
             for key, value in items:
                 kind = type(value)
                 if kind is float:  # durations: never repeat, never cached
-                    add(prefix_get((key, -1)) or self._float_prefix(key))
+                    add(prefix_get((key, -1)) or self._prefix(key, -1))
                     add(_D(value))
                     continue
                 if kind is str and key in volatile:  # a unique value: skip the cache
-                    try:
+                    try:  # _utf8, inlined: this is the loop every attribute goes through
                         data = value.encode()
                     except UnicodeEncodeError:
                         data = value.encode("utf-8", "replace")
