@@ -18,6 +18,8 @@ from flask import Flask, Response, send_file
 from privlog import Policy
 from privlog.flask import PrivLog
 
+from .conftest import policy_dict
+
 REPORT = Path(os.environ["PRIVLOG_TEST_DIR"]) / "report.bin"
 MARKER = b"ITERATED, NOT SENT WITH SENDFILE"
 
@@ -34,24 +36,17 @@ class Probe(io.FileIO):
 
 policy = Policy.from_dict(
     {
-        "service": "uwsgi-test",
+        **policy_dict(
+            method="keep",
+            path="template",
+            status="keep",
+            response_bytes="keep",
+            client_ip="truncate",
+            user_id="pseudonymise",
+        ),
         "secret": {"env": "PRIVLOG_SECRET"},
         "proxies": {"trusted": ["127.0.0.1"]},
         "export": {"sink": "jsonl", "directory": os.environ["PRIVLOG_TEST_DIR"], "flush_interval": 0.05},
-        "retention": {"access": {"days": 7, "purpose": "operations", "legal_basis": "legitimate interest"}},
-        "streams": {
-            "access": {
-                "retention": "access",
-                "fields": {
-                    "method": "keep",
-                    "path": "template",
-                    "status": "keep",
-                    "response_bytes": "keep",
-                    "client_ip": "truncate",
-                    "user_id": "pseudonymise",
-                },
-            }
-        },
     }
 )
 

@@ -2,8 +2,9 @@
 
 The request thread does the least it can: it appends one :class:`Capture` (a tuple) holding a
 reference to the framework's own request object (the ASGI scope; a shallow copy of the WSGI
-environ, which uWSGI reuses) plus the numbers only it can see (times, status, bytes). The worker later reads only the allow-listed facts
-out of that object with a framework-specific *reader*; nothing else is ever looked at.
+environ, which uWSGI reuses) plus the numbers only it can see (times, status, bytes). The
+worker later reads only the allow-listed facts out of that object with a framework-specific
+*reader*; nothing else is ever looked at.
 """
 
 from __future__ import annotations

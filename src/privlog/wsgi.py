@@ -5,9 +5,9 @@ count its bytes; the record is handed over only when the server closes the itera
 streamed response is timed and counted to its end. An instance of the server's
 ``wsgi.file_wrapper`` (under uWSGI, whose wrapper is a function: a file) is returned untouched,
 so the server can still use ``sendfile()``; its record ends when the app returns, with the
-declared Content-Length. Everything else
-(client address, transforms, export) happens in the background worker. The middleware keeps no per-request
-state on ``self``, never changes ``environ`` and never lets an error of its own reach the app.
+declared Content-Length. Everything else (client address, transforms, export) happens in the
+background worker, on a shallow copy of ``environ``. The middleware keeps no per-request state
+on ``self``, never changes ``environ`` and never lets an error of its own reach the app.
 """
 
 from __future__ import annotations
