@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from conftest import distinct
+
 CONNECTIONS = 8
 REQUESTS_PER_ROUND = 2000
 ROOT = Path(__file__).parent.parent
@@ -30,14 +32,15 @@ pytestmark = pytest.mark.benchmark(group="loopback")
 
 
 def request(i: int) -> bytes:
+    path, query, cookie, client, request_id = distinct(i)
     return (
-        f"GET /users/{4000 + i % 1000}?page=2&q=jane{i} HTTP/1.1\r\n"
+        f"GET {path}?{query} HTTP/1.1\r\n"
         "Host: example.com\r\n"
         "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0\r\n"
         "Accept-Language: de-DE,de;q=0.9\r\n"
-        f"Cookie: session=s3cr3t-session-{i:08x}\r\n"
-        f"X-Forwarded-For: 198.51.{i // 256 % 256}.{i % 256}\r\n"
-        f"X-Request-Id: req-{i}\r\n\r\n"
+        f"Cookie: {cookie}\r\n"
+        f"X-Forwarded-For: {client}\r\n"
+        f"X-Request-Id: {request_id}\r\n\r\n"
     ).encode()
 
 
