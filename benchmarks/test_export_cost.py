@@ -27,7 +27,7 @@ from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, Readable
 from opentelemetry.sdk.resources import Resource
 
 from privlog import Output, Pipeline, Policy, compile_policy
-from privlog._capture import Capture, read_asgi_scope
+from privlog._core.capture import Capture, read_asgi_scope
 from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otlp import OtlpHttpSink
 

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from privlog._cryptopan import make_cryptopan
-from privlog._ip import make_truncate
-from privlog._keys import KeyRing
-from privlog._reversible import make_sealer
+from privlog._keys.cryptopan import make_cryptopan
+from privlog._keys.reversible import make_sealer
+from privlog._keys.ring import KeyRing
+from privlog._transforms.address import make_truncate
 
 ADDRESSES = 100
 KEY = bytes(range(32))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from privlog.cli import main
+from privlog._cli import main
 
 from .conftest import SECRET
 

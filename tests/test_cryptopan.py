@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog._cryptopan import CryptoPAn, make_cryptopan
-from privlog._ip import parse_ip
+from privlog._keys.cryptopan import CryptoPAn, make_cryptopan
+from privlog._transforms.address import parse_ip
 
 # The sample key of the Crypto-PAn reference distribution (sample.cpp).
 REFERENCE_KEY = bytes(

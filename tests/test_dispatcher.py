@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 
 from privlog import Output, Policy, compile_policy
-from privlog._capture import Capture
-from privlog._dispatcher import Dispatcher
+from privlog._core.capture import Capture
+from privlog._core.dispatcher import Dispatcher
 
 from .conftest import ENV, FULL, ListSink
 

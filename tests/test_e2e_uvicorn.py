@@ -13,7 +13,7 @@ from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
 from privlog import Policy, PrivacyLog
 from privlog._demo import REQUESTS, _serve, run_demo
-from privlog._demo_app import create_app
+from privlog._demo.app import create_app
 
 from .conftest import ENV
 from .otlp_receiver import OtlpReceiver

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog._generalise import make_query_filter, origin, primary_language, scrub_path
+from privlog._transforms.text import make_query_filter, origin, primary_language, scrub_path
 
 
 class TestScrubPath:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from privlog._ip import (
+from privlog._transforms.address import (
     INVALID,
     MAX_PROXY_HEADER,
     format_ip,

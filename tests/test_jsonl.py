@@ -9,7 +9,7 @@ from pathlib import Path
 import orjson
 
 from privlog import Output
-from privlog.cli import main
+from privlog._cli import main
 from privlog.sinks.jsonl import JsonlStore, sweep
 
 
@@ -69,7 +69,7 @@ class TestJsonlStore:
 
 class TestLiveStoreDeletion:
     def test_records_written_after_a_subject_deletion_are_kept(self, tmp_path: Path) -> None:
-        from privlog._subject import Match, delete_in_store
+        from privlog._ops.subject import Match, delete_in_store
 
         store = JsonlStore(tmp_path, {"access": 7})
         now = datetime.now(timezone.utc)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privlog import Policy, PolicyError, compile_policy
-from privlog.cli import main
+from privlog._cli import main
 
 from .conftest import ENV, FULL, SECRET
 from .test_pipeline import capture, scope
@@ -104,7 +104,7 @@ class TestShreddedKeys:
     def test_a_record_older_than_every_key_skips_only_the_keyed_streams(self, tmp_path: Path) -> None:
         from datetime import date
 
-        from privlog._keystore import KeyStore
+        from privlog._keys.store import KeyStore
 
         KeyStore.init(tmp_path, "daily", 90, today=date(2026, 11, 1))
         data = copy.deepcopy(FULL)

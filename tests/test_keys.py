@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privlog._keys import KeyRing
+from privlog._keys.ring import KeyRing
 
 A = KeyRing.from_secret(b"a" * 32)
 B = KeyRing.from_secret(b"b" * 32)

@@ -19,13 +19,13 @@ import orjson
 import pytest
 
 from privlog import Policy, PolicyError, compile_policy
-from privlog._capture import Capture
-from privlog._epochs import KeyShredded, StaticKeys, epoch_label, epoch_of, today_utc
-from privlog._epochs import ratchet as _ratchet
-from privlog._keys import KeyRing, derive
-from privlog._keystore import KeyStore
-from privlog._subject import delete_in_store, find_in_store, subject_matches
-from privlog.cli import main
+from privlog._cli import main
+from privlog._core.capture import Capture
+from privlog._keys.epochs import KeyShredded, StaticKeys, epoch_label, epoch_of, today_utc
+from privlog._keys.epochs import ratchet as _ratchet
+from privlog._keys.ring import KeyRing, derive
+from privlog._keys.store import KeyStore
+from privlog._ops.subject import delete_in_store, find_in_store, subject_matches
 from privlog.sinks.jsonl import JsonlStore
 
 from .conftest import ENV, FULL
@@ -72,7 +72,7 @@ class TestKeyStore:
     def test_two_processes_compute_the_same_pseudonym(self, tmp_path: Path) -> None:
         KeyStore.init(tmp_path, "daily", 30, today=D0)
         code = (
-            "import sys; from privlog._keystore import KeyStore; "
+            "import sys; from privlog._keys.store import KeyStore; "
             "s = KeyStore.load(sys.argv[1]); s._checked = object(); "
             "print(s.ring_for_epoch(int(sys.argv[2])).pseudonymiser('user_id')(b'alice'))"
         )

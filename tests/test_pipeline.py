@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privlog import Policy, compile_policy
-from privlog._capture import Capture, read_asgi_scope
+from privlog._core.capture import Capture, read_asgi_scope
 
 from .conftest import ENV, FULL, SECRET, policy_dict
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from privlog import Policy, PolicyError
-from privlog._policy_parse import parse_proxy_header
+from privlog._policy.sections import parse_proxy_header
 
 from .conftest import ENV, FULL, SECRET, policy_dict
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog._reversible import PREFIX, make_sealer, reveal
+from privlog._keys.reversible import PREFIX, make_sealer, reveal
 
 KEY = bytes(range(64))
 OTHER_KEY = bytes(range(1, 65))

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from privlog._useragent import KNOWN_BOTS, UserAgentGeneraliser
+from privlog._transforms.useragent import KNOWN_BOTS, UserAgentGeneraliser
 
 UA = UserAgentGeneraliser()
 

@@ -5,12 +5,12 @@ pseudonymised ids, generalised user agents), tagged with their retention class, 
 through OpenTelemetry or into a local JSONL store that deletes what has expired.
 """
 
-from ._dispatcher import Sink, Stats
-from ._engine import PrivacyLog, default_privlog, log_auth_event
+from ._core.dispatcher import Sink, Stats
+from ._core.pipeline import Output, Pipeline, compile_policy
 from ._errors import PolicyError
-from ._pipeline import Output, Pipeline, compile_policy
-from ._policy import Policy
-from ._policy_types import ExportSettings, FieldRule, RetentionClass, Stream
+from ._policy.model import Policy
+from ._policy.types import ExportSettings, FieldRule, RetentionClass, Stream
+from ._privacylog import PrivacyLog, default_privlog, log_auth_event
 from .asgi import PrivacyLogMiddleware
 
 __version__ = "0.1.0"

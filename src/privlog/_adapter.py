@@ -10,9 +10,9 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from ._engine import PrivacyLog
 from ._errors import PolicyError
-from ._policy import Policy
+from ._policy.model import Policy
+from ._privacylog import PrivacyLog
 
 
 def privlog_from_setting(value: Any, name: str) -> PrivacyLog:

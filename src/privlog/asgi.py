@@ -18,9 +18,9 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._capture import Capture, find_routes, read_asgi_scope
-from ._engine import PrivacyLog, call_user_hook
-from ._policy import Policy
+from ._core.capture import Capture, find_routes, read_asgi_scope
+from ._policy.model import Policy
+from ._privacylog import PrivacyLog, call_user_hook
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -15,9 +15,9 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 
 from ._adapter import privlog_from_setting
-from ._engine import PrivacyLog
 from ._errors import PolicyError
-from ._policy import Policy
+from ._policy.model import Policy
+from ._privacylog import PrivacyLog
 from .wsgi import ROUTE_KEY, USER_KEY, PrivacyLogMiddleware, read_wsgi_environ
 
 FlaskUserHook = Callable[[], "str | int | None"]

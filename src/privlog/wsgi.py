@@ -22,10 +22,10 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._capture import Capture, Facts
-from ._engine import PrivacyLog, call_user_hook
-from ._generalise import scrub_path
-from ._policy import Policy
+from ._core.capture import Capture, Facts
+from ._policy.model import Policy
+from ._privacylog import PrivacyLog, call_user_hook
+from ._transforms.text import scrub_path
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]

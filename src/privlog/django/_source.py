@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .._capture import Facts, read_asgi_scope
+from .._core.capture import Facts, read_asgi_scope
 from ..wsgi import mounted_route, read_wsgi_environ
 
 

@@ -15,9 +15,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from .._adapter import policy_from_setting
-from .._engine import PrivacyLog
 from .._errors import PolicyError
-from .._policy import Policy
+from .._policy.model import Policy
+from .._privacylog import PrivacyLog
 
 SETTING = "PRIVLOG"
 _NAME = f"settings.{SETTING}"

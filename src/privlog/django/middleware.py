@@ -21,7 +21,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.functional import LazyObject, empty
 
-from .._capture import Capture
+from .._core.capture import Capture
 from . import conf
 from ._source import read_django, request_source
 

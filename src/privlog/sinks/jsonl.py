@@ -18,7 +18,7 @@ from typing import IO
 
 import orjson
 
-from .._pipeline import Output, iso_utc
+from .._core.pipeline import Output, iso_utc
 
 log = logging.getLogger("privlog")
 

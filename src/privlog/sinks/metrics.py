@@ -21,8 +21,8 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
+from .._core.pipeline import Output
 from .._errors import PolicyError
-from .._pipeline import Output
 
 #: The only attributes aggregates carry: none of them identifies a person.
 DIMENSIONS = ("http.route", "http.request.method", "user_agent.name", "geo.country.iso_code")

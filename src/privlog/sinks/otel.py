@@ -21,8 +21,8 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
+from .._core.pipeline import Output
 from .._errors import PolicyError
-from .._pipeline import Output
 
 _VERSION = "0.1.0"
 #: The log record's own event name (OTLP ``event_name``) exists in opentelemetry-api 1.35 and later.

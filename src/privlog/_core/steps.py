@@ -11,16 +11,16 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from ._capture import Capture, Facts
-from ._epochs import StaticKeys
-from ._generalise import make_query_filter, origin, primary_language, scrub_path
-from ._geo import make_locator, open_database
-from ._ip import INVALID, format_ip, make_client_resolver, make_truncate
-from ._keys import KeyRing
-from ._keystore import KeyStore
-from ._policy import Policy
-from ._policy_types import FieldRule
-from ._useragent import UserAgentGeneraliser
+from .._keys.epochs import StaticKeys
+from .._keys.ring import KeyRing
+from .._keys.store import KeyStore
+from .._policy.model import Policy
+from .._policy.types import FieldRule
+from .._transforms.address import INVALID, format_ip, make_client_resolver, make_truncate
+from .._transforms.location import make_locator, open_database
+from .._transforms.text import make_query_filter, origin, primary_language, scrub_path
+from .._transforms.useragent import UserAgentGeneraliser
+from .capture import Capture, Facts
 
 Attributes = dict[str, Any]
 """One exported record's attributes, flat, with OpenTelemetry semantic-convention names."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import PolicyError, did_you_mean
+from .._errors import PolicyError, did_you_mean
 
 
 def as_table(value: Any, setting: str) -> Mapping[str, Any]:

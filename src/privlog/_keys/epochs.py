@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from datetime import date, datetime, timedelta, timezone
 
-from ._keys import KeyRing, derive, key_id_of
+from .ring import KeyRing, derive, key_id_of
 
 ROTATIONS = ("never", "daily", "weekly", "monthly")
 DAY_NS = 86_400 * 1_000_000_000

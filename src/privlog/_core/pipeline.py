@@ -10,12 +10,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ._capture import Capture, Facts
-from ._catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
-from ._epochs import KeyShredded
-from ._policy import Policy
-from ._policy_types import Stream
-from ._steps import (
+from .._keys.epochs import KeyShredded
+from .._policy.catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
+from .._policy.model import Policy
+from .._policy.types import Stream
+from .capture import Capture, Facts
+from .steps import (
     MAX_TEXT,
     Attributes,
     IsoFormatter,
@@ -26,7 +26,7 @@ from ._steps import (
     header_value,
     keyed_header,
 )
-from ._steps import iso_utc as iso_utc
+from .steps import iso_utc as iso_utc
 
 AUTH_EVENTS = frozenset({"login_success", "login_failure", "logout", "password_reset", "password_change"})
 _EVENT_NAMES = {"http": "http.request", "websocket": "websocket.session"}

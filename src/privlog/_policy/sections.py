@@ -7,13 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ._catalogue import EVENT_KINDS
-from ._errors import PolicyError, did_you_mean
-from ._ip import PROXY_HEADERS
-from ._policy_common import as_table as as_table
-from ._policy_common import check_keys as check_keys
-from ._policy_fields import parse_fields, parse_headers
-from ._policy_types import ExportSettings, RetentionClass, Stream
+from .._errors import PolicyError, did_you_mean
+from .._transforms.address import PROXY_HEADERS
+from .catalogue import EVENT_KINDS
+from .common import as_table as as_table
+from .common import check_keys as check_keys
+from .fields import parse_fields, parse_headers
+from .types import ExportSettings, RetentionClass, Stream
 
 MIN_SECRET_BYTES = 32
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
@@ -220,7 +220,7 @@ def parse_geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -
             "the location field needs a MaxMind database",
             'set [geo] database = "/path/GeoLite2-City.mmdb" or PRIVLOG_GEOIP_DATABASE',
         )
-    from ._geo import open_database
+    from .._transforms.location import open_database
 
     open_database(str(path)).close()  # fail at start-up, not in the worker
     return str(path)

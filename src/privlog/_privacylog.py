@@ -13,11 +13,11 @@ from typing import Any
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._capture import Capture, Reader, read_asgi_scope
-from ._dispatcher import Dispatcher, Sink, Stats
+from ._core.capture import Capture, Reader, read_asgi_scope
+from ._core.dispatcher import Dispatcher, Sink, Stats
+from ._core.pipeline import AUTH_EVENTS, Pipeline
 from ._errors import PolicyError, did_you_mean
-from ._pipeline import AUTH_EVENTS, Pipeline
-from ._policy import Policy
+from ._policy.model import Policy
 from .sinks.jsonl import JsonlStore
 from .sinks.metrics import AggregateMetricsSink, meter_provider_from_env
 from .sinks.otel import OpenTelemetrySink, app_logger_provider, env_requests_otel, logger_provider_from_env

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._catalogue import ACTION_OPTIONS, FIELDS, HEADER_ACTIONS
-from ._errors import PolicyError, did_you_mean
-from ._policy_common import as_table, check_keys
-from ._policy_types import FieldRule
+from .._errors import PolicyError, did_you_mean
+from .catalogue import ACTION_OPTIONS, FIELDS, HEADER_ACTIONS
+from .common import as_table, check_keys
+from .types import FieldRule
 
 _CREDENTIAL_HEADERS = frozenset(
     {

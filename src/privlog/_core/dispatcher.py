@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ._capture import Capture
-from ._pipeline import Output, Pipeline
+from .capture import Capture
+from .pipeline import Output, Pipeline
 
 log = logging.getLogger("privlog")
 

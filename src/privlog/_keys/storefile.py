@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from ._epochs import ROTATIONS
-from ._errors import PolicyError
+from .._errors import PolicyError
+from .epochs import ROTATIONS
 
 _CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")
 

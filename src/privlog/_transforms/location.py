@@ -11,8 +11,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from ._errors import PolicyError
-from ._ip import format_ip
+from .._errors import PolicyError
+from .address import format_ip
 
 LEVELS = ("country", "region", "city")
 

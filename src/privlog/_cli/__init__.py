@@ -9,9 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._errors import PolicyError
-from ._keys import KeyRing
-from ._policy import Policy
+from .._errors import PolicyError
+from .._keys.ring import KeyRing
+from .._policy.model import Policy
 
 
 def describe(policy: Policy) -> str:
@@ -53,7 +53,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sinks.jsonl import stream_dirs, sweep
+    from ..sinks.jsonl import stream_dirs, sweep
 
     directory = Path(args.directory)
     if not any(stream_dirs(directory)):
@@ -69,7 +69,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from ._demo import run_demo
+    from .._demo import run_demo
 
     return run_demo(Path(args.dir))
 
@@ -82,7 +82,7 @@ def _store_dir(args: argparse.Namespace) -> str:
 
 
 def _cmd_keys(args: argparse.Namespace) -> int:
-    from ._keystore import KeyStore
+    from .._keys.store import KeyStore
 
     if args.action == "init":
         store = KeyStore.init(_store_dir(args), args.rotation, args.retention_days)
@@ -108,7 +108,7 @@ def _cmd_keys(args: argparse.Namespace) -> int:
 
 
 def _cmd_subject(args: argparse.Namespace) -> int:
-    from ._subject import backend_queries, delete_in_store, find_in_store, subject_matches
+    from .._ops.subject import backend_queries, delete_in_store, find_in_store, subject_matches
 
     if not args.user_id and not args.ip:
         raise PolicyError("privlog subject", "no identifier given", "pass --user-id ID and/or --ip ADDRESS")
@@ -135,7 +135,7 @@ def _cmd_subject(args: argparse.Namespace) -> int:
 
 
 def _cmd_reveal(args: argparse.Namespace) -> int:
-    from ._subject import held_rings
+    from .._ops.subject import held_rings
 
     policy = Policy.from_toml(args.policy)
     domain = f"header:{args.header.lower()}" if args.header else args.field
@@ -155,7 +155,7 @@ def _cmd_reveal(args: argparse.Namespace) -> int:
 
 
 def _cmd_schema_clickhouse(args: argparse.Namespace) -> int:
-    from .clickhouse import logs_table_ddl
+    from ..clickhouse import logs_table_ddl
 
     try:
         ddl = logs_table_ddl(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from urllib.parse import quote, unquote, unquote_plus
 
-from ._ip import parse_ip
+from .address import parse_ip
 
 _MAX_PATH = 2048
 _MAX_SEGMENT = 64

@@ -15,10 +15,10 @@ from typing import Any, Literal
 
 import orjson
 
-from ._demo_app import create_app
-from ._engine import PrivacyLog
-from ._policy import Policy
-from .sinks.jsonl import JsonlStore
+from .._policy.model import Policy
+from .._privacylog import PrivacyLog
+from ..sinks.jsonl import JsonlStore
+from .app import create_app
 
 UA_CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 UA_IPHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"

@@ -24,7 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
-from ._epochs import (
+from .._errors import PolicyError, did_you_mean
+from .epochs import (
     DAY_NS,
     EPOCH_DATE,
     RING_CACHE,
@@ -37,9 +38,8 @@ from ._epochs import (
     ratchet,
     today_utc,
 )
-from ._errors import PolicyError, did_you_mean
-from ._keyfile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
-from ._keys import KeyRing, derive, key_id_of
+from .ring import KeyRing, derive, key_id_of
+from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 
 STORE_FILE = "keys.json"
 _CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import orjson
 
-from ._catalogue import KEYED_ACTIONS
-from ._epochs import StaticKeys
-from ._ip import parse_ip
-from ._keys import KeyRing
-from ._keystore import KeyStore
-from ._policy import Policy
-from ._steps import make_keys
-from .clickhouse import subject_delete, subject_query
+from .._core.steps import make_keys
+from .._keys.epochs import StaticKeys
+from .._keys.ring import KeyRing
+from .._keys.store import KeyStore
+from .._policy.catalogue import KEYED_ACTIONS
+from .._policy.model import Policy
+from .._transforms.address import parse_ip
+from ..clickhouse import subject_delete, subject_query
 
 
 @dataclass(frozen=True)

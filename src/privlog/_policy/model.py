@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._catalogue import KEYED_ACTIONS
-from ._epochs import ROTATIONS
-from ._errors import PolicyError, did_you_mean
-from ._keystore import KeyStore
-from ._policy_parse import (
+from .._errors import PolicyError, did_you_mean
+from .._keys.epochs import ROTATIONS
+from .._keys.store import KeyStore
+from .catalogue import KEYED_ACTIONS
+from .sections import (
     as_table,
     check_keys,
     load_secret,
@@ -30,7 +30,7 @@ from ._policy_parse import (
     parse_retention,
     parse_streams,
 )
-from ._policy_types import ExportSettings, RetentionClass, Stream
+from .types import ExportSettings, RetentionClass, Stream
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -14,8 +14,8 @@ import hmac
 from collections.abc import Callable
 from typing import Any, cast
 
-from ._cryptopan import make_cryptopan
-from ._reversible import make_sealer, reveal
+from .cryptopan import make_cryptopan
+from .reversible import make_sealer, reveal
 
 _b64 = binascii.b2a_base64
 _URLSAFE = bytes.maketrans(b"+/", b"-_")  # on bytes: str.translate is 6x slower

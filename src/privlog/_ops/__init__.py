@@ -1,0 +1,1 @@
+"""Operator tools that never run on the request path (data-subject requests)."""

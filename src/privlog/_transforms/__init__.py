@@ -1,0 +1,2 @@
+"""Transforms that know nothing of frameworks, keys or exporters: addresses, text (paths,
+referrers, languages, queries), user agents, locations."""
