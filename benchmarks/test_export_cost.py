@@ -26,8 +26,9 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor, ReadableLogRecord, ReadWriteLogRecord
 from opentelemetry.sdk.resources import Resource
 
-from privlog import Output, Pipeline, Policy, compile_policy
-from privlog._core.capture import Capture, read_asgi_scope
+from privlog import Output, Pipeline, Policy
+from privlog._core.capture import Capture
+from privlog.asgi import read_asgi_scope
 from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otlp import OtlpHttpSink
 
@@ -85,7 +86,7 @@ def captures(n: int = RECORDS_PER_ROUND // 2, first: int = 0) -> list[Capture]:
 
 @pytest.fixture(scope="module")
 def pipeline() -> Pipeline:
-    return compile_policy(Policy.from_toml(POLICY, environ=ENV))
+    return Pipeline(Policy.from_toml(POLICY, environ=ENV))
 
 
 class Batches:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from privlog import Output, Policy, compile_policy
+from privlog import Output, Pipeline, Policy
 from privlog._core.capture import Capture
 from privlog._core.dispatcher import Dispatcher
 
@@ -17,7 +17,7 @@ def auth_capture(user: str = "u1") -> Capture:
 
 
 def make(sinks: Sequence[object], **kw: int | float) -> Dispatcher:
-    return Dispatcher(compile_policy(Policy.from_dict(FULL, environ=ENV)), sinks, **kw)  # type: ignore[arg-type]
+    return Dispatcher(Pipeline(Policy.from_dict(FULL, environ=ENV)), sinks, **kw)  # type: ignore[arg-type]
 
 
 class BrokenSink(ListSink):

@@ -18,8 +18,7 @@ def test_all_is_the_documented_api() -> None:
         "Stats",
         "Stream",
         "__version__",
-        "compile_policy",
-        "default_privlog",
+        "current_privlog",
         "log_auth_event",
     }
     for name in privlog.__all__:

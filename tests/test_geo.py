@@ -11,7 +11,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from privlog import Policy, PolicyError, compile_policy
+from privlog import Pipeline, Policy, PolicyError
 
 from .conftest import ENV, FULL
 from .test_pipeline import capture, scope
@@ -48,7 +48,7 @@ def policy(database: Path | None, level: str) -> Policy:
 
 
 def analytics(p: Policy, xff: str) -> dict[str, Any]:
-    outs = compile_policy(p).process(capture(scope(xff=xff)))
+    outs = Pipeline(p).process(capture(scope(xff=xff)))
     return next(o.attributes for o in outs if o.stream == "analytics")
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog import Policy, PolicyError, compile_policy
+from privlog import Pipeline, Policy, PolicyError
 from privlog._cli import main
 
 from .conftest import ENV, FULL, SECRET
@@ -26,7 +26,7 @@ def policy(**fields: Any) -> Policy:
 
 
 def security(p: Policy, xff: str = "203.0.113.195", user: str = "alice@example.com") -> dict[str, Any]:
-    outs = compile_policy(p).process(capture(scope(xff=xff), user_id=user))
+    outs = Pipeline(p).process(capture(scope(xff=xff), user_id=user))
     return next(o.attributes for o in outs if o.stream == "security")
 
 
@@ -109,6 +109,6 @@ class TestShreddedKeys:
         KeyStore.init(tmp_path, "daily", 90, today=date(2026, 11, 1))
         data = copy.deepcopy(FULL)
         data["secret"] = {"store": str(tmp_path)}
-        pipeline = compile_policy(Policy.from_dict(data, environ={}))
+        pipeline = Pipeline(Policy.from_dict(data, environ={}))
         old = capture(scope())._replace(start_ns=1_700_000_000_000_000_000)  # 2023: before the store
         assert [o.stream for o in pipeline.process(old)] == ["analytics"]

@@ -9,8 +9,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog import Policy, compile_policy
-from privlog._core.capture import Capture, read_asgi_scope
+from privlog import Pipeline, Policy
+from privlog._core.capture import Capture
+from privlog.asgi import read_asgi_scope
 
 from .conftest import ENV, FULL, SECRET, policy_dict
 
@@ -49,7 +50,7 @@ def capture(sc: dict[str, Any], user_id: str | None = "alice@example.com", kind:
 
 
 def records(sc: dict[str, Any], **kw: Any) -> dict[str, dict[str, Any]]:
-    pipeline = compile_policy(Policy.from_dict(FULL, environ=ENV))
+    pipeline = Pipeline(Policy.from_dict(FULL, environ=ENV))
     return {o.stream: o.attributes for o in pipeline.process(capture(sc, **kw))}
 
 
@@ -134,7 +135,7 @@ class TestTags:
 
     def test_tags_are_the_last_entries_and_shared_by_a_streams_records(self) -> None:
         """Exporters may encode ``Output.tags`` once: it must equal the record's trailing entries."""
-        pipeline = compile_policy(Policy.from_dict(FULL, environ=ENV))
+        pipeline = Pipeline(Policy.from_dict(FULL, environ=ENV))
         first = {o.stream: o for o in pipeline.process(capture(scope()))}
         second = {o.stream: o for o in pipeline.process(capture(scope(xff="198.51.100.9")))}
         for name, out in first.items():
@@ -153,7 +154,7 @@ class TestConsentAndEvents:
         assert set(records(scope(dnt="0"))) == {"security", "analytics"}
 
     def test_auth_events_go_only_to_streams_that_take_them(self) -> None:
-        pipeline = compile_policy(Policy.from_dict(FULL, environ=ENV))
+        pipeline = Pipeline(Policy.from_dict(FULL, environ=ENV))
         cap = Capture(
             "auth",
             None,
@@ -172,7 +173,7 @@ class TestConsentAndEvents:
         assert out.attributes["user.id"] != "bob"
 
     def test_websocket_counters(self) -> None:
-        pipeline = compile_policy(Policy.from_dict(FULL, environ=ENV))
+        pipeline = Pipeline(Policy.from_dict(FULL, environ=ENV))
         sc = scope()
         sc["type"] = "websocket"
         counts = {"messages_in": 2, "messages_out": 3, "bytes_in": 10, "bytes_out": 30, "close_code": 1000}
@@ -207,15 +208,15 @@ class TestPseudonyms:
 
     def test_a_different_key_gives_different_pseudonyms(self) -> None:
         a = records(scope())["security"]
-        other = compile_policy(Policy.from_dict(FULL, environ={"PRIVLOG_SECRET": "z" * 40}))
+        other = Pipeline(Policy.from_dict(FULL, environ={"PRIVLOG_SECRET": "z" * 40}))
         b = {o.stream: o.attributes for o in other.process(capture(scope()))}["security"]
         assert a["user.id"] != b["user.id"]
         assert a["client.address"] != b["client.address"]
         assert a["privlog.key_id"] != b["privlog.key_id"]
 
 
-PIPELINE = compile_policy(Policy.from_dict(FULL, environ=ENV))
-EVERY_IP = compile_policy(
+PIPELINE = Pipeline(Policy.from_dict(FULL, environ=ENV))
+EVERY_IP = Pipeline(
     Policy.from_dict({**policy_dict(client_ip="keep"), "proxies": FULL["proxies"]}, environ=ENV)
 )  # a policy that keeps raw addresses: shows the property below can fail
 
@@ -260,7 +261,7 @@ class TestProxyHeaderChoice:
         data = {**policy_dict(client_ip="truncate"), "proxies": {"trusted": ["127.0.0.1"]}}
         if header is not None:
             data["proxies"]["header"] = header
-        pipeline = compile_policy(Policy.from_dict(data, environ=ENV))
+        pipeline = Pipeline(Policy.from_dict(data, environ=ENV))
         (out,) = pipeline.process(capture(scope(xff=None, **headers)))
         return str(out.attributes["client.address"])
 

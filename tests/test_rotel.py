@@ -26,8 +26,9 @@ from opentelemetry.sdk.resources import Resource
 from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
-from privlog._core.capture import Capture, read_asgi_scope
+from privlog._core.capture import Capture
 from privlog._core.dispatcher import Sink
+from privlog.asgi import read_asgi_scope
 from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otlp import OtlpHttpSink
 

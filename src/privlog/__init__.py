@@ -6,12 +6,13 @@ through OpenTelemetry or into a local JSONL store that deletes what has expired.
 """
 
 from ._core.dispatcher import Sink, Stats
-from ._core.pipeline import Output, Pipeline, compile_policy
+from ._core.pipeline import Pipeline
+from ._core.record import Output
 from ._errors import PolicyError
 from ._policy.model import Policy
 from ._policy.types import ExportSettings, FieldRule, RetentionClass, Stream
-from ._privacylog import PrivacyLog, default_privlog, log_auth_event
-from .asgi import PrivacyLogMiddleware
+from ._privacylog import PrivacyLog
+from .asgi import PrivacyLogMiddleware, current_privlog, log_auth_event
 
 __version__ = "0.1.0"
 
@@ -29,7 +30,6 @@ __all__ = [
     "Stats",
     "Stream",
     "__version__",
-    "compile_policy",
-    "default_privlog",
+    "current_privlog",
     "log_auth_event",
 ]

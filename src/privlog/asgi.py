@@ -13,12 +13,14 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._core.capture import Capture, find_routes, read_asgi_scope
+from ._core.capture import Capture, Facts
+from ._errors import PolicyError
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
 
@@ -33,6 +35,134 @@ UserIdHook = Callable[[Scope], "str | int | None"]
 log = logging.getLogger("privlog")
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
+
+#: The PrivacyLog of the middleware serving the current request, so an auth event logged while
+#: handling it goes to that app's privlog even with several apps in one process.
+_serving: ContextVar[PrivacyLog | None] = ContextVar("privlog_serving", default=None)
+
+
+def pick_headers(raw: Any, wanted: frozenset[bytes]) -> dict[bytes, str]:
+    """The wanted headers from an ASGI header list, decoded leniently, first value wins.
+
+    Repeated ``X-Forwarded-For``/``Forwarded`` are joined with commas as RFC 7230 allows.
+    """
+    out: dict[bytes, str] = {}
+    for name, value in raw:
+        if name not in wanted:  # ASGI servers send lower-case names; lower() only the others
+            name = name.lower()
+            if name not in wanted:
+                continue
+        text = value[:8192].decode("latin-1")
+        if name in out:
+            if name in (b"x-forwarded-for", b"forwarded"):
+                out[name] = out[name] + "," + text
+            continue
+        out[name] = text
+    return out
+
+
+_MAX_DEPTH = 8
+
+
+def _walk(routes: Any, path: str, depth: int = 0) -> str | None:
+    """The template of the route matching ``path``, through nested Starlette/FastAPI mounts."""
+    if depth > _MAX_DEPTH:
+        return None
+    for route in routes:
+        regex = getattr(route, "path_regex", None)
+        match = regex.match(path) if regex is not None else None
+        if match is None:
+            continue
+        inner = getattr(route, "routes", None)
+        params = match.groupdict()
+        if inner and "path" in params and getattr(route, "path", None) is not None:
+            below = _walk(inner, "/" + params["path"], depth + 1)
+            if below is not None:
+                return str(route.path) + below
+        template = getattr(route, "path_format", None)
+        return template if isinstance(template, str) else None
+    return None
+
+
+def find_routes(app: Any) -> Any:
+    """The outermost router below an ASGI app (through middleware ``.app`` links), or None.
+
+    Found once, when the middleware is built: mounted apps set ``scope["app"]`` to themselves,
+    so only the top router knows the mount templates.
+    """
+    for _ in range(16):
+        if app is None:
+            return None
+        if getattr(app, "routes", None) is not None:
+            return app
+        app = getattr(app, "app", None) or getattr(app, "router", None)
+    return None
+
+
+def mounted_template(scope: Any, app_root: str, root: Any = None) -> str | None:
+    """The full template (``/api/{tenant}/users/{uid}``) of a request routed through mounts."""
+    routes = getattr(root if root is not None else scope.get("app"), "routes", None)
+    path = scope.get("path") or ""
+    if routes is None or not path.startswith(app_root):
+        return None
+    try:
+        return _walk(routes, path[len(app_root) :] or "/")
+    except Exception:  # an unusual router: fall back to a placeholder, never to the raw prefix
+        return None
+
+
+def read_asgi_scope(scope: Any, wanted: frozenset[bytes], routes: Any = None) -> Facts:
+    """Facts from an ASGI scope (HTTP or WebSocket), after the app has run.
+
+    ``routes``: the app's top router (see :func:`find_routes`), for templates through mounts.
+    """
+    client = scope.get("client")
+    route = None
+    found = scope.get("route")
+    template = getattr(found, "path_format", None) if found is not None else None
+    if isinstance(template, str):
+        route = template
+        app_root = scope.get("app_root_path")
+        if app_root is not None and (scope.get("root_path") or "") != app_root:
+            # Matched inside a Mount: the route's template is relative to it, and root_path now
+            # holds the *raw* prefix (with its parameter values), so rebuild it from the routes.
+            route = mounted_template(scope, app_root, routes) or "/{mount}" + template
+    return Facts(  # positional: this runs for every request
+        scope.get("method", "GET" if scope.get("type") == "websocket" else None),
+        scope.get("scheme"),
+        scope.get("http_version"),
+        scope.get("path"),
+        route,
+        scope.get("query_string", b""),
+        client[0] if client else None,
+        client[1] if client else None,
+        pick_headers(scope.get("headers", ()), wanted),
+    )
+
+
+def current_privlog() -> PrivacyLog | None:
+    """The :class:`PrivacyLog` of the middleware serving the current request, if any."""
+    return _serving.get()
+
+
+def log_auth_event(
+    event: str, *, user_id: str | int | None = None, request: Any = None, privlog: PrivacyLog | None = None
+) -> None:
+    """Log an authentication event through the privlog of the app serving ``request``.
+
+    ``request`` may be a Starlette/FastAPI ``Request`` or an ASGI scope; its client address is
+    resolved and transformed exactly as for request records. Outside a request served by
+    :class:`PrivacyLogMiddleware`, pass ``privlog=`` explicitly.
+    """
+    target = privlog or _serving.get()
+    if target is None:
+        raise PolicyError(
+            "log_auth_event",
+            "no privlog serves this request",
+            "call it while handling a request that PrivacyLogMiddleware serves, or pass privlog=",
+        )
+    scope = getattr(request, "scope", request)
+    target.auth_event(event, user_id=user_id, source=scope, reader=read_asgi_scope if scope is not None else None)
 
 
 def user_from_scope(scope: Scope) -> str | None:
@@ -86,14 +216,19 @@ class PrivacyLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http" and self._http:
-            await self._handle_http(scope, receive, send)
-        elif kind == "websocket" and self._websocket:
-            await self._handle_websocket(scope, receive, send)
-        elif kind == "lifespan":
+        if kind == "lifespan":
             await self._handle_lifespan(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+            return
+        token = _serving.set(self.privlog)
+        try:
+            if kind == "http" and self._http:
+                await self._handle_http(scope, receive, send)
+            elif kind == "websocket" and self._websocket:
+                await self._handle_websocket(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+        finally:
+            _serving.reset(token)
 
     def _user_id(self, scope: Scope) -> str | None:
         return call_user_hook(self._user_hook, scope) if self._wants_user else None

@@ -47,9 +47,20 @@ def describe(policy: Policy) -> str:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     policy = Policy.from_toml(args.file)
+    _open_resources(policy)
     print(f"{args.file}: valid\n")
     print(describe(policy))
     return 0
+
+
+def _open_resources(policy: Policy) -> None:
+    """Open what the policy names (key store, location database), as start-up would."""
+    from .._keys.source import open_keys
+    from .._transforms.location import open_database
+
+    open_keys(policy)
+    if policy.geo_database is not None:
+        open_database(policy.geo_database).close()
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ The request thread does the least it can: it appends one :class:`Capture` (a tup
 reference to the framework's own request object (the ASGI scope; a shallow copy of the WSGI
 environ, which uWSGI reuses) plus the numbers only it can see (times, status, bytes). The
 worker later reads only the allow-listed facts out of that object with a framework-specific
-*reader*; nothing else is ever looked at.
+*reader* (``privlog.asgi.read_asgi_scope``, ``privlog.wsgi.read_wsgi_environ``, Django's
+``read_django``); nothing else is ever looked at.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ Reader = Callable[[Any, frozenset[bytes]], Facts]
 
 
 class Capture(NamedTuple):
-    """One unit of work for the worker. Built on the request path, so kept to a plain tuple."""
+    """One unit of work for the worker. Built on the request path, so kept to a plain tuple
+    built by position there; cold paths and tests use the keyword factories :meth:`of` and
+    :meth:`auth`."""
 
     kind: str  # "http", "websocket" or "auth"
     reader: Reader | None
@@ -73,101 +76,34 @@ class Capture(NamedTuple):
     user_id: str | None
     extra: Mapping[str, Any] | None  # WebSocket counters, auth event name
 
+    @classmethod
+    def of(
+        cls,
+        kind: str,
+        *,
+        reader: Reader | None = None,
+        source: Any = None,
+        start_ns: int = 0,
+        duration_ns: int = 0,
+        status: int | None = None,
+        request_bytes: int | None = None,
+        response_bytes: int | None = None,
+        user_id: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Capture:
+        """A capture by keyword."""
+        return cls(kind, reader, source, start_ns, duration_ns, status, request_bytes, response_bytes, user_id, extra)
 
-def pick_headers(raw: Any, wanted: frozenset[bytes]) -> dict[bytes, str]:
-    """The wanted headers from an ASGI header list, decoded leniently, first value wins.
-
-    Repeated ``X-Forwarded-For``/``Forwarded`` are joined with commas as RFC 7230 allows.
-    """
-    out: dict[bytes, str] = {}
-    for name, value in raw:
-        if name not in wanted:  # ASGI servers send lower-case names; lower() only the others
-            name = name.lower()
-            if name not in wanted:
-                continue
-        text = value[:8192].decode("latin-1")
-        if name in out:
-            if name in (b"x-forwarded-for", b"forwarded"):
-                out[name] = out[name] + "," + text
-            continue
-        out[name] = text
-    return out
-
-
-_MAX_DEPTH = 8
-
-
-def _walk(routes: Any, path: str, depth: int = 0) -> str | None:
-    """The template of the route matching ``path``, through nested Starlette/FastAPI mounts."""
-    if depth > _MAX_DEPTH:
-        return None
-    for route in routes:
-        regex = getattr(route, "path_regex", None)
-        match = regex.match(path) if regex is not None else None
-        if match is None:
-            continue
-        inner = getattr(route, "routes", None)
-        params = match.groupdict()
-        if inner and "path" in params and getattr(route, "path", None) is not None:
-            below = _walk(inner, "/" + params["path"], depth + 1)
-            if below is not None:
-                return str(route.path) + below
-        template = getattr(route, "path_format", None)
-        return template if isinstance(template, str) else None
-    return None
-
-
-def find_routes(app: Any) -> Any:
-    """The outermost router below an ASGI app (through middleware ``.app`` links), or None.
-
-    Found once, when the middleware is built: mounted apps set ``scope["app"]`` to themselves,
-    so only the top router knows the mount templates.
-    """
-    for _ in range(16):
-        if app is None:
-            return None
-        if getattr(app, "routes", None) is not None:
-            return app
-        app = getattr(app, "app", None) or getattr(app, "router", None)
-    return None
-
-
-def mounted_template(scope: Any, app_root: str, root: Any = None) -> str | None:
-    """The full template (``/api/{tenant}/users/{uid}``) of a request routed through mounts."""
-    routes = getattr(root if root is not None else scope.get("app"), "routes", None)
-    path = scope.get("path") or ""
-    if routes is None or not path.startswith(app_root):
-        return None
-    try:
-        return _walk(routes, path[len(app_root) :] or "/")
-    except Exception:  # an unusual router: fall back to a placeholder, never to the raw prefix
-        return None
-
-
-def read_asgi_scope(scope: Any, wanted: frozenset[bytes], routes: Any = None) -> Facts:
-    """Facts from an ASGI scope (HTTP or WebSocket), after the app has run.
-
-    ``routes``: the app's top router (see :func:`find_routes`), for templates through mounts.
-    """
-    client = scope.get("client")
-    route = None
-    found = scope.get("route")
-    template = getattr(found, "path_format", None) if found is not None else None
-    if isinstance(template, str):
-        route = template
-        app_root = scope.get("app_root_path")
-        if app_root is not None and (scope.get("root_path") or "") != app_root:
-            # Matched inside a Mount: the route's template is relative to it, and root_path now
-            # holds the *raw* prefix (with its parameter values), so rebuild it from the routes.
-            route = mounted_template(scope, app_root, routes) or "/{mount}" + template
-    return Facts(  # positional: this runs for every request
-        scope.get("method", "GET" if scope.get("type") == "websocket" else None),
-        scope.get("scheme"),
-        scope.get("http_version"),
-        scope.get("path"),
-        route,
-        scope.get("query_string", b""),
-        client[0] if client else None,
-        client[1] if client else None,
-        pick_headers(scope.get("headers", ()), wanted),
-    )
+    @classmethod
+    def auth(
+        cls, event: str, start_ns: int, user_id: str | None, reader: Reader | None = None, source: Any = None
+    ) -> Capture:
+        """An authentication event, with the request it happened in (``source``), if any."""
+        return cls.of(
+            "auth",
+            reader=reader if source is not None else None,
+            source=source,
+            start_ns=start_ns,
+            user_id=user_id,
+            extra={"event": event},
+        )

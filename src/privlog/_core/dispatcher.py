@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .capture import Capture
-from .pipeline import Output, Pipeline
+from .pipeline import Pipeline
+from .record import Output
 
 log = logging.getLogger("privlog")
 

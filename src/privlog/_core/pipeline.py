@@ -7,41 +7,18 @@ No step parses configuration, compiles a regex or reads the environment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from .._keys.epochs import KeyShredded
-from .._policy.catalogue import FIELD_HEADERS, KEYED_ACTIONS, OPT_OUT_HEADERS
+from .._policy.catalogue import CLIENT_HEADERS, FIELDS, OPT_OUT_HEADERS
 from .._policy.model import Policy
 from .._policy.types import Stream
 from .capture import Capture, Facts
-from .steps import (
-    MAX_TEXT,
-    Attributes,
-    IsoFormatter,
-    Step,
-    StepContext,
-    extra_step,
-    field_step,
-    header_value,
-    keyed_header,
-)
-from .steps import iso_utc as iso_utc
+from .record import Attributes, IsoFormatter, Output
+from .steps import MAX_TEXT, Step, StepContext, extra_step, field_step, header_value, keyed_header
 
 AUTH_EVENTS = frozenset({"login_success", "login_failure", "logout", "password_reset", "password_change"})
 _EVENT_NAMES = {"http": "http.request", "websocket": "websocket.session"}
-
-
-class Output(NamedTuple):
-    """One transformed record bound for one stream (a tuple: made for every record)."""
-
-    stream: str
-    retention_days: int
-    timestamp_ns: int
-    attributes: Attributes
-    #: The stream's retention tags, which are also the last entries of ``attributes``: one dict
-    #: per stream and key epoch, shared by its records, so an exporter can encode them once.
-    tags: Mapping[str, Any] | None = None
 
 
 class CompiledStream:
@@ -61,9 +38,6 @@ class CompiledStream:
                 steps.append(keyed_header(header.encode(), attr, ctx.keyed(action, f"header:{header}")))
         steps.append(extra_step)
         self.steps: tuple[Step, ...] = tuple(steps)
-        uses_key = any(r.action in KEYED_ACTIONS for r in stream.fields.values()) or any(
-            a != "keep" for a in stream.headers.values()
-        )
         self.tags: dict[str, Any] = {
             "privlog.stream": stream.name,
             "privlog.retention.class": stream.retention.name,
@@ -71,15 +45,13 @@ class CompiledStream:
             "privlog.purpose": stream.retention.purpose,
             "privlog.legal_basis": stream.retention.legal_basis,
         }
-        self.uses_key = uses_key and ctx.keys is not None
+        self.uses_key = stream.keyed and ctx.keys is not None
+        specs = [FIELDS[n] for n in stream.fields]
+        self.needs_client = any(spec.needs_client for spec in specs)
         self.wanted = (
-            frozenset(h for n in stream.fields for h in FIELD_HEADERS.get(n, ()))
+            frozenset(h for spec in specs for h in spec.headers)
             | frozenset(h.encode() for h in stream.headers)
-            | (
-                frozenset({b"x-forwarded-for", b"forwarded"})
-                if {"client_ip", "location"} & set(stream.fields)
-                else frozenset()
-            )
+            | (frozenset(CLIENT_HEADERS) if self.needs_client else frozenset())
             | (frozenset(OPT_OUT_HEADERS) if stream.consent_gated else frozenset())
         )
         self._ttl_ns = stream.retention.days * 86_400 * 1_000_000_000
@@ -125,18 +97,10 @@ class Pipeline:
         self.policy = policy
         ctx = StepContext(policy)
         self.keys = ctx.keys
-        self._resolve = (
-            ctx.resolve_client
-            if any({"client_ip", "location"} & set(s.fields) for s in policy.streams)
-            else None
-        )
         self.streams = tuple(CompiledStream(s, ctx) for s in policy.streams)
+        self._resolve = ctx.resolve_client if any(s.needs_client for s in self.streams) else None
         self.wanted_headers: frozenset[bytes] = frozenset().union(*(s.wanted for s in self.streams))
         self.kinds = frozenset().union(*(s.events for s in self.streams))
-        if any(
-            "user_agent" in s.fields and s.fields["user_agent"].action == "generalise" for s in policy.streams
-        ):
-            ctx.user_agent  # noqa: B018 - load the parser and warm its cache at start-up
 
     def process(self, capture: Capture) -> list[Output]:
         """All records of one capture. Runs in the background worker."""
@@ -157,7 +121,3 @@ class Pipeline:
                     out.append(rec)
         return out
 
-
-def compile_policy(policy: Policy) -> Pipeline:
-    """Compile a validated policy into a :class:`Pipeline`. Done once, at start-up."""
-    return Pipeline(policy)

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Any
 
-from .._keys.epochs import StaticKeys
 from .._keys.ring import KeyRing
-from .._keys.store import KeyStore
+from .._keys.source import open_keys
 from .._policy.model import Policy
 from .._policy.types import FieldRule
 from .._transforms.address import INVALID, format_ip, make_client_resolver, make_truncate
@@ -21,62 +19,25 @@ from .._transforms.location import make_locator, open_database
 from .._transforms.text import make_query_filter, origin, primary_language, scrub_path
 from .._transforms.useragent import UserAgentGeneraliser
 from .capture import Capture, Facts
-
-Attributes = dict[str, Any]
-"""One exported record's attributes, flat, with OpenTelemetry semantic-convention names."""
+from .record import Attributes, iso_utc
 
 Step = Callable[[Facts, Capture, Attributes], None]
 """Writes the attributes of one field, already transformed, into the record."""
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
 MAX_TEXT = 1024
-_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # a lookup beats a format spec per call
-
-
-class IsoFormatter:
-    """RFC 3339 UTC timestamps with milliseconds; the seconds part is formatted once per second.
-
-    Keep one per sequence of nearby timestamps (a stream's expiry times, say): records come in
-    time order, so nearly every call reuses the last second.
-    """
-
-    __slots__ = ("_last",)
-
-    def __init__(self) -> None:
-        self._last: tuple[int, str] = (-1, "")  # swapped whole, so threads never see a torn pair
-
-    def __call__(self, ns: int) -> str:
-        second, rest = divmod(ns, 1_000_000_000)
-        cached_second, text = self._last
-        if cached_second != second:
-            text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-            self._last = (second, text)
-        return text + _MILLIS[rest // 1_000_000]
-
-
-iso_utc = IsoFormatter()
-"""A shared formatter, for timestamps of the moment (record times)."""
-
 
 Keyed = Callable[[KeyRing, bytes], str]
 """A keyed transform: the ring of the record's epoch and the value."""
 
 
-def make_keys(policy: Policy) -> StaticKeys | KeyStore | None:
-    """The key source a policy names: a key store with shredding, or a static secret."""
-    if policy.key_store is not None:
-        return KeyStore.load(policy.key_store, policy.hash_algorithm)
-    if policy.secret is not None:
-        return StaticKeys(policy.secret, policy.rotation, policy.hash_algorithm)
-    return None
-
-
 class StepContext:
-    """Things shared by the steps of all streams, built once."""
+    """Things shared by the steps of all streams, built once: opening the key source and the
+    location database here makes a bad one a start-up error."""
 
     def __init__(self, policy: Policy) -> None:
         self.resolve_client = make_client_resolver(policy.trusted_proxies, policy.proxy_header)
-        self.keys = make_keys(policy)
+        self.keys = open_keys(policy)
         self.geo_database = policy.geo_database
         self._ua: UserAgentGeneraliser | None = None
 
@@ -130,17 +91,22 @@ def _keep_bytes(ring: KeyRing, value: bytes) -> str:
     return value.decode("utf-8", "replace")[:MAX_TEXT]
 
 
-def _identifier(name: str, attr: str, rule: FieldRule, ctx: StepContext) -> Step:
-    transform = _keep_bytes if rule.action == "keep" else ctx.keyed(rule.action, name)
+def _identifier(name: str, rule: FieldRule, ctx: StepContext) -> Keyed:
+    return _keep_bytes if rule.action == "keep" else ctx.keyed(rule.action, name)
 
-    if name == "user_id":
 
-        def user_id(f: Facts, c: Capture, r: Attributes) -> None:
-            if c.user_id:
-                r[attr] = transform(f.ring, c.user_id.encode("utf-8", "surrogatepass"))
+def _user_id(rule: FieldRule, ctx: StepContext) -> Step:
+    transform = _identifier("user_id", rule, ctx)
 
-        return user_id
+    def user_id(f: Facts, c: Capture, r: Attributes) -> None:
+        if c.user_id:
+            r["user.id"] = transform(f.ring, c.user_id.encode("utf-8", "surrogatepass"))
 
+    return user_id
+
+
+def _session_id(rule: FieldRule, ctx: StepContext) -> Step:
+    transform = _identifier("session_id", rule, ctx)
     # Compiled once: finds the session cookie's value without splitting the whole header.
     cookie = re.compile(rf"(?:^|;)\s*{re.escape(rule.options['cookie'])}=\"?([^;\"]+)")
 
@@ -149,7 +115,7 @@ def _identifier(name: str, attr: str, rule: FieldRule, ctx: StepContext) -> Step
         if cookies:
             found = cookie.search(cookies)
             if found is not None:
-                r[attr] = transform(f.ring, found.group(1).strip().encode("latin-1"))
+                r["session.id"] = transform(f.ring, found.group(1).strip().encode("latin-1"))
 
     return session_id
 
@@ -165,7 +131,7 @@ def _location(rule: FieldRule, ctx: StepContext) -> Step:
     return location
 
 
-def _path(rule: FieldRule) -> Step:
+def _path(rule: FieldRule, ctx: StepContext) -> Step:
     if rule.action == "keep":
 
         def keep_path(f: Facts, c: Capture, r: Attributes) -> None:
@@ -277,46 +243,64 @@ def _client_port(f: Facts, c: Capture, r: Attributes) -> None:
         r["client.port"] = f.client_port
 
 
-#: Fields copied as they are (one plain function each: no per-field indirection on the hot path).
-_SCALARS: dict[str, Step] = {
-    "duration": _duration,
-    "method": _method,
-    "scheme": _scheme,
-    "http_version": _http_version,
-    "status": _status,
-    "request_bytes": _request_bytes,
-    "response_bytes": _response_bytes,
-    "client_port": _client_port,
+def _scalar(step: Step) -> StepFactory:
+    """The factory of a field copied as it is (one plain function: no per-field indirection)."""
+
+    def factory(rule: FieldRule, ctx: StepContext) -> Step:
+        return step
+
+    return factory
+
+
+def _referrer(rule: FieldRule, ctx: StepContext) -> Step:
+    convert = origin if rule.action == "origin" else (lambda v: v[:MAX_TEXT])
+    return header_value(b"referer", "http.request.header.referer", convert)
+
+
+def _language(rule: FieldRule, ctx: StepContext) -> Step:
+    return header_value(b"accept-language", "privlog.language", primary_language)
+
+
+def _query(rule: FieldRule, ctx: StepContext) -> Step:
+    filt = make_query_filter(rule.options["allow"], rule.options["values"])
+
+    def query(f: Facts, c: Capture, r: Attributes) -> None:
+        kept = filt(f.query)
+        if kept is not None:
+            r["url.query"] = kept
+
+    return query
+
+
+StepFactory = Callable[[FieldRule, StepContext], Step | None]
+"""Builds a field's step from its rule, once; None for a field every record carries anyway."""
+
+#: The step factory of every field of the registry (``_policy/catalogue.py``), by name.
+STEP_FACTORIES: dict[str, StepFactory] = {
+    "timestamp": lambda rule, ctx: None,  # every record has its timestamp
+    "duration": _scalar(_duration),
+    "method": _scalar(_method),
+    "scheme": _scalar(_scheme),
+    "http_version": _scalar(_http_version),
+    "path": _path,
+    "query": _query,
+    "status": _scalar(_status),
+    "request_bytes": _scalar(_request_bytes),
+    "response_bytes": _scalar(_response_bytes),
+    "referrer": _referrer,
+    "user_agent": _user_agent,
+    "language": _language,
+    "client_ip": _client_ip,
+    "client_port": _scalar(_client_port),
+    "location": _location,
+    "user_id": _user_id,
+    "session_id": _session_id,
 }
 
 
 def field_step(name: str, rule: FieldRule, ctx: StepContext) -> Step | None:
     """The step for one allow-listed field (None for fields carried by every record)."""
-    if name == "client_ip":
-        return _client_ip(rule, ctx)
-    if name in ("user_id", "session_id"):
-        return _identifier(name, "user.id" if name == "user_id" else "session.id", rule, ctx)
-    if name == "path":
-        return _path(rule)
-    if name == "location":
-        return _location(rule, ctx)
-    if name == "user_agent":
-        return _user_agent(rule, ctx)
-    if name == "referrer":
-        convert = origin if rule.action == "origin" else (lambda v: v[:MAX_TEXT])
-        return header_value(b"referer", "http.request.header.referer", convert)
-    if name == "language":
-        return header_value(b"accept-language", "privlog.language", primary_language)
-    if name == "query":
-        filt = make_query_filter(rule.options["allow"], rule.options["values"])
-
-        def query(f: Facts, c: Capture, r: Attributes) -> None:
-            kept = filt(f.query)
-            if kept is not None:
-                r["url.query"] = kept
-
-        return query
-    return _SCALARS.get(name)  # None for timestamp: every record has one
+    return STEP_FACTORIES[name](rule, ctx)
 
 
 def extra_step(f: Facts, c: Capture, r: Attributes) -> None:

@@ -11,8 +11,8 @@ from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.requests import HTTPConnection
 
-from .._privacylog import PrivacyLog, log_auth_event
-from ..asgi import PrivacyLogMiddleware
+from .._privacylog import PrivacyLog
+from ..asgi import PrivacyLogMiddleware, log_auth_event
 
 #: Bearer tokens the demo accepts, and whose user they are.
 TOKENS = {"tok-alice-7f3a9c2e1b": "alice@example.com", "tok-bob-0d4e5f6a7b": "bob@example.org"}

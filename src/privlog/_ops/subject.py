@@ -7,24 +7,20 @@ made it. Nothing here runs on the request path.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import orjson
-
-from .._core.steps import make_keys
 from .._keys.epochs import StaticKeys
 from .._keys.ring import KeyRing
+from .._keys.source import open_keys
 from .._keys.store import KeyStore
-from .._policy.catalogue import KEYED_ACTIONS
+from .._policy.catalogue import FIELDS, KEYED_ACTIONS
 from .._policy.model import Policy
 from .._transforms.address import parse_ip
 from ..clickhouse import subject_delete, subject_query
+from ..sinks.jsonl import count_records, delete_records
 
 
 @dataclass(frozen=True)
@@ -38,7 +34,7 @@ class Match:
 
 def held_rings(policy: Policy, today: date | None = None) -> list[KeyRing]:
     """The rings of every epoch whose records may still exist, newest last."""
-    keys = make_keys(policy)
+    keys = open_keys(policy)
     if isinstance(keys, KeyStore):
         return [held.ring for held in keys.held(today)]
     if isinstance(keys, StaticKeys):
@@ -50,22 +46,24 @@ def subject_matches(
     policy: Policy, *, user_id: str | None = None, ip: str | None = None, today: date | None = None
 ) -> list[Match]:
     """Every (attribute, value, key id) the given identifiers can appear as, under held keys."""
+    raw: dict[str, bytes] = {}
+    if user_id is not None:
+        raw["user"] = user_id.encode("utf-8", "surrogatepass")
+    if ip is not None:
+        packed = parse_ip(ip)
+        if packed is None:
+            raise ValueError("--ip is not an IP address")
+        raw["address"] = packed
     wanted: list[tuple[str, str, str, bytes]] = []  # attribute, action, domain, raw value
     for stream in policy.streams:
         for name, rule in stream.fields.items():
-            if rule.action not in KEYED_ACTIONS:
-                continue
-            if name == "user_id" and user_id is not None:
-                wanted.append(("user.id", rule.action, "user_id", user_id.encode("utf-8", "surrogatepass")))
-            elif name == "client_ip" and ip is not None:
-                packed = parse_ip(ip)
-                if packed is None:
-                    raise ValueError("--ip is not an IP address")
-                wanted.append(("client.address", rule.action, "client_ip", packed))
+            spec = FIELDS[name]
+            if rule.action in KEYED_ACTIONS and spec.identifies is not None and spec.identifies in raw:
+                wanted.append((spec.attributes[0], rule.action, name, raw[spec.identifies]))
     out: dict[tuple[str, str, str], Match] = {}
     for ring in held_rings(policy, today):
-        for attribute, action, domain, raw in wanted:
-            value = ring.keyed(action, domain)(raw)
+        for attribute, action, domain, value_in in wanted:
+            value = ring.keyed(action, domain)(value_in)
             out[(attribute, value, ring.key_id)] = Match(attribute, value, ring.key_id)
     return list(out.values())
 
@@ -88,37 +86,13 @@ def _index(matches: Iterable[Match]) -> dict[tuple[str, str], set[str]]:
 def find_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int]:
     """How many records of each JSONL file belong to the subject."""
     index = _index(matches)
-    found: dict[Path, int] = {}
-    for path in sorted(directory.glob("*/*.jsonl")):
-        n = sum(1 for line in path.read_bytes().splitlines() if line and _matches(orjson.loads(line), index))
-        if n:
-            found[path] = n
-    return found
+    return count_records(directory, lambda record: _matches(record, index))
 
 
 def delete_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int]:
-    """Remove the subject's records from every JSONL file, atomically and owner-only.
-
-    Each file is rewritten under the same lock the running store appends with, so no record
-    written meanwhile is lost (the store re-opens a file that was replaced).
-    """
+    """Remove the subject's records from every JSONL file (see :func:`delete_records`)."""
     index = _index(matches)
-    deleted: dict[Path, int] = {}
-    for path in sorted(directory.glob("*/*.jsonl")):
-        with open(path, "rb") as locked:
-            fcntl.flock(locked.fileno(), fcntl.LOCK_EX)
-            lines = locked.read().splitlines()
-            keep = [line for line in lines if line and not _matches(orjson.loads(line), index)]
-            removed = sum(1 for line in lines if line) - len(keep)
-            if not removed:
-                continue
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(b"".join(line + b"\n" for line in keep))
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-            deleted[path] = removed
-    return deleted
+    return delete_records(directory, lambda record: _matches(record, index))
 
 
 def backend_queries(matches: list[Match]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import PolicyError, did_you_mean
-from .catalogue import ACTION_OPTIONS, FIELDS, HEADER_ACTIONS
+from .catalogue import FIELDS, HEADER_ACTIONS
 from .common import as_table, check_keys
 from .types import FieldRule
 
@@ -43,6 +43,7 @@ _ADDRESS_HEADERS = frozenset(
 
 
 def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
+    """A stream's ``fields`` table, checked against the field registry."""
     if value is None:
         raise PolicyError(
             setting, "no field is listed", 'add e.g. fields = { path = "template", status = "keep" }'
@@ -51,64 +52,37 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
     rules: dict[str, FieldRule] = {}
     for name, spec in table.items():
         fsetting = f"{setting}.{name}"
-        if name not in FIELDS:
+        field = FIELDS.get(name)
+        if field is None:
             raise PolicyError(fsetting, "unknown field", did_you_mean(str(name), FIELDS))
-        allowed, default = FIELDS[name]
         options: dict[str, Any] = {}
         if spec is True:
-            action = default
+            action = field.default
         elif isinstance(spec, str):
             action = spec
         elif isinstance(spec, Mapping):
-            action = spec.get("action", default)
+            action = spec.get("action", field.default)
             options = {k: v for k, v in spec.items() if k != "action"}
         else:
             raise PolicyError(
-                fsetting, f"must be an action name or a table, got {spec!r}", f'write {name} = "{default}"'
+                fsetting, f"must be an action name or a table, got {spec!r}", f'write {name} = "{field.default}"'
             )
         if action == "drop":
             continue
-        if action not in allowed:
+        if action not in field.actions:
             raise PolicyError(
                 fsetting,
                 f"action {action!r} is not valid for this field",
-                did_you_mean(str(action), allowed | {"drop"}),
+                did_you_mean(str(action), {*field.actions, "drop"}),
             )
-        check_keys(options, ACTION_OPTIONS.get(action, frozenset()), fsetting)
-        _check_options(name, action, options, fsetting)
+        known = field.options.get(action, ())
+        check_keys(options, frozenset(o.name for o in known), fsetting)
+        for option in known:
+            options[option.name] = option.check(options.get(option.name, option.default), f"{fsetting}.{option.name}")
+        if field.check_rule is not None:
+            field.check_rule(options, fsetting)
         rules[name] = FieldRule(action=action, options=options)
     return rules
-
-
-def _check_options(name: str, action: str, options: dict[str, Any], setting: str) -> None:
-    if action == "truncate":
-        for key, top, default in (("ipv4_prefix", 32, 24), ("ipv6_prefix", 128, 48)):
-            bits = options.setdefault(key, default)
-            if isinstance(bits, bool) or not isinstance(bits, int) or not 0 <= bits <= top:
-                raise PolicyError(
-                    f"{setting}.{key}",
-                    f"must be a whole number from 0 to {top}, got {bits!r}",
-                    f"set {key} = {default}",
-                )
-    elif action == "allowlist":
-        allow = options.setdefault("allow", [])
-        values = options.setdefault("values", [])
-        for key, names in (("allow", allow), ("values", values)):
-            if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
-                raise PolicyError(
-                    f"{setting}.{key}", "must be a list of parameter names", f'set {key} = ["page"]'
-                )
-        for n in values:
-            if n not in allow:
-                raise PolicyError(
-                    f"{setting}.values", f"{n!r} keeps its value but is not in allow", f'add "{n}" to allow'
-                )
-    if name == "session_id":
-        cookie = options.setdefault("cookie", "session")
-        if not isinstance(cookie, str) or not cookie:
-            raise PolicyError(f"{setting}.cookie", "must name the session cookie", 'set cookie = "sessionid"')
-    elif "cookie" in options:
-        raise PolicyError(f"{setting}.cookie", "only session_id reads a cookie", "remove the cookie option")
 
 
 def parse_headers(value: Any, setting: str) -> dict[str, str]:

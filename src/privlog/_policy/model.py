@@ -16,8 +16,6 @@ from typing import Any
 
 from .._errors import PolicyError, did_you_mean
 from .._keys.epochs import ROTATIONS
-from .._keys.store import KeyStore
-from .catalogue import KEYED_ACTIONS
 from .sections import (
     as_table,
     check_keys,
@@ -48,7 +46,7 @@ class Policy:
     """A validated, immutable privacy policy for request logs.
 
     Build one with :meth:`from_toml` or :meth:`from_dict`; compile it with
-    :func:`privlog.compile_policy` (the middleware does this for you).
+    :class:`privlog.Pipeline` (the middleware does this for you).
     """
 
     streams: tuple[Stream, ...]
@@ -73,9 +71,7 @@ class Policy:
     @property
     def needs_secret(self) -> bool:
         """True when some stream hashes or pseudonymises a value."""
-        return any(rule.action in KEYED_ACTIONS for s in self.streams for rule in s.fields.values()) or any(
-            a in KEYED_ACTIONS for s in self.streams for a in s.headers.values()
-        )
+        return any(s.keyed for s in self.streams)
 
     @classmethod
     def from_toml(cls, path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Policy:
@@ -116,51 +112,44 @@ class Policy:
             raise PolicyError(
                 "secret.rotation", f"unknown rotation {rotation!r}", did_you_mean(str(rotation), ROTATIONS)
             )
-        policy = cls(
+        secret: bytes | None = None
+        secret_setting = "secret.env"  # noqa: S105 - the setting's name, not a secret
+        key_store: str | None = None
+        if any(s.keyed for s in streams):
+            store = secret_cfg.get("store") or env.get("PRIVLOG_KEY_STORE")
+            if store:
+                # Only where it is: the store is opened (and checked against the streams'
+                # retention) when the pipeline is built, still at start-up.
+                key_store, secret_setting = str(store), "secret.store"
+                _check_store_exists(key_store)
+            else:
+                secret_setting, secret = load_secret(secret_cfg, env)
+        return cls(
             streams=streams,
             retention=retention,
             trusted_proxies=trusted,
             export=export,
             service=service,
+            secret_setting=secret_setting,
             hash_algorithm=algorithm,
+            secret=secret,
             rotation=rotation,
+            key_store=key_store,
             geo_database=geo_database,
             proxy_header=parse_proxy_header(data.get("proxies", {})),
             metrics_stream=parse_metrics(data.get("metrics", {}), streams),
         )
-        if not policy.needs_secret:
-            return policy
-        store = secret_cfg.get("store") or env.get("PRIVLOG_KEY_STORE")
-        if store:
-            _check_store(str(store), policy)
-            object.__setattr__(policy, "key_store", str(store))
-            object.__setattr__(policy, "secret_setting", "secret.store")
-            return policy
-        setting, secret = load_secret(secret_cfg, env)
-        object.__setattr__(policy, "secret", secret)
-        object.__setattr__(policy, "secret_setting", setting)
-        return policy
 
     @property
     def keyed_retention_days(self) -> int:
         """The longest retention of a stream that hashes or pseudonymises: how long keys live."""
-        return max(
-            (
-                s.retention.days
-                for s in self.streams
-                if any(r.action in KEYED_ACTIONS for r in s.fields.values())
-                or any(a in KEYED_ACTIONS for a in s.headers.values())
-            ),
-            default=0,
-        )
+        return max((s.retention.days for s in self.streams if s.keyed), default=0)
 
 
-def _check_store(path: str, policy: Policy) -> None:
-    store = KeyStore.load(path)
-    needed = policy.keyed_retention_days
-    if store.retention_days < needed:
+def _check_store_exists(path: str) -> None:
+    from .._keys.store import STORE_FILE
+
+    if not (Path(path) / STORE_FILE).is_file():
         raise PolicyError(
-            "secret.store",
-            f"the key store keeps keys {store.retention_days} days, but a keyed stream keeps records {needed} days",
-            f"create a store with `privlog keys init DIR --retention-days {needed}`",
+            "secret.store", f"no key store at {Path(path) / STORE_FILE}", "create one with `privlog keys init DIR`"
         )

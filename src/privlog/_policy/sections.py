@@ -19,8 +19,6 @@ MIN_SECRET_BYTES = 32
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
 
 _PROXY_KEYS = frozenset({"trusted", "header"})
-
-#: Request headers that hold credentials: never allow-listed, whatever the action.
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
 _STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "headers"})
 _EXPORT_KEYS = frozenset({"sink", "directory", "queue_size", "batch_size", "flush_interval"})
@@ -220,10 +218,13 @@ def parse_geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -
             "the location field needs a MaxMind database",
             'set [geo] database = "/path/GeoLite2-City.mmdb" or PRIVLOG_GEOIP_DATABASE',
         )
-    from .._transforms.location import open_database
-
-    open_database(str(path)).close()  # fail at start-up, not in the worker
-    return str(path)
+    if not Path(str(path)).is_file():
+        raise PolicyError(
+            "geo.database",
+            f"cannot open {path} (no such file)",
+            "point it at a GeoLite2/GeoIP2 .mmdb file",
+        )
+    return str(path)  # opened when the pipeline is built, at start-up
 
 
 def load_secret(cfg: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, bytes]:

@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .catalogue import KEYED_ACTIONS
+
 
 @dataclass(frozen=True)
 class RetentionClass:
@@ -35,6 +37,13 @@ class Stream:
     headers: Mapping[str, str]
     consent_gated: bool = False
     events: frozenset[str] = frozenset({"http", "websocket"})
+
+    @property
+    def keyed(self) -> bool:
+        """True when some field or header of the stream is hashed or pseudonymised with a key."""
+        return any(r.action in KEYED_ACTIONS for r in self.fields.values()) or any(
+            a in KEYED_ACTIONS for a in self.headers.values()
+        )
 
 
 @dataclass(frozen=True)

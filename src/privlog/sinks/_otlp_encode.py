@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from .._core.pipeline import Output
+from .._core.record import Output
 
 _MASK64 = (1 << 64) - 1
 _INT64_MIN = -(1 << 63)

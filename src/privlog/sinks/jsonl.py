@@ -11,14 +11,15 @@ import fcntl
 import logging
 import os
 import re
-from collections.abc import Iterator, Mapping, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
-from .._core.pipeline import Output, iso_utc
+from .._core.record import Output, iso_utc
 
 log = logging.getLogger("privlog")
 
@@ -166,4 +167,46 @@ def sweep(directory: str | os.PathLike[str], today: date | None = None) -> list[
             if expired(file_day, days, today):
                 path.unlink(missing_ok=True)
                 deleted.append(path)
+    return deleted
+
+
+Record = dict[str, Any]
+"""One stored record, as read back from its line."""
+
+
+def _store_files(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*/*.jsonl"))
+
+
+def count_records(directory: Path, selected: Callable[[Record], bool]) -> dict[Path, int]:
+    """How many records of each day file ``selected`` picks."""
+    found: dict[Path, int] = {}
+    for path in _store_files(directory):
+        n = sum(1 for line in path.read_bytes().splitlines() if line and selected(orjson.loads(line)))
+        if n:
+            found[path] = n
+    return found
+
+
+def delete_records(directory: Path, selected: Callable[[Record], bool]) -> dict[Path, int]:
+    """Remove the records ``selected`` picks from every day file, atomically and owner-only.
+
+    Each file is rewritten under the same lock a running store appends with, so no record
+    written meanwhile is lost (the store re-opens a file that was replaced).
+    """
+    deleted: dict[Path, int] = {}
+    for path in _store_files(directory):
+        with open(path, "rb") as locked:
+            fcntl.flock(locked.fileno(), fcntl.LOCK_EX)
+            lines = locked.read().splitlines()
+            keep = [line for line in lines if line and not selected(orjson.loads(line))]
+            removed = sum(1 for line in lines if line) - len(keep)
+            if not removed:
+                continue
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(b"".join(line + b"\n" for line in keep))
+            os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
+            deleted[path] = removed
     return deleted

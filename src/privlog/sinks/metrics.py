@@ -21,7 +21,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
-from .._core.pipeline import Output
+from .._core.record import Output
 from .._errors import PolicyError
 
 #: The only attributes aggregates carry: none of them identifies a person.

@@ -10,6 +10,7 @@ import inspect
 import os
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry._logs import LogRecord, SeverityNumber, get_logger_provider
@@ -21,7 +22,7 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
-from .._core.pipeline import Output
+from .._core.record import Output
 from .._errors import PolicyError
 
 _VERSION = "0.1.0"
@@ -29,15 +30,43 @@ _VERSION = "0.1.0"
 _HAS_EVENT_NAME = "event_name" in inspect.signature(LogRecord.__init__).parameters
 
 
+@dataclass(frozen=True)
+class OtelEnvironment:
+    """What the standard OpenTelemetry variables ask of log export."""
+
+    exporters: tuple[str, ...]
+    """``OTEL_LOGS_EXPORTER`` as a list (empty when unset)."""
+    protocol: str
+    """``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`` or ``OTEL_EXPORTER_OTLP_PROTOCOL`` (default http/protobuf)."""
+    endpoint_set: bool
+    """An OTLP endpoint is configured."""
+
+    @classmethod
+    def read(cls, environ: Mapping[str, str] | None = None) -> OtelEnvironment:
+        env = os.environ if environ is None else environ
+        names = tuple(n.strip().lower() for n in env.get("OTEL_LOGS_EXPORTER", "").split(",") if n.strip())
+        protocol = (
+            env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
+        ).strip()
+        endpoint = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"))
+        return cls(names, protocol, endpoint)
+
+    @property
+    def requests_export(self) -> bool:
+        """True when the variables ask for a log exporter (``none`` asks for none)."""
+        if self.exporters == ("none",):
+            return False
+        return bool(self.exporters) or self.endpoint_set
+
+    @property
+    def fast_otlp(self) -> bool:
+        """True when privlog's own OTLP/HTTP sink can serve what the variables ask for."""
+        return self.exporters in ((), ("otlp",)) and self.protocol == "http/protobuf"
+
+
 def env_requests_otel(environ: Mapping[str, str] | None = None) -> bool:
     """True when the standard OTEL_* variables ask for a log exporter."""
-    env = os.environ if environ is None else environ
-    exporter = env.get("OTEL_LOGS_EXPORTER", "").strip().lower()
-    if exporter == "none":
-        return False
-    return bool(exporter) or bool(
-        env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT")
-    )
+    return OtelEnvironment.read(environ).requests_export
 
 
 def app_logger_provider() -> LoggerProvider | None:
@@ -46,16 +75,11 @@ def app_logger_provider() -> LoggerProvider | None:
     return provider if isinstance(provider, LoggerProvider) else None
 
 
-def _exporter(name: str, env: Mapping[str, str]) -> LogRecordExporter:
+def _exporter(name: str, protocol: str) -> LogRecordExporter:
     if name == "console":
         return ConsoleLogRecordExporter()
     if name != "otlp":
         raise PolicyError("OTEL_LOGS_EXPORTER", f"unknown exporter {name!r}", "use otlp, console or none")
-    protocol = (
-        env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL")
-        or env.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-        or "http/protobuf"
-    )
     try:
         if protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
@@ -77,11 +101,11 @@ def _exporter(name: str, env: Mapping[str, str]) -> LogRecordExporter:
 def logger_provider_from_env(service: str, environ: Mapping[str, str] | None = None) -> LoggerProvider:
     """A LoggerProvider with the exporters the standard OTEL_* variables name (default: otlp)."""
     env = os.environ if environ is None else environ
-    names = [n.strip().lower() for n in env.get("OTEL_LOGS_EXPORTER", "otlp").split(",") if n.strip()]
+    otel = OtelEnvironment.read(env)
     attrs = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": service}
     provider = LoggerProvider(resource=Resource.create(attrs))
-    for name in names:
-        provider.add_log_record_processor(BatchLogRecordProcessor(_exporter(name, env)))
+    for name in otel.exporters or ("otlp",):
+        provider.add_log_record_processor(BatchLogRecordProcessor(_exporter(name, otel.protocol)))
     return provider
 
 

@@ -29,7 +29,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .._core.pipeline import Output
+from .._core.record import Output
 from .._errors import PolicyError
 from ._otlp_encode import LogEncoder, rejected_records
 

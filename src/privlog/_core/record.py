@@ -1,0 +1,53 @@
+"""What leaves the pipeline: one transformed record per stream, and its timestamps' text form.
+
+At the bottom of the package: sinks and encoders depend on this module only, never on the
+compiler that makes the records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+Attributes = dict[str, Any]
+"""One exported record's attributes, flat, with OpenTelemetry semantic-convention names."""
+
+_MILLIS = tuple(f".{ms:03d}Z" for ms in range(1000))  # a lookup beats a format spec per call
+
+
+class Output(NamedTuple):
+    """One transformed record bound for one stream (a tuple: made for every record)."""
+
+    stream: str
+    retention_days: int
+    timestamp_ns: int
+    attributes: Attributes
+    #: The stream's retention tags, which are also the last entries of ``attributes``: one dict
+    #: per stream and key epoch, shared by its records, so an exporter can encode them once.
+    tags: Mapping[str, Any] | None = None
+
+
+class IsoFormatter:
+    """RFC 3339 UTC timestamps with milliseconds; the seconds part is formatted once per second.
+
+    Keep one per sequence of nearby timestamps (a stream's expiry times, say): records come in
+    time order, so nearly every call reuses the last second.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last: tuple[int, str] = (-1, "")  # swapped whole, so threads never see a torn pair
+
+    def __call__(self, ns: int) -> str:
+        second, rest = divmod(ns, 1_000_000_000)
+        cached_second, text = self._last
+        if cached_second != second:
+            text = datetime.fromtimestamp(second, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+            self._last = (second, text)
+        return text + _MILLIS[rest // 1_000_000]
+
+
+iso_utc = IsoFormatter()
+"""A shared formatter, for timestamps of the moment (record times)."""
