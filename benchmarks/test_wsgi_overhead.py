@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from conftest import distinct, measure, serial
 from privlog import Policy, PrivacyLog
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 from privlog.sinks.jsonl import JsonlStore
 
 REQUESTS = 200
@@ -136,14 +136,14 @@ class TestFlask:
 
     def test_privlog_flask_request_path(self, per_request: Callable[..., None], privlog: PrivacyLog) -> None:
         app = flask_app()
-        PrivLog(app, privlog=privlog)
+        PrivacyLogExtension(app, privlog=privlog)
         per_request(app, setup=privlog.flush)
 
     def test_privlog_flask_request_path_and_worker(
         self, per_request: Callable[..., None], privlog: PrivacyLog
     ) -> None:
         app = flask_app()
-        PrivLog(app, privlog=privlog)
+        PrivacyLogExtension(app, privlog=privlog)
         per_request(app, after=privlog.flush)
         assert privlog.stats().exported > 0
 

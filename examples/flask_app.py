@@ -13,11 +13,11 @@ from pathlib import Path
 
 from flask import Flask
 
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 
 app = Flask(__name__)
 app.config["PRIVLOG"] = str(Path(__file__).with_name("access-7-days.toml"))  # or a dict, same schema
-privlog = PrivLog(app)
+privlog = PrivacyLogExtension(app)
 
 
 @app.get("/")

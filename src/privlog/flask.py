@@ -1,6 +1,6 @@
 """Flask extension: the WSGI middleware plus what only Flask knows (route rule, logged-in user).
 
-``PrivLog(app)`` or, with an application factory, ``privlog_ext = PrivLog()`` then
+``PrivacyLogExtension(app)`` or, with an application factory, ``privlog_ext = PrivacyLogExtension()`` then
 ``privlog_ext.init_app(app)``. The policy comes from ``policy=``/``privlog=`` or from
 ``app.config["PRIVLOG"]`` (a dict with the TOML schema, or the path of a TOML file).
 """
@@ -48,7 +48,7 @@ def flask_login_user() -> str | None:
     return None if value is None else str(value)
 
 
-class PrivLog:
+class PrivacyLogExtension:
     """Logs a Flask app's requests through a privacy policy.
 
     ``user_id=`` is a hook called in the request context as the request ends (default:
@@ -95,7 +95,7 @@ class PrivLog:
         if has_app_context():
             privlog = current_app.extensions.get("privlog", privlog)
         if privlog is None:
-            raise PolicyError("PrivLog", "is not bound to an app", "call init_app(app) first")
+            raise PolicyError("PrivacyLogExtension", "is not bound to an app", "call init_app(app) first")
         environ = request.environ if has_request_context() else None
         privlog.auth_event(
             event,

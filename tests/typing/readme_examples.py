@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from flask import Flask
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware, Stats, log_auth_event
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 from privlog.wsgi import PrivacyLogMiddleware as WsgiPrivacyLogMiddleware
 
 
@@ -27,7 +27,7 @@ def shared_privlog() -> Stats:
 def flask_app() -> Flask:
     app = Flask(__name__)
     app.config["PRIVLOG"] = "privlog.toml"
-    privlog = PrivLog(app)
+    privlog = PrivacyLogExtension(app)
     privlog.auth_event("login_success", user_id="4711")
     app.wsgi_app = WsgiPrivacyLogMiddleware(app.wsgi_app, Policy.from_toml("privlog.toml"))  # type: ignore[method-assign]
     return app

@@ -1,4 +1,5 @@
-"""The ``privlog`` command: demo, policy check, retention sweep, secret."""
+"""The ``privlog`` command: demo, policy check, retention sweep, secret, keys, data-subject
+requests, reveal, storage schemas."""
 
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import weakref
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .capture import Capture
 from .pipeline import Pipeline
@@ -38,6 +38,14 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Release files and connections."""
+
+
+@runtime_checkable
+class Housekeeping(Protocol):
+    """A sink (or key source) with daily chores: deleting expired files, shredding keys."""
+
+    def housekeeping(self) -> None:
+        """Do what is due; cheap when nothing is. Called from the worker about once a minute."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +75,16 @@ class Dispatcher:
         queue_size: int = 10_000,
         batch_size: int = 256,
         flush_interval: float = 0.5,
+        *,
+        start_worker: bool = True,
     ) -> None:
         self.pipeline = pipeline
         self.sinks = tuple(sinks)
+        chores: list[Housekeeping] = []
+        for part in (pipeline.keys, *self.sinks):
+            if isinstance(part, Housekeeping):
+                chores.append(part)
+        self._chores = tuple(chores)
         self._queue: deque[Capture] = deque()
         self._max = queue_size
         self._batch = batch_size
@@ -78,6 +93,7 @@ class Dispatcher:
         self._work_lock = threading.Lock()
         self._count_lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._start_worker = start_worker  # False: only drain() and flush() export (tests, tools)
         self._closed = False
         self._processed = 0
         self._exported = 0
@@ -104,6 +120,8 @@ class Dispatcher:
 
     # -- worker ---------------------------------------------------------------------------
     def _start(self) -> None:
+        if not self._start_worker:
+            return
         with self._count_lock:
             if self._thread is not None:
                 return
@@ -124,12 +142,9 @@ class Dispatcher:
     def housekeeping(self) -> None:
         """Retention chores that must happen even without traffic: expired files deleted,
         expired keys shredded. Each part acts at most once per day; errors are logged."""
-        for part in (self.pipeline.keys, *self.sinks):
-            chore = getattr(part, "housekeeping", None)
-            if chore is None:
-                continue
+        for part in self._chores:
             try:
-                chore()
+                part.housekeeping()
             except Exception as exc:
                 log.warning(
                     "privlog: housekeeping of %s failed (%s)", type(part).__name__, type(exc).__name__

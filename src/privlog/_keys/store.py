@@ -1,4 +1,5 @@
-"""Key epochs, and a key store that destroys expired keys (crypto-shredding).
+"""The key store that destroys expired keys (crypto-shredding); epochs are in ``epochs.py``,
+the file format and its locked reads and writes in ``storefile.py``.
 
 Keys rotate by epoch (never, daily, weekly, monthly), computed from the record's timestamp,
 so every process and host holding the same store derives the same key for the same epoch
@@ -15,7 +16,6 @@ import fcntl
 import hmac
 import logging
 import os
-import re
 import secrets
 import threading
 from collections.abc import Callable
@@ -42,7 +42,6 @@ from .ring import KeyRing, derive, key_id_of
 from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 
 STORE_FILE = "keys.json"
-_CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")
 _T = TypeVar("_T")
 
 log = logging.getLogger("privlog")

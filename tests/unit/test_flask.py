@@ -14,12 +14,13 @@ from flask import Flask, Response, abort, stream_with_context
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from privlog import Policy, PolicyError, PrivacyLog
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 
-from .conftest import ENV, FULL, ListSink, policy_dict, security
-from .wsgi_server import serve
+from ..support.policies import ENV, FULL, policy_dict
+from ..support.sinks import ListSink, security
+from ..support.wsgi_server import serve
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 
 
@@ -28,12 +29,12 @@ class User(UserMixin):
         self.id = uid
 
 
-def make_app(ext: PrivLog | None = None, **config: Any) -> Flask:
+def make_app(ext: PrivacyLogExtension | None = None, **config: Any) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY="test-only", TESTING=True, **config)
     login = LoginManager(app)
     login.user_loader(User)
-    privlog_ext = ext or PrivLog()
+    privlog_ext = ext or PrivacyLogExtension()
     privlog_ext.init_app(app)
 
     @app.get("/users/<int:user_id>")
@@ -79,7 +80,7 @@ def get(app: Flask, url: str, **kw: Any) -> bytes:
 
 class TestRequests:
     def test_route_rule_status_and_bytes(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        body = get(make_app(PrivLog(privlog=privlog)), "/users/90817263?page=2&token=s3cr3t")
+        body = get(make_app(PrivacyLogExtension(privlog=privlog)), "/users/90817263?page=2&token=s3cr3t")
         (rec,) = security(sink, privlog)
         assert rec["http.route"] == rec["url.path"] == "/users/<int:user_id>"
         assert rec["http.response.status_code"] == 200
@@ -87,34 +88,34 @@ class TestRequests:
         assert rec["user_agent.name"] == "Firefox"
 
     def test_unrouted_path_is_scrubbed(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        get(make_app(PrivLog(privlog=privlog)), "/nowhere/123456")
+        get(make_app(PrivacyLogExtension(privlog=privlog)), "/nowhere/123456")
         (rec,) = security(sink, privlog)
         assert rec["http.response.status_code"] == 404
         assert rec["url.path"] == "/nowhere/{id}"
         assert "http.route" not in rec
 
     def test_http_error_status(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        get(make_app(PrivLog(privlog=privlog)), "/teapot")
+        get(make_app(PrivacyLogExtension(privlog=privlog)), "/teapot")
         (rec,) = security(sink, privlog)
         assert rec["http.response.status_code"] == 418
         assert rec["http.route"] == "/teapot"
 
     def test_exception_is_500_and_reraised(self, privlog: PrivacyLog, sink: ListSink) -> None:
         with pytest.raises(RuntimeError, match="app bug"):
-            get(make_app(PrivLog(privlog=privlog)), "/boom")
+            get(make_app(PrivacyLogExtension(privlog=privlog)), "/boom")
         (rec,) = security(sink, privlog)
         assert rec["http.response.status_code"] == 500
         assert rec["http.route"] == "/boom"  # the teardown ran before the middleware finished
 
     def test_exception_handled_by_flask_is_500(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        app = make_app(PrivLog(privlog=privlog))
+        app = make_app(PrivacyLogExtension(privlog=privlog))
         app.config["TESTING"] = False
         get(app, "/boom")
         (rec,) = security(sink, privlog)
         assert rec["http.response.status_code"] == 500
 
     def test_streamed_response_recorded_after_close(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        client = make_app(PrivLog(privlog=privlog)).test_client()
+        client = make_app(PrivacyLogExtension(privlog=privlog)).test_client()
         response = client.get("/stream")
         assert response.data == b"a" * 10 + b"b" * 5
         assert security(sink, privlog) == []
@@ -126,7 +127,7 @@ class TestRequests:
 
 class TestUsers:
     def test_flask_login_user_is_pseudonymised(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        app = make_app(PrivLog(privlog=privlog))
+        app = make_app(PrivacyLogExtension(privlog=privlog))
         with app.test_client() as client:
             client.post("/login").close()
             client.get("/users/1").close()
@@ -143,7 +144,7 @@ class TestUsers:
     def test_user_loader_is_called_only_when_the_view_loads_the_user(
         self, privlog: PrivacyLog, sink: ListSink
     ) -> None:
-        app = make_app(PrivLog(privlog=privlog))
+        app = make_app(PrivacyLogExtension(privlog=privlog))
         loads: list[str] = []
 
         def load(uid: str) -> User:
@@ -170,7 +171,7 @@ class TestUsers:
         assert loads == ["90817263"]
 
     def test_custom_user_hook(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        get(make_app(PrivLog(privlog=privlog, user_id=lambda: "alice@example.com")), "/users/1")
+        get(make_app(PrivacyLogExtension(privlog=privlog, user_id=lambda: "alice@example.com")), "/users/1")
         (rec,) = security(sink, privlog)
         assert rec["user.id"]
         assert "alice" not in rec["user.id"]
@@ -179,7 +180,7 @@ class TestUsers:
         def hook() -> str:
             raise LookupError("user store down")
 
-        assert get(make_app(PrivLog(privlog=privlog, user_id=hook)), "/users/1") == b'{"id":1}\n'
+        assert get(make_app(PrivacyLogExtension(privlog=privlog, user_id=hook)), "/users/1") == b'{"id":1}\n'
         (rec,) = security(sink, privlog)
         assert "user.id" not in rec
         assert rec["http.route"] == "/users/<int:user_id>"
@@ -192,13 +193,13 @@ class TestUsers:
         def hook() -> Any:
             return Unprintable()
 
-        assert get(make_app(PrivLog(privlog=privlog, user_id=hook)), "/users/1") == b'{"id":1}\n'
+        assert get(make_app(PrivacyLogExtension(privlog=privlog, user_id=hook)), "/users/1") == b'{"id":1}\n'
         (rec,) = security(sink, privlog)
         assert "user.id" not in rec
         assert rec["http.route"] == "/users/<int:user_id>"
 
     def test_auth_event_outside_a_request_has_no_client(self, privlog: PrivacyLog, sink: ListSink) -> None:
-        ext = PrivLog(privlog=privlog)
+        ext = PrivacyLogExtension(privlog=privlog)
         make_app(ext)
         ext.auth_event("password_reset", user_id=90817263)
         (rec,) = security(sink, privlog)
@@ -207,13 +208,13 @@ class TestUsers:
 
     def test_auth_event_before_init_app(self) -> None:
         with pytest.raises(PolicyError, match="init_app"):
-            PrivLog().auth_event("logout")
+            PrivacyLogExtension().auth_event("logout")
 
 
 class TestConfiguration:
     def test_policy_from_app_config_dict(self, monkeypatch: pytest.MonkeyPatch, sink: ListSink) -> None:
         monkeypatch.setenv("PRIVLOG_SECRET", ENV["PRIVLOG_SECRET"])
-        ext = PrivLog()
+        ext = PrivacyLogExtension()
         app = make_app(ext, PRIVLOG=FULL)
         assert ext.privlog is app.extensions["privlog"]
         assert ext.privlog.policy.service == "test"
@@ -241,7 +242,7 @@ class TestConfiguration:
             make_app()
 
     def test_explicit_policy_and_factory_pattern(self, tmp_path: Path) -> None:
-        ext = PrivLog(policy=Policy.from_dict({**policy_dict(), "export": {"directory": str(tmp_path)}}))
+        ext = PrivacyLogExtension(policy=Policy.from_dict({**policy_dict(), "export": {"directory": str(tmp_path)}}))
         first, second = make_app(ext), make_app(ext)
         assert first.extensions["privlog"] is not second.extensions["privlog"]
         for app in (first, second):
@@ -250,7 +251,7 @@ class TestConfiguration:
 
 @pytest.mark.integration
 def test_real_wsgi_server(privlog: PrivacyLog, sink: ListSink) -> None:
-    app = make_app(PrivLog(privlog=privlog))
+    app = make_app(PrivacyLogExtension(privlog=privlog))
     with serve(app) as base:
         r = httpx.get(f"{base}/users/90817263?page=2&token=s3cr3t", headers={"User-Agent": UA})
         s = httpx.get(f"{base}/stream")

@@ -13,40 +13,8 @@ from privlog import Pipeline, Policy
 from privlog._core.capture import Capture
 from privlog.asgi import read_asgi_scope
 
-from .conftest import ENV, FULL, SECRET, policy_dict
-
-UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-
-
-def scope(
-    client: str = "127.0.0.1", xff: str | None = "203.0.113.195", **extra_headers: str
-) -> dict[str, Any]:
-    headers = [(b"user-agent", UA.encode()), (b"x-request-id", b"req-1"), (b"x-tenant", b"acme-corp")]
-    headers += [
-        (b"cookie", b"theme=dark; session=sess-abcdef123456"),
-        (b"accept-language", b"de-DE,de;q=0.9"),
-    ]
-    headers += [(b"referer", b"https://mail.example.com/inbox?email=jane@example.net")]
-    if xff is not None:
-        headers.append((b"x-forwarded-for", xff.encode()))
-    headers += [(k.replace("_", "-").encode(), v.encode()) for k, v in extra_headers.items()]
-    return {
-        "type": "http",
-        "method": "GET",
-        "scheme": "https",
-        "http_version": "1.1",
-        "path": "/users/4711",
-        "query_string": b"q=jane%40example.net&page=3&token=abc123secret",
-        "client": (client, 51234),
-        "headers": headers,
-        "root_path": "",
-    }
-
-
-def capture(sc: dict[str, Any], user_id: str | None = "alice@example.com", kind: str = "http") -> Capture:
-    return Capture(
-        kind, read_asgi_scope, sc, 1_764_000_000_000_000_000, 1_500_000, 200, 10, 345, user_id, None
-    )
+from ..support.policies import ENV, FULL, SECRET, policy_dict
+from ..support.requests import capture, scope
 
 
 def records(sc: dict[str, Any], **kw: Any) -> dict[str, dict[str, Any]]:

@@ -11,9 +11,9 @@ import pytest
 from privlog import Policy, PolicyError
 from privlog._policy.sections import parse_proxy_header
 
-from .conftest import ENV, FULL, SECRET, policy_dict
+from ..support.policies import ENV, FULL, SECRET, policy_dict
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def broken(path: list[str], value: object) -> dict[str, Any]:

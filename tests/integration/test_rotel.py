@@ -32,9 +32,10 @@ from privlog.asgi import read_asgi_scope
 from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otlp import OtlpHttpSink
 
-from .conftest import ENV, FULL, ListSink
-from .otlp_fake import free_port
-from .otlp_receiver import OtlpReceiver
+from ..support.otlp_fake import free_port
+from ..support.otlp_receiver import OtlpReceiver
+from ..support.policies import ENV, FULL
+from ..support.sinks import ListSink
 
 pytestmark = pytest.mark.integration
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def only_record(directory: Path) -> dict[str, object]:

@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 import pytest
 
-from .conftest import SECRET
-from .otlp_fake import free_port
+from ..support.otlp_fake import free_port
+from ..support.policies import SECRET
 
 UWSGI = Path(sys.executable).parent / "uwsgi"
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uWSGI does not run on Windows")
@@ -67,7 +67,7 @@ def uwsgi(module: str, directory: Path, stream_dir: Path, ready: str) -> Iterato
             "--die-on-term",
             "--disable-logging",
         ],
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
         env={**os.environ, "PRIVLOG_TEST_DIR": str(directory), "PRIVLOG_SECRET": SECRET},
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -99,7 +99,7 @@ def uwsgi(module: str, directory: Path, stream_dir: Path, ready: str) -> Iterato
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     (tmp_path / "report.bin").write_bytes(os.urandom(256 * 1024))
-    with uwsgi("tests.uwsgi_app:app", tmp_path, tmp_path / "access", "/users/1") as srv:
+    with uwsgi("tests.support.uwsgi_app:app", tmp_path, tmp_path / "access", "/users/1") as srv:
         yield srv
 
 
@@ -138,7 +138,7 @@ class TestUwsgi:
 
     def test_django_records_each_request_of_each_worker_whole(self, tmp_path: Path) -> None:
         """Django's request.META is uWSGI's environ, which uWSGI empties for the next request."""
-        with uwsgi("tests.uwsgi_django:application", tmp_path, tmp_path / "logs" / "access", "/hello") as srv:
+        with uwsgi("tests.support.uwsgi_django:application", tmp_path, tmp_path / "logs" / "access", "/hello") as srv:
             for i in range(20):
                 status, _, _ = get(f"{srv.url}/users/{9000 + i}/")
                 assert status == 200

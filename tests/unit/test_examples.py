@@ -9,7 +9,7 @@ import orjson
 import pytest
 from starlette.testclient import TestClient
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def test_fastapi_example_writes_the_seven_day_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,3 +28,14 @@ def test_fastapi_example_writes_the_seven_day_log(tmp_path: Path, monkeypatch: p
     assert rec["http.route"] == "/users/{user_id}"
     assert rec["privlog.retention.days"] == 7
     assert rec["http.request.header.referer"] == "https://a.example"
+
+
+def test_the_shipped_policies_are_the_examples() -> None:
+    """examples/*.toml are what users read; src/privlog/policies/*.toml are what `privlog demo`
+    and the presets load: the same files, byte for byte."""
+    shipped = EXAMPLES.parent / "src" / "privlog" / "policies"
+    names = sorted(p.name for p in shipped.glob("*.toml"))
+    assert names == sorted(p.name for p in EXAMPLES.glob("*.toml"))
+    assert names
+    for name in names:
+        assert (shipped / name).read_bytes() == (EXAMPLES / name).read_bytes(), name

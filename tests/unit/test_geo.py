@@ -13,8 +13,8 @@ from netaddr import IPSet
 
 from privlog import Pipeline, Policy, PolicyError
 
-from .conftest import ENV, FULL
-from .test_pipeline import capture, scope
+from ..support.policies import ENV, FULL
+from ..support.requests import capture, scope
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import pytest
 
 from privlog._cli import main
 
-from .conftest import SECRET
+from ..support.policies import SECRET
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 class TestPolicyCheck:

@@ -13,7 +13,8 @@ import pytest
 from privlog import Policy, PolicyError, PrivacyLog
 from privlog.wsgi import PrivacyLogMiddleware, read_wsgi_environ, user_from_environ
 
-from .conftest import ENV, FULL, ListSink, policy_dict, security
+from ..support.policies import ENV, FULL, policy_dict
+from ..support.sinks import ListSink, security
 
 StartResponse = Callable[..., Any]
 

@@ -20,7 +20,8 @@ from starlette.testclient import TestClient
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog.clickhouse import _quote, logs_table_ddl, subject_delete, subject_query
 
-from .conftest import ENV, FULL, ListSink
+from ..support.policies import ENV, FULL
+from ..support.sinks import ListSink
 
 chdb_session = pytest.importorskip("chdb.session", reason="chdb (in-process ClickHouse) is not installed")
 

@@ -21,10 +21,11 @@ from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog
 from privlog.asgi import PrivacyLogMiddleware as AsgiMiddleware
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 
-from .conftest import ENV, ListSink
-from .django_site import configure
+from ..support.django_site import configure
+from ..support.policies import ENV
+from ..support.sinks import ListSink
 
 USER_PK = 90817263  # the Django test site's user; the other stacks report the same id
 URL = "/hello?page=2&q=cats&email=alice%40example.com"
@@ -90,7 +91,7 @@ def via_fastapi(privlog: PrivacyLog) -> None:
 
 def via_flask(privlog: PrivacyLog) -> None:
     app = Flask(__name__)
-    PrivLog(app, privlog=privlog, user_id=lambda: USER_PK)
+    PrivacyLogExtension(app, privlog=privlog, user_id=lambda: USER_PK)
 
     @app.get("/hello")
     def hello() -> str:

@@ -12,10 +12,11 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware
+from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware, current_privlog, log_auth_event
 from privlog.asgi import user_from_scope
 
-from .conftest import ENV, FULL, ListSink, security
+from ..support.policies import ENV, FULL
+from ..support.sinks import ListSink, security
 
 
 def fastapi_app(privlog: PrivacyLog, **kw: Any) -> FastAPI:
@@ -238,3 +239,45 @@ class TestMounts:
             self._route(privlog, sink, app, "/shop/acme-bakery/v1/items/9")["http.route"]
             == "/shop/{shop}/v1/items/{item_id}"
         )
+
+
+class TestAuthEventBinding:
+    """An auth event goes to the privlog of the app that serves the request, never to whichever
+    PrivacyLog was created last."""
+
+    @staticmethod
+    def login_app(privlog: PrivacyLog) -> FastAPI:
+        app = FastAPI()
+        app.add_middleware(PrivacyLogMiddleware, privlog=privlog)
+
+        @app.post("/login")
+        async def login() -> dict[str, bool]:
+            log_auth_event("login_failure", user_id="mallory")
+            return {"ok": False}
+
+        return app
+
+    def test_two_apps_in_one_process_keep_their_own_auth_events(self) -> None:
+        sinks = [ListSink(), ListSink()]
+        logs = [PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[s]) for s in sinks]
+        try:
+            with TestClient(self.login_app(logs[0])) as first:
+                first.post("/login")
+            with TestClient(self.login_app(logs[1])) as second:
+                second.post("/login")
+                second.post("/login")
+            counts = []
+            for log, sink in zip(logs, sinks):
+                log.flush()
+                counts.append(sum(r["event.name"] == "auth.login_failure" for r in sink.stream("security")))
+            assert counts == [1, 2]
+        finally:
+            for log in logs:
+                log.close()
+
+    def test_outside_a_request_the_privlog_must_be_named(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        assert current_privlog() is None
+        with pytest.raises(PolicyError, match="no privlog serves this request"):
+            log_auth_event("logout", user_id=1)
+        log_auth_event("logout", user_id=1, privlog=privlog)
+        assert [r["event.name"] for r in security(sink, privlog)] == ["auth.logout"]

@@ -28,10 +28,11 @@ from starlette.testclient import TestClient
 from privlog import Policy, PrivacyLog
 from privlog.django import conf
 
-from . import django_site as site
-from .conftest import ENV, FULL, ListSink, policy_dict, security
-from .django_site import configure
-from .wsgi_server import serve
+from ..support import django_site as site
+from ..support.django_site import configure
+from ..support.policies import ENV, FULL, policy_dict
+from ..support.sinks import ListSink, security
+from ..support.wsgi_server import serve
 
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
 HEADERS = {"user-agent": UA, "x-forwarded-for": "198.51.100.77"}
@@ -333,7 +334,7 @@ class TestConfiguration:
         assert orjson.loads(day.read_bytes())["http.route"] == "/users/<int:pk>/"
 
     def test_toml_path_setting(self) -> None:
-        path = str(Path(__file__).parent.parent / "examples" / "access-7-days.toml")
+        path = str(Path(__file__).parents[2] / "examples" / "access-7-days.toml")
         assert conf.check(path).service == "kirim-web"
         with pytest.raises(ImproperlyConfigured, match=r"settings.PRIVLOG = '/nonexistent.toml'"):
             conf.check("/nonexistent.toml")

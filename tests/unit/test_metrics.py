@@ -14,7 +14,8 @@ from starlette.testclient import TestClient
 from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware
 from privlog.sinks.metrics import DIMENSIONS
 
-from .conftest import ENV, FULL, ListSink
+from ..support.policies import ENV, FULL
+from ..support.sinks import ListSink
 
 CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
 

@@ -15,12 +15,12 @@ from privlog import Policy, PrivacyLog
 from privlog._demo import REQUESTS, _serve, run_demo
 from privlog._demo.app import create_app
 
-from .conftest import ENV
-from .otlp_receiver import OtlpReceiver
+from ..support.otlp_receiver import OtlpReceiver
+from ..support.policies import ENV
 
 pytestmark = pytest.mark.integration
 
-POLICY = Path(__file__).parent.parent / "examples" / "security-90-days.toml"
+POLICY = Path(__file__).parents[2] / "examples" / "security-90-days.toml"
 
 
 def personal_values() -> list[bytes]:

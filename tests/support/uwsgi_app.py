@@ -16,9 +16,9 @@ from pathlib import Path
 from flask import Flask, Response, send_file
 
 from privlog import Policy
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 
-from .conftest import policy_dict
+from .policies import policy_dict
 
 REPORT = Path(os.environ["PRIVLOG_TEST_DIR"]) / "report.bin"
 MARKER = b"ITERATED, NOT SENT WITH SENDFILE"
@@ -51,7 +51,7 @@ policy = Policy.from_dict(
 )
 
 app = Flask(__name__)
-PrivLog(app, policy=policy, user_id=lambda: "alice@example.com")
+PrivacyLogExtension(app, policy=policy, user_id=lambda: "alice@example.com")
 
 
 @app.get("/users/<int:user_id>")

@@ -13,7 +13,7 @@ from django.contrib.auth import authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import include, path, re_path
 
-from .conftest import policy_dict
+from .policies import policy_dict
 
 MIDDLEWARE = [
     "privlog.django.middleware.PrivacyLogMiddleware",

@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog.sinks.otel import OpenTelemetrySink, env_requests_otel
 
-from .conftest import ENV, FULL
-from .otlp_receiver import OtlpReceiver
+from ..support.otlp_receiver import OtlpReceiver
+from ..support.policies import ENV, FULL
 
 PERSONAL = [b"198.51.100.77", b"alice@example.com", b"sess-0123456789", b"jane", b"s3cr3t", b"/users/90817263"]
 

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from privlog import Pipeline, Policy, PolicyError
 from privlog._cli import main
 
-from .conftest import ENV, FULL, SECRET
-from .test_pipeline import capture, scope
+from ..support.policies import ENV, FULL, SECRET
+from ..support.requests import capture, scope
 
 
 def policy(**fields: Any) -> Policy:

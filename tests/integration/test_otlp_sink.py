@@ -30,9 +30,10 @@ from privlog import Output, Policy, PolicyError, PrivacyLog, PrivacyLogMiddlewar
 from privlog.sinks._otlp_encode import LogEncoder, any_value, rejected_records, varint
 from privlog.sinks.otlp import OtlpHttpSink, _retry_after, endpoint_from_env
 
-from .conftest import ENV, FULL, ListSink
-from .otlp_fake import Reply, ScriptedReceiver, free_port
-from .otlp_receiver import plain
+from ..support.otlp_fake import Reply, ScriptedReceiver, free_port
+from ..support.otlp_receiver import plain
+from ..support.policies import ENV, FULL
+from ..support.sinks import ListSink
 
 PERSONAL = ["alice@example.com", "198.51.100.77", "sess-0123456789"]
 

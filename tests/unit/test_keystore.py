@@ -28,7 +28,7 @@ from privlog._keys.store import KeyStore
 from privlog._ops.subject import delete_in_store, find_in_store, subject_matches
 from privlog.sinks.jsonl import JsonlStore
 
-from .conftest import ENV, FULL
+from ..support.policies import ENV, FULL
 
 D0 = date(2026, 10, 1)
 
@@ -370,7 +370,7 @@ class TestSubject:
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
         monkeypatch.setenv("PRIVLOG_SECRET", ENV["PRIVLOG_SECRET"])
-        policy_file = Path(__file__).parent.parent / "examples" / "security-90-days.toml"
+        policy_file = Path(__file__).parents[2] / "examples" / "security-90-days.toml"
         assert (
             main(
                 [

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Any
 
 from privlog import Output, Pipeline, Policy
 from privlog._core.capture import Capture
 from privlog._core.dispatcher import Dispatcher
 
-from .conftest import ENV, FULL, ListSink
+from ..support.policies import ENV, FULL
+from ..support.sinks import ListSink
 
 
 def auth_capture(user: str = "u1") -> Capture:
     return Capture("auth", None, None, time.time_ns(), 0, None, None, None, user, {"event": "logout"})
 
 
-def make(sinks: Sequence[object], **kw: int | float) -> Dispatcher:
+def make(sinks: Sequence[object], **kw: Any) -> Dispatcher:
     return Dispatcher(Pipeline(Policy.from_dict(FULL, environ=ENV)), sinks, **kw)  # type: ignore[arg-type]
 
 
@@ -27,13 +29,11 @@ class BrokenSink(ListSink):
 
 class TestDispatcher:
     def test_full_queue_drops_and_counts_without_blocking(self, sink: ListSink) -> None:
-        d = make([sink], queue_size=3, flush_interval=60)
-        d._thread = object()  # type: ignore[assignment]  # keep the worker from draining
+        d = make([sink], queue_size=3, flush_interval=60, start_worker=False)
         for _ in range(10):
             d.submit(auth_capture())
         stats = d.stats()
         assert (stats.captured, stats.queued, stats.dropped) == (10, 3, 7)
-        d._thread = None
         d.drain()
         assert d.stats().exported == 3
 

@@ -1,0 +1,1 @@
+"""What the tests share: policies, a capturing sink, request builders and helper servers."""
