@@ -34,4 +34,4 @@ test-min: $(BIN)/.installed
 	$(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MIN_VENV)/bin/python -m pip install --quiet -e ".[dev]" "flask==2.3.*" "werkzeug==2.3.*" "django==4.2.*"
-	$(MIN_VENV)/bin/python -m pytest -q tests/test_wsgi.py tests/test_flask.py tests/test_django.py tests/test_frameworks_agree.py tests/test_examples_wsgi.py tests/test_uwsgi.py
+	$(MIN_VENV)/bin/python -m pytest -q tests/unit/test_wsgi.py tests/unit/test_flask.py tests/unit/test_django.py tests/unit/test_frameworks_agree.py tests/unit/test_examples_wsgi.py tests/integration/test_uwsgi.py
