@@ -13,6 +13,7 @@ from pathlib import Path
 from .._errors import PolicyError
 from .._keys.ring import KeyRing
 from .._policy.model import Policy
+from . import notice
 
 
 def describe(policy: Policy) -> str:
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     check = policy.add_parser("check", help="validate a policy file and print what it records")
     check.add_argument("file")
     check.set_defaults(func=_cmd_check)
+    notice.add_commands(policy)
     retention = sub.add_parser("retention", help="retention of the JSONL store").add_subparsers(
         dest="action", required=True
     )

@@ -1,0 +1,27 @@
+"""``privlog policy explain|diff|ropa``: the policy as a privacy notice, a change report, a register entry."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from .._notice.document import FORMATS
+from .._notice.locale import languages
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .._notice.explain import explain, load_policy
+
+    print(explain(load_policy(args.file), args.lang, args.format), end="")
+    return 0
+
+
+def add_commands(policy: Any) -> None:
+    """Register the notice commands under ``privlog policy``."""
+    explain = policy.add_parser(
+        "explain", help='write the "server log files" section of a privacy notice from a policy file'
+    )
+    explain.add_argument("file")
+    explain.add_argument("--format", choices=FORMATS, default="md", help="md (default), html or text")
+    explain.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
+    explain.set_defaults(func=_cmd_explain)
