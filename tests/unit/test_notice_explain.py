@@ -413,9 +413,9 @@ def test_the_collectors_host_is_named_but_not_its_path() -> None:
     text = explain(
         policy, environ={"OTEL_EXPORTER_OTLP_ENDPOINT": "https://logs.example.eu:4318/v1/x?token=abc"}
     )
-    assert "sent to our log collector at logs.example.eu." in text
+    assert "sent to the log collector at logs.example.eu." in text
     assert "token" not in text
-    assert "the log service we operate for this purpose" in explain(policy, environ={})
+    assert "sent to our own log collector." in explain(policy, environ={})
 
 
 def test_metrics_are_described_as_counts_without_a_person() -> None:

@@ -16,6 +16,17 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from .._notice.diff import diff, render_diff
+    from .._notice.explain import load_policy
+    from .._notice.locale import load
+
+    loc = load(args.lang)
+    result = diff(load_policy(args.old), load_policy(args.new), loc)
+    print(render_diff(result, loc), end="")
+    return 1 if result.needs_update else 0
+
+
 def add_commands(policy: Any) -> None:
     """Register the notice commands under ``privlog policy``."""
     explain = policy.add_parser(
@@ -25,3 +36,11 @@ def add_commands(policy: Any) -> None:
     explain.add_argument("--format", choices=FORMATS, default="md", help="md (default), html or text")
     explain.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
     explain.set_defaults(func=_cmd_explain)
+    diff = policy.add_parser(
+        "diff",
+        help="what changes for the people logged between two policy files; exit 1 when the notice must be updated",
+    )
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
+    diff.set_defaults(func=_cmd_diff)

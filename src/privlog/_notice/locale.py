@@ -72,6 +72,10 @@ class Locale:
     def days(self, n: int) -> str:
         return self.text("words.day" if n == 1 else "words.days", n=n)
 
+    def span(self, n: int) -> str:
+        """A number of days as a sentence's object (``7 Tage``, where :meth:`days` gives ``7 Tagen``)."""
+        return self.text("words.span" if n == 1 else "words.spans", n=n)
+
     def join(self, items: Sequence[str]) -> str:
         """``a, b and c`` in this language."""
         if len(items) <= 1:

@@ -93,7 +93,8 @@ def collector_host(environ: Mapping[str, str]) -> str | None:
 
 def recipients(loc: Locale, sink: str, host: str | None, metrics_stream: str | None) -> list[str]:
     """Where records go: the local store, the exporter's host, and the anonymous counts."""
-    out = [loc.text(f"sink.{sink}", host=host or loc.text("sink.host_unknown"))]
+    where = loc.text("sink.host_known", host=host) if host else loc.text("sink.host_unknown")
+    out = [loc.text(f"sink.{sink}", host=where)]
     if metrics_stream:
         out.append(loc.text("sink.metrics", name=metrics_stream))
     return out
