@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-min lint bench clean
+.PHONY: demo test test-min test-versions lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/report.py .benchmarks/latest.json
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) privlog-demo .pytest_cache .mypy_cache .benchmarks
+	rm -rf $(VENV) $(MIN_VENV) .venv-py310 .venv-py313 privlog-demo .pytest_cache .mypy_cache .benchmarks
 
 # The oldest Flask, Werkzeug and Django we support, against the adapter tests.
 MIN_VENV := .venv-min
@@ -35,3 +35,19 @@ test-min: $(BIN)/.installed
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MIN_VENV)/bin/python -m pip install --quiet -e ".[dev]" "flask==2.3.*" "werkzeug==2.3.*" "django==4.2.*"
 	$(MIN_VENV)/bin/python -m pytest -q tests/unit/test_wsgi.py tests/unit/test_flask.py tests/unit/test_django.py tests/unit/test_frameworks_agree.py tests/unit/test_examples_wsgi.py tests/integration/test_uwsgi.py
+
+# The unit tests on the oldest and newest Python the metadata claims (3.10 and 3.13), where
+# this machine's pyenv has them; a version that is missing is reported and skipped.
+PYENV_ROOT ?= $(HOME)/.pyenv
+VERSIONS_EXTRAS := ".[demo,flask,django,otlp,geo]" pytest hypothesis flask-login waitress mmdb-writer starlette
+test-versions:
+	@for v in 3.10 3.13; do \
+	  py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python3 2>/dev/null | tail -1); \
+	  if [ -z "$$py" ]; then echo "Python $$v: not installed here, skipped"; continue; fi; \
+	  venv=.venv-py$$(echo $$v | tr -d .); \
+	  [ -x $$venv/bin/python ] || $$py -m venv $$venv; \
+	  $$venv/bin/python -m pip install --quiet --upgrade pip; \
+	  $$venv/bin/python -m pip install --quiet -e $(VERSIONS_EXTRAS); \
+	  echo "== Python $$v: unit tests"; \
+	  $$venv/bin/python -m pytest -q -p no:cacheprovider tests/unit || exit 1; \
+	done
