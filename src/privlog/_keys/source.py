@@ -7,20 +7,33 @@ policy here: it must keep keys at least as long as the longest keyed stream keep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from .._errors import PolicyError
 from .epochs import StaticKeys
 from .store import KeyStore
 
-if TYPE_CHECKING:
-    from .._policy.model import Policy
+
+class KeySettings(Protocol):
+    """What a policy says about its keys (a :class:`privlog.Policy` has these attributes)."""
+
+    @property
+    def key_store(self) -> str | None: ...
+    @property
+    def secret(self) -> bytes | None: ...
+    @property
+    def rotation(self) -> str: ...
+    @property
+    def hash_algorithm(self) -> str: ...
+    @property
+    def keyed_retention_days(self) -> int: ...
+
 
 Keys = StaticKeys | KeyStore
 """Where the key ring of a record's epoch comes from."""
 
 
-def open_keys(policy: Policy) -> Keys | None:
+def open_keys(policy: KeySettings) -> Keys | None:
     """The policy's key source, or None when no stream uses a key."""
     if policy.key_store is not None:
         store = KeyStore.load(policy.key_store, policy.hash_algorithm)
