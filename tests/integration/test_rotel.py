@@ -307,7 +307,7 @@ def test_outage_does_not_slow_requests_and_export_resumes(rotel: Rotel, receiver
         sc = {"type": "http", "method": "GET", "path": "/x", "headers": [], "client": ("198.51.100.77", 1)}
         submit_times = []
         for _ in range(2000):
-            cap = Capture("http", read_asgi_scope, sc, time.time_ns(), 1000, 200, 0, 0, None, None)
+            cap = Capture.of("http", reader=read_asgi_scope, source=sc, start_ns=time.time_ns(), duration_ns=1000, status=200, request_bytes=0, response_bytes=0)
             t0 = time.perf_counter()
             pl.dispatcher.submit(cap)
             submit_times.append(time.perf_counter() - t0)

@@ -15,7 +15,7 @@ from ..support.sinks import ListSink
 
 
 def auth_capture(user: str = "u1") -> Capture:
-    return Capture("auth", None, None, time.time_ns(), 0, None, None, None, user, {"event": "logout"})
+    return Capture.auth("logout", time.time_ns(), user)
 
 
 def make(sinks: Sequence[object], **kw: Any) -> Dispatcher:
@@ -61,7 +61,7 @@ class TestDispatcher:
         def bad_reader(source: object, wanted: frozenset[bytes]) -> object:
             raise KeyError("boom")
 
-        d.submit(Capture("http", bad_reader, {}, time.time_ns(), 0, 200, 0, 0, None, None))  # type: ignore[arg-type]
+        d.submit(Capture.of("http", reader=bad_reader, source={}, start_ns=time.time_ns(), status=200))  # type: ignore[arg-type]
         d.submit(auth_capture())
         d.flush()
         assert d.stats().failed == 1

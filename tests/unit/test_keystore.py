@@ -326,7 +326,7 @@ class TestStoreChanges:
 
 
 def auth(user: str, when: int) -> Capture:
-    return Capture("auth", None, None, when, 0, None, None, None, user, {"event": "login_success"})
+    return Capture.auth("login_success", when, user)
 
 
 class TestSubject:

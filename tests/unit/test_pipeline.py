@@ -123,18 +123,7 @@ class TestConsentAndEvents:
 
     def test_auth_events_go_only_to_streams_that_take_them(self) -> None:
         pipeline = Pipeline(Policy.from_dict(FULL, environ=ENV))
-        cap = Capture(
-            "auth",
-            None,
-            None,
-            1_764_000_000_000_000_000,
-            0,
-            None,
-            None,
-            None,
-            "bob",
-            {"event": "login_failure"},
-        )
+        cap = Capture.auth("login_failure", 1_764_000_000_000_000_000, "bob")
         (out,) = pipeline.process(cap)
         assert out.stream == "security"
         assert out.attributes["event.name"] == "auth.login_failure"
@@ -145,17 +134,16 @@ class TestConsentAndEvents:
         sc = scope()
         sc["type"] = "websocket"
         counts = {"messages_in": 2, "messages_out": 3, "bytes_in": 10, "bytes_out": 30, "close_code": 1000}
-        cap = Capture(
+        cap = Capture.of(
             "websocket",
-            read_asgi_scope,
-            sc,
-            1_764_000_000_000_000_000,
-            2_000_000_000,
-            101,
-            10,
-            30,
-            None,
-            counts,
+            reader=read_asgi_scope,
+            source=sc,
+            start_ns=1_764_000_000_000_000_000,
+            duration_ns=2_000_000_000,
+            status=101,
+            request_bytes=10,
+            response_bytes=30,
+            extra=counts,
         )
         outs = {o.stream: o.attributes for o in pipeline.process(cap)}
         assert set(outs) == {"security", "analytics"}  # analytics takes http and websocket by default
