@@ -14,6 +14,7 @@ from .._errors import PolicyError
 from .._keys.ring import KeyRing
 from .._policy.model import Policy
 from . import notice
+from .anonymize import add_parser as add_anonymize
 
 
 def describe(policy: Policy) -> str:
@@ -251,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--default-days", type=int, default=30, help="retention of rows without a privlog.retention.days tag"
     )
     clickhouse.set_defaults(func=_cmd_schema_clickhouse)
+    add_anonymize(sub)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser

@@ -63,6 +63,22 @@ class StepContext:
         return keyed_value
 
 
+def plain_address(rule: FieldRule) -> Callable[[bytes], str]:
+    """The unkeyed ``client_ip`` actions: ``truncate`` and ``keep``."""
+    if rule.action == "truncate":
+        return make_truncate(rule.options["ipv4_prefix"], rule.options["ipv6_prefix"])
+    return format_ip
+
+
+def address_action(rule: FieldRule) -> Keyed:
+    """A ``client_ip`` rule as one function of (ring, packed address), for addresses outside
+    the client field (``privlog anonymize`` applies it to every address in a log line)."""
+    if rule.action in ("hash", "cryptopan"):
+        return StepContext.keyed(rule.action, "client_ip")
+    plain = plain_address(rule)
+    return lambda ring, packed: plain(packed)
+
+
 def _client_ip(rule: FieldRule, ctx: StepContext) -> Step:
     if rule.action in ("hash", "cryptopan"):
         keyed = ctx.keyed(rule.action, "client_ip")
@@ -73,11 +89,7 @@ def _client_ip(rule: FieldRule, ctx: StepContext) -> Step:
                 r["client.address"] = INVALID if isinstance(found, str) else keyed(f.ring, found)
 
         return keyed_ip
-    transform = (
-        make_truncate(rule.options["ipv4_prefix"], rule.options["ipv6_prefix"])
-        if rule.action == "truncate"
-        else format_ip
-    )
+    transform = plain_address(rule)
 
     def client_ip(f: Facts, c: Capture, r: Attributes) -> None:
         found = f.client

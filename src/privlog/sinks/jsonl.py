@@ -29,6 +29,14 @@ _EPOCH_DAY = date(1970, 1, 1)
 _DAY_FILE = re.compile(r"(\d{4}-\d{2}-\d{2})\.jsonl")
 
 
+def record_line(rec: Output) -> bytes:
+    """One record as a JSON object (no newline): its timestamp first, then its attributes."""
+    attrs = rec.attributes
+    # The timestamp, then the attributes as orjson writes them: no merged dict.
+    stamp = b'{"timestamp":"' + iso_utc(rec.timestamp_ns).encode() + b'"'
+    return stamp + b"," + orjson.dumps(attrs)[1:] if attrs else stamp + b"}"
+
+
 def _today() -> date:
     return datetime.now(timezone.utc).date()
 
@@ -53,12 +61,8 @@ class JsonlStore:
         """Append a batch. Records are filed under the UTC day of their timestamp."""
         lines: dict[tuple[str, int], list[bytes]] = {}
         for rec in records:
-            ts = rec.timestamp_ns
-            attrs = rec.attributes
-            # The timestamp first, then the attributes as orjson writes them: no merged dict.
-            stamp = b'{"timestamp":"' + iso_utc(ts).encode() + b'"'
-            line = stamp + b"," + orjson.dumps(attrs)[1:] if attrs else stamp + b"}"
-            key = (rec.stream, ts // _NS_PER_DAY)
+            line = record_line(rec)
+            key = (rec.stream, rec.timestamp_ns // _NS_PER_DAY)
             chunk = lines.get(key)
             if chunk is None:
                 lines[key] = [line]

@@ -1,0 +1,354 @@
+"""``privlog anonymize``: a web server's access log through the policy, line by line.
+
+A parsed line becomes the same :class:`Facts` and :class:`Capture` the middleware builds for a
+request, and goes through the same compiled :class:`Pipeline`, so its record has the same
+attributes, values and retention tags as the middleware's. ``--output same`` writes the line
+back in its own format from that record; ``--output json`` writes the record. A line that
+does not parse is never passed on raw: it is scrubbed as free text (``same``) or dropped
+(``json``), and counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import os
+import select
+import signal
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .._core.capture import Capture, Facts
+from .._core.dispatcher import Sink
+from .._core.pipeline import Pipeline
+from .._core.record import Output
+from .._core.steps import address_action
+from .._errors import PolicyError, did_you_mean
+from .._keys.epochs import KeyShredded
+from .._policy.model import Policy
+from .._policy.types import Stream
+from .._transforms.freetext import AddressAction, scrub_free_text
+from ..sinks.jsonl import record_line
+from .logformats import MAX_LINE, CaddyFormat, CombinedFormat, LogLine, RegexFormat
+
+log = logging.getLogger("privlog")
+
+OUTPUTS = ("same", "json", "none")
+_READ_SIZE = 65_536
+_MAX_HEADER = 8192  # what the middleware's readers keep of a header
+LogFormat = CombinedFormat | CaddyFormat | RegexFormat
+
+
+@dataclasses.dataclass
+class Counts:
+    """What a run did, reported on stderr at exit (numbers only, never a line's content)."""
+
+    lines: int = 0
+    parsed: int = 0
+    unparsed: int = 0
+    too_long: int = 0
+    no_key: int = 0
+    records: int = 0
+    export_failures: int = 0
+
+    def summary(self) -> str:
+        text = (
+            f"{self.lines} lines: {self.parsed} anonymised, {self.unparsed} did not parse "
+            f"(scrubbed as free text), {self.too_long} over {MAX_LINE} bytes"
+        )
+        if self.no_key:
+            text += f", {self.no_key} older than the oldest key (skipped)"
+        if self.export_failures:
+            text += f", {self.export_failures} export batches failed"
+        return text
+
+
+def select_streams(policy: Policy, name: str | None, output: str) -> tuple[Stream, ...]:
+    """The streams whose records a log line makes: ``--stream NAME``, or the policy's HTTP streams.
+
+    Consent-gated streams are left out: a server log does not say who sent ``Sec-GPC``/``DNT``.
+    Writing lines back (``--output same``) needs exactly one stream.
+    """
+    names = [s.name for s in policy.streams]
+    if name is not None:
+        found = next((s for s in policy.streams if s.name == name), None)
+        if found is None:
+            raise PolicyError("--stream", f"the policy has no stream {name!r}", did_you_mean(name, names))
+        if "http" not in found.events:
+            raise PolicyError(
+                "--stream", f"stream {name!r} does not take http requests", "choose another stream"
+            )
+        if found.consent_gated:
+            raise PolicyError(
+                "--stream",
+                f"stream {name!r} is consent-gated, and a server log does not say who opted out",
+                "choose a stream that is not consent-gated",
+            )
+        return (found,)
+    usable = tuple(s for s in policy.streams if "http" in s.events and not s.consent_gated)
+    if not usable:
+        raise PolicyError(
+            "--policy", "no stream takes http requests without consent gating", "add such a stream"
+        )
+    if output == "same" and len(usable) > 1:
+        raise PolicyError(
+            "--stream",
+            "several streams take http requests, and a line is written back through one",
+            "pass --stream NAME, one of: " + ", ".join(s.name for s in usable),
+        )
+    return usable
+
+
+def _given(source: Any, wanted: frozenset[bytes]) -> Facts:
+    """The reader of a parsed line: the facts are built already."""
+    fact: Facts = source
+    return fact
+
+
+def _no_address(packed: bytes) -> str:
+    return "{ip}"
+
+
+class Anonymizer:
+    """A policy compiled for log lines: ``anonymizer.line(text)`` gives what to write for it."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        log_format: LogFormat,
+        output: str = "same",
+        stream: str | None = None,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        if output not in OUTPUTS:
+            raise PolicyError("--output", f"unknown output {output!r}", "use one of " + ", ".join(OUTPUTS))
+        streams = select_streams(policy, stream, output)
+        self.pipeline = Pipeline(dataclasses.replace(policy, streams=streams))
+        self.format = log_format
+        self.output = output
+        self.encoding = "utf-8" if isinstance(log_format, CaddyFormat) else "latin-1"
+        self.counts = Counts()
+        self._clock = clock
+        rule = streams[0].fields.get("client_ip")
+        self._address = address_action(rule) if rule is not None else None
+        self._keys = self.pipeline.keys
+        #: The records of the last line, for ``--export``.
+        self.last_records: list[Output] = []
+
+    def records(self, line: LogLine) -> tuple[Facts, list[Output]]:
+        """The pipeline's records for a parsed line, as the middleware makes them for a request."""
+        headers: dict[bytes, str] = {}
+        if line.user_agent is not None:
+            headers[b"user-agent"] = line.user_agent[:_MAX_HEADER]
+        if line.referer is not None:
+            headers[b"referer"] = line.referer[:_MAX_HEADER]
+        if line.xff is not None:
+            headers[b"x-forwarded-for"] = line.xff[:_MAX_HEADER]
+        facts = Facts(
+            line.method,
+            None,
+            line.http_version,
+            line.path,
+            None,
+            line.query,
+            line.peer,
+            line.client_port,
+            headers,
+        )
+        start_ns = line.time_ns if line.time_ns is not None else self._clock()
+        capture = Capture(
+            "http",
+            _given,
+            facts,
+            start_ns,
+            line.duration_ns or 0,
+            line.status,
+            line.request_bytes,
+            line.response_bytes,
+            line.user,
+            None,
+        )
+        outputs = self.pipeline.process(capture)
+        if line.duration_ns is None:  # the log does not say: no made-up zero
+            for out in outputs:
+                out.attributes.pop("http.server.request.duration", None)
+        return facts, outputs
+
+    def address_for(self, ring: Any) -> AddressAction:
+        """The stream's ``client_ip`` action for addresses elsewhere in a line, with its key."""
+        action = self._address
+        if action is None:
+            return _no_address
+        return functools.partial(action, ring)
+
+    def _ring_now(self) -> Any:
+        if self._keys is None:
+            return None
+        try:
+            return self._keys.ring_for(self._clock())
+        except KeyShredded:  # pragma: no cover - the current epoch's key always exists
+            return None
+
+    def scrub(self, text: str) -> str:
+        """A line that did not parse, as free text: addresses by the stream's action, the rest out."""
+        return scrub_free_text(text, self.address_for(self._ring_now()))
+
+    def line(self, text: str, too_long: bool = False) -> str | list[bytes] | None:
+        """What to write for one input line (without its newline): a line, records, or nothing."""
+        counts = self.counts
+        counts.lines += 1
+        parsed = None if too_long else self.format.parse(text)
+        if parsed is None:
+            self.last_records = []
+            if too_long:
+                counts.too_long += 1
+                text = text[: text.rfind(" ")] if " " in text else ""  # no address cut in half
+            else:
+                counts.unparsed += 1
+            return self.scrub(text) if self.output == "same" else None
+        facts, outputs = self.records(parsed)
+        self.last_records = outputs
+        if not outputs:
+            counts.no_key += 1
+            return None
+        counts.parsed += 1
+        counts.records += len(outputs)
+        if self.output == "same":
+            return self.format.write(parsed, outputs[0].attributes, self.address_for(facts.ring))
+        if self.output == "json":
+            return [record_line(out) for out in outputs]
+        return None
+
+
+class _Input:
+    """Lines from a file descriptor, read in chunks (so a pipe's lines come out as they arrive),
+    each at most :data:`MAX_LINE` bytes; a SIGTERM/SIGHUP ends the input cleanly."""
+
+    def __init__(self, fd: int, wake_fd: int | None = None) -> None:
+        self.fd = fd
+        self.wake_fd = wake_fd
+        self.stopped = False
+        self._pending = b""
+        self._skipping = False  # inside the rest of a line that was too long
+
+    def chunks(self) -> Any:
+        """Yield lists of (line, too_long) for each read, until EOF or a stop signal."""
+        while True:
+            data = self._read()
+            if not data:
+                if self._pending and not self._skipping:
+                    yield [(self._pending, False)]
+                return
+            yield self._split(data)
+
+    def _read(self) -> bytes:
+        if self.wake_fd is not None:
+            while True:
+                ready, _, _ = select.select([self.fd, self.wake_fd], [], [])
+                if self.wake_fd in ready:
+                    self.stopped = True
+                    return b""
+                if ready:
+                    break
+        return os.read(self.fd, _READ_SIZE)
+
+    def _split(self, data: bytes) -> list[tuple[bytes, bool]]:
+        if self._pending:
+            data = self._pending + data
+        lines = data.split(b"\n")
+        self._pending = lines.pop()
+        out: list[tuple[bytes, bool]] = []
+        if self._skipping and lines:
+            lines.pop(0)  # the end of the over-long line
+            self._skipping = False
+        for raw in lines:
+            if len(raw) > MAX_LINE:
+                out.append((raw[:MAX_LINE], True))
+            else:
+                out.append((raw, False))
+        if len(self._pending) > MAX_LINE:
+            if not self._skipping:
+                out.append((self._pending[:MAX_LINE], True))
+            self._skipping = True
+            self._pending = b""
+        return out
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def run(
+    anonymizer: Anonymizer,
+    in_fd: int,
+    out_fd: int,
+    *,
+    sinks: Sequence[Sink] = (),
+    wake_fd: int | None = None,
+) -> Counts:
+    """Anonymize ``in_fd`` into ``out_fd`` until EOF (or a signal written to ``wake_fd``).
+
+    Each read's lines are written with one ``write``, so a pipe's lines leave as they arrive
+    and a file's in large blocks. ``sinks`` also receive every record (``--export``).
+    """
+    source = _Input(in_fd, wake_fd)
+    encoding = anonymizer.encoding
+    line_of = anonymizer.line
+    counts = anonymizer.counts
+    for chunk in source.chunks():
+        out: list[bytes] = []
+        batch: list[Output] = []
+        for raw, too_long in chunk:
+            text = raw.decode(encoding, "replace")
+            if text.endswith("\r"):
+                text = text[:-1]
+            result = line_of(text, too_long)
+            if result is None:
+                pass
+            elif isinstance(result, str):
+                out.append(result.encode(encoding, "replace") + b"\n")
+            else:
+                out.extend(r + b"\n" for r in result)
+            if sinks and anonymizer.last_records:
+                batch.extend(anonymizer.last_records)
+        if out:
+            _write_all(out_fd, b"".join(out))
+        if batch:
+            for sink in sinks:
+                try:
+                    sink.write(batch)
+                except Exception as exc:  # a failing exporter is counted, never fatal
+                    counts.export_failures += 1
+                    log.warning("privlog anonymize: export failed (%s)", type(exc).__name__)
+    for sink in sinks:
+        try:
+            sink.flush()
+            sink.close()
+        except Exception as exc:
+            counts.export_failures += 1
+            log.warning("privlog anonymize: export failed at exit (%s)", type(exc).__name__)
+    return counts
+
+
+def stop_on_signals() -> tuple[int, Callable[[], None]]:
+    """Make SIGTERM and SIGHUP end the input cleanly: returns the fd to watch and an undo."""
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous_fd = signal.set_wakeup_fd(write_fd)
+    handlers = {
+        sig: signal.signal(sig, lambda signum, frame: None) for sig in (signal.SIGTERM, signal.SIGHUP)
+    }
+
+    def undo() -> None:
+        signal.set_wakeup_fd(previous_fd)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+        os.close(read_fd)
+        os.close(write_fd)
+
+    return read_fd, undo
