@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from .._notice.document import FORMATS
 from .._notice.locale import languages
+from .._notice.ropa import FORMATS as ROPA_FORMATS
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -27,6 +29,16 @@ def _cmd_diff(args: argparse.Namespace) -> int:
     return 1 if result.needs_update else 0
 
 
+def _cmd_ropa(args: argparse.Namespace) -> int:
+    from .._notice.explain import load_policy
+    from .._notice.locale import load
+    from .._notice.ropa import entries, render_ropa
+
+    loc = load(args.lang)
+    print(render_ropa(entries(load_policy(args.file), loc, os.environ), loc, args.format), end="")
+    return 0
+
+
 def add_commands(policy: Any) -> None:
     """Register the notice commands under ``privlog policy``."""
     explain = policy.add_parser(
@@ -44,3 +56,10 @@ def add_commands(policy: Any) -> None:
     diff.add_argument("new")
     diff.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
     diff.set_defaults(func=_cmd_diff)
+    ropa = policy.add_parser(
+        "ropa", help="the record of processing activities (GDPR Art. 30), one entry per stream"
+    )
+    ropa.add_argument("file")
+    ropa.add_argument("--format", choices=ROPA_FORMATS, default="md", help="md (default), json or csv")
+    ropa.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
+    ropa.set_defaults(func=_cmd_ropa)

@@ -43,7 +43,7 @@ def render(blocks: Sequence[Block], fmt: str, language: str) -> str:
     raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
-def _md(text: str) -> str:
+def md_escape(text: str) -> str:
     # Only where Markdown would read the text as markup: /users/{user_id} stays readable.
     return _MD_SPECIAL.sub(r"\\\1", text)
 
@@ -52,11 +52,11 @@ def _markdown(blocks: Sequence[Block]) -> str:
     out = []
     for b in blocks:
         if isinstance(b, Heading):
-            out.append(f"{'#' * (b.level + 1)} {_md(b.text)}")
+            out.append(f"{'#' * (b.level + 1)} {md_escape(b.text)}")
         elif isinstance(b, Paragraph):
-            out.append(_md(b.text))
+            out.append(md_escape(b.text))
         else:
-            out.append("\n".join(f"- {_md(item)}" for item in b.items))
+            out.append("\n".join(f"- {md_escape(item)}" for item in b.items))
     return "\n\n".join(out) + "\n"
 
 
