@@ -12,8 +12,9 @@ from pathlib import Path
 
 from .._errors import PolicyError
 from .._keys.ring import KeyRing
+from .._policy.advice import raw_data_warnings
 from .._policy.model import Policy
-from . import notice
+from . import init, notice
 from .anonymize import add_parser as add_anonymize
 
 
@@ -53,6 +54,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     _open_resources(policy)
     print(f"{args.file}: valid\n")
     print(describe(policy))
+    warnings = raw_data_warnings(policy)
+    if warnings:
+        print(f"\n{len(warnings)} warning(s): raw personal data is kept")
+        for w in warnings:
+            print(f"  warning: {w}")
     return 0
 
 
@@ -253,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     clickhouse.set_defaults(func=_cmd_schema_clickhouse)
     add_anonymize(sub)
+    init.add_commands(sub)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser
