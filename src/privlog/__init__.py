@@ -5,7 +5,7 @@ pseudonymised ids, generalised user agents), tagged with their retention class, 
 through OpenTelemetry or into a local JSONL store that deletes what has expired.
 """
 
-from ._core.dispatcher import Sink, Stats
+from ._core.dispatcher import Sink, SinkStats, Stats
 from ._core.pipeline import Pipeline
 from ._core.record import Output
 from ._errors import PolicyError
@@ -27,6 +27,7 @@ __all__ = [
     "PrivacyLogMiddleware",
     "RetentionClass",
     "Sink",
+    "SinkStats",
     "Stats",
     "Stream",
     "__version__",

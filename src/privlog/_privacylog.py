@@ -49,6 +49,10 @@ class PrivacyLog:
             self.pipeline, chosen, export.queue_size, export.batch_size, export.flush_interval
         )
         self.kinds = self.pipeline.kinds
+        for sink in chosen:
+            watch = getattr(sink, "watch", None)
+            if callable(watch):  # the aggregate metrics report privlog's own counters too
+                watch(self.dispatcher.stats)
 
     @classmethod
     def for_adapter(
@@ -105,7 +109,8 @@ class PrivacyLog:
         self.dispatcher.submit(Capture.auth(event, time.time_ns(), uid, reader, source))
 
     def stats(self) -> Stats:
-        """Counters: captured, exported, dropped, failed, queued."""
+        """Counters: captured, exported, dropped, failed, queued, unkeyed, and per sink
+        what it delivered and lost (see :class:`Stats`)."""
         return self.dispatcher.stats()
 
     def flush(self) -> None:

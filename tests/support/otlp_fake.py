@@ -51,6 +51,7 @@ class ScriptedReceiver:
     def __init__(self, port: int = 0, close_after_response: bool = False) -> None:
         self.script: deque[Reply] = deque()
         self.requests: list[Received] = []
+        self.statuses: list[int] = []  # the status answered to each request, in order
         self.release = threading.Event()  # set at exit so delayed replies end at once
         receiver = self
 
@@ -71,6 +72,7 @@ class ScriptedReceiver:
                     )
                 )
                 reply = receiver.script.popleft() if receiver.script else Reply()
+                receiver.statuses.append(reply.status)
                 if reply.delay:
                     receiver.release.wait(reply.delay)
                 out = ExportLogsServiceResponse().SerializeToString() if reply.body is None else reply.body

@@ -15,6 +15,7 @@ def test_all_is_the_documented_api() -> None:
         "PrivacyLogMiddleware",
         "RetentionClass",
         "Sink",
+        "SinkStats",
         "Stats",
         "Stream",
         "__version__",

@@ -76,7 +76,7 @@ class TestLiveStoreDeletion:
         store.write(
             [output("access", now, **{"user.id": "p1", "privlog.key_id": "k"}), output("access", now, a=2)]
         )
-        assert delete_in_store(tmp_path, [Match("user.id", "p1", "k")])
+        assert delete_in_store(tmp_path, [Match("user.id", "p1", "k")]).records
         store.write([output("access", now, a=3), output("access", now, a=4)])  # the store still runs
         store.close()
         (path,) = (tmp_path / "access").glob("*.jsonl")

@@ -151,6 +151,31 @@ class TestKeyStore:
         ):
             Pipeline(policy)
 
+    @pytest.mark.parametrize(("ahead", "keyed"), [(1, 10), (2, 0)])
+    def test_records_before_the_first_epoch_are_keyed_within_a_day_else_counted_and_warned(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture, ahead: int, keyed: int
+    ) -> None:
+        # A host whose clock ran ahead created the store: its first key starts in the future.
+        KeyStore.init(tmp_path, "daily", 90, today=today_utc() + timedelta(days=ahead))
+        data = {**copy.deepcopy(FULL), "secret": {"store": str(tmp_path)}, "export": {"flush_interval": 60}}
+        from privlog import PrivacyLog
+
+        from ..support.sinks import ListSink
+
+        sink = ListSink()
+        pl = PrivacyLog(Policy.from_dict(data, environ={}), sinks=[sink])
+        with caplog.at_level(logging.WARNING, "privlog"):
+            for i in range(10):
+                pl.auth_event("logout", user_id=f"u{i}")
+            pl.flush()
+        stats = pl.stats()
+        pl.close()
+        assert (stats.captured, stats.exported, stats.unkeyed) == (10, keyed, 10 - keyed)
+        if not keyed:
+            assert caplog.text.count("skipped by keyed streams") == 1  # once, not per record
+            assert "the key store starts at" in caplog.text
+            assert "docs/keys.md" in caplog.text
+
     def test_missing_store_is_a_start_up_error(self, tmp_path: Path) -> None:
         data = {**copy.deepcopy(FULL), "secret": {"store": str(tmp_path / "nope")}}
         with pytest.raises(PolicyError, match=r"secret.store: no key store.*privlog keys init"):
@@ -349,10 +374,10 @@ class TestSubject:
         matches = subject_matches(policy, user_id="user7@example.com", today=start + timedelta(days=6))
         assert len({m.key_id for m in matches}) == 7  # one per day held, start to start + 6
         found = find_in_store(tmp_path / "logs", matches)
-        assert sum(found.values()) == 3
+        assert sum(found.records.values()) == 3
         deleted = delete_in_store(tmp_path / "logs", matches)
-        assert sum(deleted.values()) == 3
-        assert find_in_store(tmp_path / "logs", matches) == {}
+        assert sum(deleted.records.values()) == 3
+        assert find_in_store(tmp_path / "logs", matches).records == {}
         remaining = [
             orjson.loads(x) for p in (tmp_path / "logs").rglob("*.jsonl") for x in p.read_bytes().splitlines()
         ]

@@ -144,10 +144,13 @@ def _cmd_subject(args: argparse.Namespace) -> int:
     if store.is_dir():
         result = delete_in_store(store, matches) if args.delete else find_in_store(store, matches)
         verb = "deleted" if args.delete else "found"
-        total = sum(result.values())
+        total = sum(result.records.values())
         print(f"\nJSONL store {store}: {verb} {total} record(s)")
-        for path, n in result.items():
+        for path, n in result.records.items():
             print(f"  {path}: {n}")
+        for path, n in result.damaged.items():
+            # Cut off by a full disk or a crash: reported, never a reason to fail the request.
+            print(f"  {path}: skipped {n} damaged line(s) that could not be read", file=sys.stderr)
     print("\nelsewhere:")
     for name, query in backend_queries(matches).items():
         print(f"  {name}:\n    {query}")

@@ -14,8 +14,8 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 from .capture import Capture
@@ -48,14 +48,33 @@ class Housekeeping(Protocol):
         """Do what is due; cheap when nothing is. Called from the worker about once a minute."""
 
 
+@runtime_checkable
+class Counted(Protocol):
+    """A sink that counts what it delivered and lost itself, because it can lose records
+    without raising (the OTLP sink's breaker) or lose part of a batch (a full disk)."""
+
+    def counts(self) -> tuple[int, int]:
+        """(records delivered, records lost) since the sink was made."""
+
+
+@dataclass(frozen=True)
+class SinkStats:
+    """What one sink did with the records handed to it: ``delivered`` (written to disk,
+    acknowledged by the collector, handed to the SDK) and ``lost`` (failed, dropped)."""
+
+    delivered: int
+    lost: int
+
+
 @dataclass(frozen=True)
 class Stats:
     """Counters of a dispatcher since it started.
 
-    ``captured``: requests and events handed to privlog; ``exported``: records every sink
-    accepted; ``dropped``: captures lost because the queue was full; ``failed``: captures lost
-    to an error in a transform, plus records at least one sink failed to take; ``queued``:
-    waiting right now. (A sink may count more of its own, e.g. the OTLP sink's retries.)
+    ``captured``: requests and events handed to privlog; ``exported``: records no sink lost;
+    ``dropped``: captures lost because the queue was full; ``failed``: captures lost to an
+    error in a transform, plus records a sink lost (in the sink that lost most of a batch);
+    ``queued``: waiting right now; ``unkeyed``: captures that keyed streams skipped because
+    no key covers their time (see docs/keys.md, clock skew); ``sinks``: per sink, by name.
     """
 
     captured: int
@@ -63,6 +82,20 @@ class Stats:
     dropped: int
     failed: int
     queued: int
+    unkeyed: int = 0
+    sinks: Mapping[str, SinkStats] = field(default_factory=dict)
+
+
+def sink_names(sinks: Sequence[object]) -> tuple[str, ...]:
+    """A stable name per sink: its ``name`` attribute or class name, numbered when repeated."""
+    names: list[str] = []
+    for sink in sinks:
+        base = str(getattr(sink, "name", "") or type(sink).__name__)
+        name, n = base, 2
+        while name in names:
+            name, n = f"{base}.{n}", n + 1
+        names.append(name)
+    return tuple(names)
 
 
 class Dispatcher:
@@ -80,6 +113,8 @@ class Dispatcher:
     ) -> None:
         self.pipeline = pipeline
         self.sinks = tuple(sinks)
+        self._sink_delivered: dict[int, int] = {}  # by id(sink), for sinks that do not count
+        self._sink_lost: dict[int, int] = {}
         chores: list[Housekeeping] = []
         for part in (pipeline.keys, *self.sinks):
             if isinstance(part, Housekeeping):
@@ -150,11 +185,19 @@ class Dispatcher:
                     "privlog: housekeeping of %s failed (%s)", type(part).__name__, type(exc).__name__
                 )
 
-    def drain(self) -> None:
-        """Transform and export everything queued now. Safe to call from any thread."""
-        with self._work_lock:
+    def drain(self, timeout: float | None = None) -> bool:
+        """Transform and export everything queued now. Safe to call from any thread.
+
+        With ``timeout``, gives up (returning False) if another drain holds the worker that long.
+        """
+        if not self._work_lock.acquire(timeout=-1 if timeout is None else timeout):
+            return False
+        try:
             while self._queue:
                 self._process_batch()
+        finally:
+            self._work_lock.release()
+        return True
 
     def _process_batch(self) -> None:
         queue = self._queue
@@ -172,31 +215,45 @@ class Dispatcher:
                 log.warning("privlog: a record could not be transformed and was dropped", exc_info=False)
         exported = 0
         if outputs:
-            every_sink = True
-            for sink in self.sinks:
-                try:
-                    sink.write(outputs)
-                except Exception as exc:
-                    every_sink = False
-                    log.warning(
-                        "privlog: sink %s failed (%s); %d records lost there",
-                        type(sink).__name__,
-                        type(exc).__name__,
-                        len(outputs),
-                    )
-            if every_sink:
-                exported = len(outputs)
-            else:
-                failed += len(outputs)
+            lost = self._write(outputs)
+            exported = len(outputs) - lost
+            failed += lost
         with self._count_lock:
             self._processed += n
             self._exported += exported
             self._failed += failed
 
+    def _write(self, outputs: list[Output]) -> int:
+        """Hand a batch to every sink; the most records any one sink lost of it."""
+        n = len(outputs)
+        worst = 0
+        for sink in self.sinks:
+            counts = sink.counts if isinstance(sink, Counted) else None
+            before = counts()[1] if counts is not None else 0
+            key = id(sink)
+            try:
+                sink.write(outputs)
+            except Exception as exc:
+                log.warning(
+                    "privlog: sink %s failed (%s); %d records lost there", type(sink).__name__, type(exc).__name__, n
+                )
+                # A counting sink that raised may have counted part of it: add the rest.
+                counted = min(n, counts()[1] - before) if counts is not None else 0
+                self._sink_lost[key] = self._sink_lost.get(key, 0) + n - counted
+                lost = n
+            else:
+                if counts is not None:
+                    lost = min(n, counts()[1] - before)
+                else:
+                    lost = 0
+                    self._sink_delivered[key] = self._sink_delivered.get(key, 0) + n
+            worst = max(worst, lost)
+        return worst
+
     # -- control --------------------------------------------------------------------------
-    def flush(self) -> None:
+    def flush(self, timeout: float | None = None) -> None:
         """Export everything queued and flush the sinks. Blocks the caller, not requests."""
-        self.drain()
+        self.drain(timeout)
         for sink in self.sinks:
             try:
                 sink.flush()
@@ -221,7 +278,12 @@ class Dispatcher:
                 log.warning("privlog: closing %s failed (%s)", type(sink).__name__, type(exc).__name__)
 
     def stats(self) -> Stats:
-        """A snapshot of the counters."""
+        """A snapshot of the counters, with each sink's own."""
+        per_sink: dict[str, SinkStats] = {}
+        for name, sink in zip(sink_names(self.sinks), self.sinks, strict=False):
+            key = id(sink)
+            delivered, lost = sink.counts() if isinstance(sink, Counted) else (self._sink_delivered.get(key, 0), 0)
+            per_sink[name] = SinkStats(delivered, lost + self._sink_lost.get(key, 0))
         with self._count_lock:
             queued = len(self._queue)
             return Stats(
@@ -230,11 +292,15 @@ class Dispatcher:
                 dropped=self._dropped,
                 failed=self._failed,
                 queued=queued,
+                unkeyed=self.pipeline.unkeyed,
+                sinks=per_sink,
             )
 
     def _after_fork(self) -> None:
         # The worker thread does not survive fork(); the parent's queue and counts are the parent's.
         self._processed = self._exported = self._dropped = self._failed = 0
+        self._sink_delivered = {}
+        self._sink_lost = {}
         self._queue = deque()
         self._thread = None
         self._wake = threading.Event()

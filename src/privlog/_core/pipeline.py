@@ -7,6 +7,7 @@ No step parses configuration, compiles a regex or reads the environment.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from .._keys.epochs import KeyShredded
@@ -16,6 +17,8 @@ from .._policy.types import Stream
 from .capture import Capture, Facts
 from .record import Attributes, IsoFormatter, Output
 from .steps import MAX_TEXT, Step, StepContext, extra_step, field_step, header_value, keyed_header
+
+log = logging.getLogger("privlog")
 
 AUTH_EVENTS = frozenset({"login_success", "login_failure", "logout", "password_reset", "password_change"})
 _EVENT_NAMES = {"http": "http.request", "websocket": "websocket.session"}
@@ -101,6 +104,9 @@ class Pipeline:
         self._resolve = ctx.resolve_client if any(s.needs_client for s in self.streams) else None
         self.wanted_headers: frozenset[bytes] = frozenset().union(*(s.wanted for s in self.streams))
         self.kinds = frozenset().union(*(s.events for s in self.streams))
+        self._keyed = any(s.uses_key for s in self.streams)
+        self.unkeyed = 0
+        """Captures that keyed streams skipped: no key covers their time (clock skew)."""
 
     def process(self, capture: Capture) -> list[Output]:
         """All records of one capture. Runs in the background worker."""
@@ -108,8 +114,16 @@ class Pipeline:
         if self.keys is not None:
             try:
                 facts.ring = self.keys.ring_for(capture.start_ns)
-            except KeyShredded:
-                facts.ring = None  # a record older than the oldest key: keyed streams skip it
+            except KeyShredded as exc:
+                facts.ring = None  # keyed streams skip it: counted and warned, never silent
+                if self._keyed:
+                    self.unkeyed += 1
+                    if self.unkeyed == 1 or self.unkeyed % 10_000 == 0:
+                        log.warning(
+                            "privlog: %d record(s) skipped by keyed streams: %s (clock skew? see docs/keys.md)",
+                            self.unkeyed,
+                            exc,
+                        )
         if self._resolve is not None:
             h = facts.headers
             facts.client = self._resolve(facts.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))

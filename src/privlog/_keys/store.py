@@ -42,6 +42,10 @@ from .ring import KeyRing, derive, key_id_of
 from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 
 STORE_FILE = "keys.json"
+CLOCK_SKEW_NS = DAY_NS
+"""How far behind a store's first epoch a record may be and still get its first key: a store
+made on a host whose clock ran up to a day ahead still keys today's records. Further behind,
+keyed streams skip the record, and it is counted (``Stats.unkeyed``) and warned about."""
 _T = TypeVar("_T")
 
 log = logging.getLogger("privlog")
@@ -249,7 +253,10 @@ class KeyStore:
         for chain in reversed(chains):
             if epoch >= chain.from_epoch:
                 return self._ring(chain, epoch)
-        raise KeyShredded(f"no key for epoch {epoch_label(self.rotation, epoch)}")
+        first = epoch_label(self.rotation, chains[0].from_epoch) if chains else "none"
+        raise KeyShredded(
+            f"no key for epoch {epoch_label(self.rotation, epoch)}: the key store starts at {first}"
+        )
 
     def ring_for(self, ts_ns: int) -> KeyRing:
         """The ring of a record's epoch; ``KeyShredded`` if that key is gone.
@@ -273,7 +280,13 @@ class KeyStore:
             # Far ahead of the real clock: deriving its key would ratchet once per epoch ahead,
             # and a correct clock never asks for it. Keyed streams skip such a record.
             raise KeyShredded("the record's timestamp is in the future")
-        return self.ring_for_epoch(epoch_of(self.rotation, ts_ns))
+        epoch = epoch_of(self.rotation, ts_ns)
+        chains = self._chains
+        if chains and epoch < chains[0].from_epoch:
+            first = chains[0].from_epoch  # tolerated clock skew: the first key covers the day before it
+            if epoch_of(self.rotation, ts_ns + CLOCK_SKEW_NS) >= first:
+                epoch = first
+        return self.ring_for_epoch(epoch)
 
     def housekeeping(self, today: date | None = None) -> list[str]:
         """Re-read the store and shred expired keys, if the real date changed since the last

@@ -20,7 +20,7 @@ from .._policy.catalogue import FIELDS, KEYED_ACTIONS
 from .._policy.model import Policy
 from .._transforms.address import parse_ip
 from ..clickhouse import subject_delete, subject_query
-from ..sinks.jsonl import count_records, delete_records
+from ..sinks.jsonl import Scan, count_records, delete_records
 
 
 @dataclass(frozen=True)
@@ -83,16 +83,21 @@ def _index(matches: Iterable[Match]) -> dict[tuple[str, str], set[str]]:
     return index
 
 
-def find_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int]:
-    """How many records of each JSONL file belong to the subject."""
+def find_in_store(directory: Path, matches: Iterable[Match]) -> Scan:
+    """How many records of each JSONL file belong to the subject; damaged lines skipped."""
     index = _index(matches)
     return count_records(directory, lambda record: _matches(record, index))
 
 
-def delete_in_store(directory: Path, matches: Iterable[Match]) -> dict[Path, int]:
-    """Remove the subject's records from every JSONL file (see :func:`delete_records`)."""
+def delete_in_store(directory: Path, matches: Iterable[Match]) -> Scan:
+    """Remove the subject's records from every JSONL file (see :func:`delete_records`); a
+    damaged line that holds one of the subject's values goes too."""
+    matches = list(matches)
     index = _index(matches)
-    return delete_records(directory, lambda record: _matches(record, index))
+    values = tuple({m.value.encode() for m in matches})
+    return delete_records(
+        directory, lambda record: _matches(record, index), lambda line: any(v in line for v in values)
+    )
 
 
 def backend_queries(matches: list[Match]) -> dict[str, str]:

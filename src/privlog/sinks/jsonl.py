@@ -7,15 +7,17 @@ on day rollover in a running process, and by ``privlog retention sweep DIR`` (e.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import orjson
 
@@ -42,20 +44,52 @@ def _today() -> date:
 
 
 class JsonlStore:
-    """Appends records to per-stream, per-day JSONL files and enforces retention on them."""
+    """Appends records to per-stream, per-day JSONL files and enforces retention on them.
+
+    It never raises into the application: a store that cannot be written (a read-only mount,
+    a full disk, a folder deleted while running) is warned about once, its records are
+    counted as lost (:meth:`counts`), and writing resumes by itself once it can. A batch lands
+    in a file whole or not at all: a failed append is cut back to where it began.
+    """
+
+    name = "jsonl"
 
     def __init__(self, directory: str | os.PathLike[str], retention_days: Mapping[str, int]) -> None:
         self.directory = Path(directory)
         self.retention_days = dict(retention_days)
-        self._files: dict[str, tuple[date, IO[bytes]]] = {}
+        self._files: dict[str, tuple[date, int]] = {}
         self._swept_on: date | None = None
+        self._written = self._lost = 0
+        self._failing: str | None = None  # the error while the store cannot be written
+        try:
+            self._prepare()
+            self.sweep()
+        except OSError as exc:
+            self._failed(exc)
+
+    def _prepare(self) -> None:
+        """The store's folders (owner-only) and retention metadata; again if they were deleted."""
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         for stream, days in self.retention_days.items():
             sdir = self.directory / stream
             sdir.mkdir(exist_ok=True, mode=0o700)
             # The retention lives beside the files, so `privlog retention sweep DIR` needs no policy.
             _write_private(sdir / META_FILE, orjson.dumps({"stream": stream, "retention_days": days}))
-        self.sweep()
+
+    def _failed(self, exc: OSError) -> None:
+        error = exc.strerror or type(exc).__name__
+        if self._failing != error:
+            log.warning(
+                "privlog: the JSONL store %s cannot be written (%s); requests are served, "
+                "records are counted as lost until it can",
+                self.directory,
+                error,
+            )
+        self._failing = error
+
+    def counts(self) -> tuple[int, int]:
+        """(records written, records lost) since the store was opened."""
+        return self._written, self._lost
 
     def write(self, records: Sequence[Output]) -> None:
         """Append a batch. Records are filed under the UTC day of their timestamp."""
@@ -70,44 +104,66 @@ class JsonlStore:
                 chunk.append(line)
         today = _today()
         if self._swept_on != today:
-            self.sweep(today)
+            try:
+                self.sweep(today)
+            except OSError as exc:
+                self._failed(exc)
         for (stream, day_number), chunk in lines.items():
             day = _EPOCH_DAY + timedelta(days=day_number)
-            fh = self._file(stream, day)
-            # Locked, and re-opened if `privlog subject --delete` replaced the file meanwhile:
-            # appending to a replaced (unlinked) file would lose the records.
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
             try:
-                if self._replaced(stream, day, fh):
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-                    self._files.pop(stream)[1].close()
-                    fh = self._file(stream, day)
-                    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-                fh.write(b"\n".join(chunk) + b"\n")
-                fh.flush()
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+                self._append(stream, day, b"\n".join(chunk) + b"\n")
+            except OSError as exc:
+                self._lost += len(chunk)
+                self._failed(exc)
+            else:
+                self._written += len(chunk)
+                if self._failing is not None:
+                    log.warning("privlog: the JSONL store %s is written again", self.directory)
+                    self._failing = None
 
-    def _replaced(self, stream: str, day: date, fh: IO[bytes]) -> bool:
+    def _append(self, stream: str, day: date, data: bytes) -> None:
+        fd = self._file(stream, day)
+        # Locked, and re-opened if `privlog subject --delete` replaced the file meanwhile (or
+        # it was deleted): appending to a replaced (unlinked) file would lose the records.
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            return os.stat(self._path(stream, day)).st_ino != os.fstat(fh.fileno()).st_ino
+            if self._replaced(stream, day, fd):
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                self._forget(stream)
+                fd = self._file(stream, day)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            append_whole(fd, data)
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _replaced(self, stream: str, day: date, fd: int) -> bool:
+        try:
+            return os.stat(self._path(stream, day)).st_ino != os.fstat(fd).st_ino
         except FileNotFoundError:
             return True
 
     def _path(self, stream: str, day: date) -> Path:
         return self.directory / stream / f"{day.isoformat()}.jsonl"
 
-    def _file(self, stream: str, day: date) -> IO[bytes]:
+    def _forget(self, stream: str) -> None:
+        held = self._files.pop(stream, None)
+        if held is not None:
+            os.close(held[1])
+
+    def _file(self, stream: str, day: date) -> int:
         held = self._files.get(stream)
         if held is not None and held[0] == day:
             return held[1]
-        if held is not None:
-            held[1].close()
+        self._forget(stream)
         path = self._path(stream, day)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        fh = os.fdopen(fd, "ab")
-        self._files[stream] = (day, fh)
-        return fh
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)  # RDWR: see append_whole
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileNotFoundError:  # the store (or the stream's folder) was deleted: recreate it
+            self._prepare()
+            fd = os.open(path, flags, 0o600)
+        self._files[stream] = (day, fd)
+        return fd
 
     def sweep(self, today: date | None = None) -> list[Path]:
         """Delete this store's expired files now."""
@@ -122,13 +178,36 @@ class JsonlStore:
             self.sweep(today)
 
     def flush(self) -> None:
-        for _, fh in self._files.values():
-            fh.flush()
+        """Nothing to do: each batch is written with os.write before :meth:`write` returns."""
 
     def close(self) -> None:
-        for _, fh in self._files.values():
-            fh.close()
-        self._files.clear()
+        for stream in list(self._files):
+            self._forget(stream)
+
+
+def append_whole(fd: int, data: bytes) -> None:
+    """Append ``data`` to a locked O_APPEND file whole, or not at all.
+
+    On a short or failed write (a full disk, a file size limit) the file is cut back to its
+    size before, so a reader never meets a record glued to a cut-off one. A file whose last
+    line was cut off by a crash gets a newline first, so the damage stays on its own line.
+    """
+    start = os.fstat(fd).st_size
+    if start and os.pread(fd, 1, start - 1) != b"\n":
+        data = b"\n" + data
+    view = memoryview(data)
+    try:
+        while view:
+            written = os.write(fd, view)
+            if written <= 0:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            view = view[written:]
+    except OSError:
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            log.warning("privlog: a failed append could not be cut back; readers skip the damaged line")
+        raise
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -178,33 +257,82 @@ Record = dict[str, Any]
 """One stored record, as read back from its line."""
 
 
+@dataclass(frozen=True)
+class Scan:
+    """What a reader did per day file: records it picked (found or deleted), and damaged
+    lines (cut off by a full disk or a crash) it could not read and skipped."""
+
+    records: dict[Path, int]
+    damaged: dict[Path, int]
+
+
 def _store_files(directory: Path) -> list[Path]:
     return sorted(directory.glob("*/*.jsonl"))
 
 
-def count_records(directory: Path, selected: Callable[[Record], bool]) -> dict[Path, int]:
-    """How many records of each day file ``selected`` picks."""
+def parse_line(line: bytes) -> Record | None:
+    """The record on a line, or None for a damaged line (never raises)."""
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def count_records(directory: Path, selected: Callable[[Record], bool]) -> Scan:
+    """How many records of each day file ``selected`` picks; damaged lines are skipped."""
     found: dict[Path, int] = {}
+    damaged: dict[Path, int] = {}
     for path in _store_files(directory):
-        n = sum(1 for line in path.read_bytes().splitlines() if line and selected(orjson.loads(line)))
+        n = bad = 0
+        for line in path.read_bytes().splitlines():
+            if not line:
+                continue
+            record = parse_line(line)
+            if record is None:
+                bad += 1
+            elif selected(record):
+                n += 1
         if n:
             found[path] = n
-    return found
+        if bad:
+            damaged[path] = bad
+    return Scan(found, damaged)
 
 
-def delete_records(directory: Path, selected: Callable[[Record], bool]) -> dict[Path, int]:
+def delete_records(
+    directory: Path,
+    selected: Callable[[Record], bool],
+    selected_raw: Callable[[bytes], bool] | None = None,
+) -> Scan:
     """Remove the records ``selected`` picks from every day file, atomically and owner-only.
 
-    Each file is rewritten under the same lock a running store appends with, so no record
-    written meanwhile is lost (the store re-opens a file that was replaced).
+    A damaged line is removed too when ``selected_raw`` finds the subject in its bytes, and
+    kept (and reported) otherwise. Each file is rewritten under the same lock a running store
+    appends with, so no record written meanwhile is lost (the store re-opens a replaced file).
     """
     deleted: dict[Path, int] = {}
+    damaged: dict[Path, int] = {}
     for path in _store_files(directory):
         with open(path, "rb") as locked:
             fcntl.flock(locked.fileno(), fcntl.LOCK_EX)
-            lines = locked.read().splitlines()
-            keep = [line for line in lines if line and not selected(orjson.loads(line))]
-            removed = sum(1 for line in lines if line) - len(keep)
+            keep: list[bytes] = []
+            removed = bad = 0
+            for line in locked.read().splitlines():
+                if not line:
+                    continue
+                record = parse_line(line)
+                if record is None:
+                    if selected_raw is not None and selected_raw(line):
+                        removed += 1
+                        continue
+                    bad += 1
+                elif selected(record):
+                    removed += 1
+                    continue
+                keep.append(line)
+            if bad:
+                damaged[path] = bad
             if not removed:
                 continue
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
@@ -213,4 +341,4 @@ def delete_records(directory: Path, selected: Callable[[Record], bool]) -> dict[
             os.chmod(tmp, 0o600)
             os.replace(tmp, path)
             deleted[path] = removed
-    return deleted
+    return Scan(deleted, damaged)

@@ -9,10 +9,10 @@ per-person value, so the metrics can outlive the records they were counted from.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from opentelemetry.metrics import MeterProvider, get_meter_provider
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter_provider
 from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -21,6 +21,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
+from .._core.dispatcher import Stats
 from .._core.record import Output
 from .._errors import PolicyError
 
@@ -54,6 +55,8 @@ def meter_provider_from_env(service: str, environ: Mapping[str, str] | None = No
 class AggregateMetricsSink:
     """Counts the records of one stream into OpenTelemetry instruments."""
 
+    name = "metrics"
+
     def __init__(self, provider: MeterProvider, stream: str) -> None:
         self.provider = provider
         self.stream = stream
@@ -66,6 +69,29 @@ class AggregateMetricsSink:
             unit="s",
             description="Request duration, anonymous",
             explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
+        )
+
+    def watch(self, stats: Callable[[], Stats]) -> None:
+        """Report privlog's own counters too, so a dashboard sees what was lost and where:
+        ``privlog.records`` by ``privlog.outcome``, and ``privlog.sink.records`` by
+        ``privlog.sink`` and ``privlog.outcome`` (delivered, lost)."""
+        meter = self.provider.get_meter("privlog")
+
+        def records(options: CallbackOptions) -> Iterable[Observation]:
+            s = stats()
+            for outcome in ("captured", "exported", "dropped", "failed", "unkeyed"):
+                yield Observation(getattr(s, outcome), {"privlog.outcome": outcome})
+
+        def per_sink(options: CallbackOptions) -> Iterable[Observation]:
+            for name, counts in stats().sinks.items():
+                yield Observation(counts.delivered, {"privlog.sink": name, "privlog.outcome": "delivered"})
+                yield Observation(counts.lost, {"privlog.sink": name, "privlog.outcome": "lost"})
+
+        meter.create_observable_counter(
+            "privlog.records", [records], unit="{record}", description="privlog's own counters"
+        )
+        meter.create_observable_counter(
+            "privlog.sink.records", [per_sink], unit="{record}", description="what each sink delivered or lost"
         )
 
     def write(self, records: Sequence[Output]) -> None:

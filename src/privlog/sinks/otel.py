@@ -112,6 +112,8 @@ def logger_provider_from_env(service: str, environ: Mapping[str, str] | None = N
 class OpenTelemetrySink:
     """Emits records through an OpenTelemetry SDK LoggerProvider."""
 
+    name = "otel"
+
     def __init__(self, provider: LoggerProvider, owns_provider: bool = False) -> None:
         self.provider = provider
         self._owns = owns_provider

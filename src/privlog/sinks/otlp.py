@@ -106,11 +106,14 @@ class OtlpHttpSink:
     Arguments override the standard ``OTEL_EXPORTER_OTLP_[LOGS_]{ENDPOINT,HEADERS,TIMEOUT,
     COMPRESSION,CERTIFICATE}`` variables. ``timeout`` (seconds; the variables are in milliseconds,
     as the spec says) is the whole budget of one batch, retries and backoff included. Retries
-    follow ``backoff`` doubling up to ``max_backoff``, jittered, or the collector's Retry-After.
-    After a batch finally fails, batches are dropped for ``cooldown`` seconds, then one probe
-    is sent without retries; its success closes the breaker.
+    follow ``backoff`` doubling up to ``max_backoff``, jittered, or the collector's Retry-After,
+    which is honoured up to ``max_retry_after`` seconds (one ``Retry-After: 3600`` must not stop
+    export for an hour). The breaker: after a batch finally fails, batches are dropped (and
+    counted) for ``cooldown`` seconds, or the capped Retry-After if longer, then one probe is
+    sent without retries; its success closes the breaker, its failure opens it again.
     """
 
+    name = "otlp"
     gzip_level = 1
     """Level 1 compresses privlog's batches about 12-fold for under half the CPU of level 6."""
 
@@ -127,6 +130,7 @@ class OtlpHttpSink:
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         cooldown: float = 15.0,
+        max_retry_after: float = 60.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         env = os.environ if environ is None else environ
@@ -170,6 +174,7 @@ class OtlpHttpSink:
         self.encoder = LogEncoder(attrs, "privlog", _VERSION)
         self._max_retries, self._backoff, self._max_backoff = max_retries, backoff, max_backoff
         self._cooldown = cooldown
+        self._max_retry_after = max_retry_after
         self._conn: http.client.HTTPConnection | None = None
         self._open_until = 0.0  # monotonic time until which the breaker is open; 0: closed
         self._outage_dropped = 0
@@ -227,6 +232,11 @@ class OtlpHttpSink:
         self._closed = True
         self._disconnect()
 
+    def counts(self) -> tuple[int, int]:
+        """(records the collector accepted, records dropped): the dispatcher's per-sink view."""
+        with self._lock:
+            return self._exported, self._dropped
+
     def stats(self) -> OtlpStats:
         """A snapshot of the counters."""
         with self._lock:
@@ -269,7 +279,10 @@ class OtlpHttpSink:
             else:
                 if 200 <= status < 300:
                     return None, response, None
-                error, retryable, wait = f"HTTP {status}", status in _RETRYABLE, _retry_after(retry_after)
+                error, retryable = f"HTTP {status}", status in _RETRYABLE
+                wait = _retry_after(retry_after)
+                if wait is not None:  # a server may ask for an hour: no more than the cap
+                    wait = min(wait, self._max_retry_after)
             if not retryable or probe or attempt >= self._max_retries:
                 return error, b"", wait
             delay = wait if wait is not None else self._delay(attempt)
