@@ -206,6 +206,7 @@ class PrivacyLogMiddleware:
         self.app = app
         self.privlog = privlog
         self._submit = privlog.dispatcher.submit
+        self._dispatcher = privlog.dispatcher
         self._http = "http" in privlog.kinds
         self._websocket = "websocket" in privlog.kinds
         self._wants_user = privlog.records("user_id")
@@ -283,6 +284,8 @@ class PrivacyLogMiddleware:
                     None,
                 )
             )
+            if self._dispatcher.stopping:
+                await self._export_now()
 
     async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = _time_ns()
@@ -334,6 +337,16 @@ class PrivacyLogMiddleware:
                     ws.as_dict(),
                 )
             )
+            if self._dispatcher.stopping:
+                await self._export_now()
+
+    async def _export_now(self) -> None:
+        """While the server stops (SIGTERM), export this record before the request task ends:
+        uvicorn waits for its tasks, then re-raises SIGTERM and the process dies at once."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(None, self._dispatcher.drain)
+        except Exception as exc:
+            log.warning("privlog: export at shutdown failed (%s)", type(exc).__name__)
 
     async def _handle_lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
         privlog = self.privlog

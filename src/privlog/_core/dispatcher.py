@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from . import shutdown
 from .capture import Capture
 from .pipeline import Pipeline
 from .record import Output
@@ -130,12 +131,14 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._start_worker = start_worker  # False: only drain() and flush() export (tests, tools)
         self._closed = False
+        self.stopping = False  # set on SIGTERM: records are exported as soon as they come in
         self._processed = 0
         self._exported = 0
         self._dropped = 0
         self._failed = 0
         ref = weakref.ref(self)
         atexit.register(_close_at_exit, ref)
+        shutdown.watch(self)  # atexit does not run when a server re-raises SIGTERM (uvicorn)
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=lambda: _reset_after_fork(ref))
 
@@ -150,7 +153,7 @@ class Dispatcher:
         queue.append(capture)
         if self._thread is None:
             self._start()
-        elif len(queue) >= self._batch:
+        elif len(queue) >= self._batch or self.stopping:
             self._wake.set()
 
     # -- worker ---------------------------------------------------------------------------
@@ -251,6 +254,11 @@ class Dispatcher:
         return worst
 
     # -- control --------------------------------------------------------------------------
+    def stop_soon(self) -> None:
+        """The process is stopping: export each record as soon as it is submitted."""
+        self.stopping = True
+        self._wake.set()
+
     def flush(self, timeout: float | None = None) -> None:
         """Export everything queued and flush the sinks. Blocks the caller, not requests."""
         self.drain(timeout)
