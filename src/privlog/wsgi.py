@@ -158,6 +158,10 @@ class PrivacyLogMiddleware:
             response.finish(unwrapped=True)
             return iterable
         response.iterable = iterable
+        if hasattr(iterable, "__len__"):
+            # Servers read len() == 1 as "the whole body in one block": wsgiref and waitress then
+            # send Content-Length and keep the connection alive. Keep that framing.
+            response.__class__ = _SizedResponse
         return response
 
     def _user_id(self, environ: Environ) -> str | None:
@@ -290,3 +294,12 @@ class _Response:
             )
         except Exception as exc:
             log.warning("privlog: a request could not be recorded (%s)", type(exc).__name__)
+
+
+class _SizedResponse(_Response):
+    """A :class:`_Response` whose app returned a sized iterable (a list): it has the same len()."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self.iterable)  # type: ignore[arg-type]
