@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
@@ -19,7 +20,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._core.capture import Capture, Facts
+from ._core.capture import INCOMPLETE, Capture, Facts
 from ._errors import PolicyError
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
@@ -241,15 +242,20 @@ class PrivacyLogMiddleware:
         sent = 0
         received = 0
         end = 0
+        failed = False
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status, sent, end
-            if message["type"] == "http.response.body":
+            kind = message["type"]
+            if kind == "http.response.body":
                 sent += len(message.get("body", b""))
                 if not message.get("more_body", False):
                     end = _perf_ns()  # the response is complete; background tasks are not the request
-            elif message["type"] == "http.response.start":
+            elif kind == "http.response.start":
                 status = message["status"]
+            elif kind == "http.response.pathsend":  # the server sends the file: its size is the body
+                sent += _file_size(message.get("path"))
+                end = _perf_ns()
             await send(message)
 
         inner_receive = receive
@@ -266,8 +272,8 @@ class PrivacyLogMiddleware:
         try:
             await self.app(scope, inner_receive, send_wrapper)
         except BaseException:
-            status = 500
-            raise
+            failed = True  # before the response started, the server answers 500; after, the
+            raise  # status sent stands and the record is marked incomplete
         finally:
             duration = (end or _perf_ns()) - t0
             self._submit(
@@ -277,11 +283,11 @@ class PrivacyLogMiddleware:
                     scope,
                     start,
                     duration,
-                    status or None,
+                    status or (500 if failed else None),
                     received,
                     sent,
                     self._user_id(scope),
-                    None,
+                    INCOMPLETE if status and not end else None,
                 )
             )
             if self._dispatcher.stopping:
@@ -361,6 +367,13 @@ class PrivacyLogMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+def _file_size(path: Any) -> int:
+    try:
+        return os.stat(path).st_size
+    except (OSError, TypeError, ValueError):
+        return 0
 
 
 class _WebSocketCounts:

@@ -22,7 +22,7 @@ from typing import Any
 
 from opentelemetry.sdk._logs import LoggerProvider
 
-from ._core.capture import Capture, Facts
+from ._core.capture import INCOMPLETE, Capture, Facts
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
 from ._transforms.text import scrub_path
@@ -273,11 +273,13 @@ class _Response:
         try:
             mw = self._mw
             environ = self.environ
-            if error:
-                status: int | None = 500
-            else:
-                code = self.status[:3]
-                status = int(code) if code.isdigit() else None
+            code = self.status[:3]
+            status: int | None = int(code) if code.isdigit() else None
+            # An error before any byte went out: the server answers 500. After, the status
+            # sent stands and the record is marked incomplete.
+            incomplete = error and self.sent > 0 and status is not None
+            if error and not incomplete:
+                status = 500
             mw._submit(
                 Capture(
                     "http",
@@ -289,7 +291,7 @@ class _Response:
                     0 if body_length_known_empty(environ) else None,
                     self._declared_length() if unwrapped else self.sent,
                     mw._user_id(environ),
-                    None,
+                    INCOMPLETE if incomplete else None,
                 )
             )
         except Exception as exc:

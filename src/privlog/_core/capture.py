@@ -11,6 +11,7 @@ worker later reads only the allow-listed facts out of that object with a framewo
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 
@@ -58,6 +59,11 @@ class Facts:
 
 #: Reads :class:`Facts` out of a framework's request object, picking only ``wanted`` headers.
 Reader = Callable[[Any, frozenset[bytes]], Facts]
+
+
+#: The extra of an HTTP record whose response started but never finished (an error or a client
+#: that went away mid-stream): the status is the one sent, ``privlog.incomplete`` is true.
+INCOMPLETE: Mapping[str, Any] = MappingProxyType({"incomplete": True})
 
 
 class Capture(NamedTuple):

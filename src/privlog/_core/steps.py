@@ -316,7 +316,8 @@ def field_step(name: str, rule: FieldRule, ctx: StepContext) -> Step | None:
 
 
 def extra_step(f: Facts, c: Capture, r: Attributes) -> None:
-    """WebSocket counters and the session's start and end; the auth event's name."""
+    """WebSocket counters and the session's start and end; the auth event's name; whether an
+    HTTP response was cut short."""
     extra = c.extra
     if extra is None:
         return
@@ -329,3 +330,5 @@ def extra_step(f: Facts, c: Capture, r: Attributes) -> None:
                 r[f"privlog.websocket.{key}"] = value
     elif c.kind == "auth":
         r["event.name"] = f"auth.{extra['event']}"
+    elif extra.get("incomplete"):
+        r["privlog.incomplete"] = True  # the response started, but did not finish
