@@ -163,7 +163,9 @@ def log_auth_event(
             "call it while handling a request that PrivacyLogMiddleware serves, or pass privlog=",
         )
     scope = getattr(request, "scope", request)
-    target.auth_event(event, user_id=user_id, source=scope, reader=read_asgi_scope if scope is not None else None)
+    # A copy: the request goes on after the event, and the worker reads the scope later.
+    source = dict(scope) if scope is not None else None
+    target.auth_event(event, user_id=user_id, source=source, reader=read_asgi_scope if source is not None else None)
 
 
 def user_from_scope(scope: Scope) -> str | None:
@@ -280,7 +282,7 @@ class PrivacyLogMiddleware:
                 Capture(
                     "http",
                     self._reader,
-                    scope,
+                    dict(scope),  # a copy: the worker reads it later, whatever happens to the scope
                     start,
                     duration,
                     status or (500 if failed else None),
@@ -333,7 +335,7 @@ class PrivacyLogMiddleware:
                 Capture(
                     "websocket",
                     self._reader,
-                    scope,
+                    dict(scope),  # a copy: the worker reads it later, whatever happens to the scope
                     start,
                     _perf_ns() - t0,
                     ws.status,

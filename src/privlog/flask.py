@@ -96,7 +96,14 @@ class PrivacyLogExtension:
             privlog = current_app.extensions.get("privlog", privlog)
         if privlog is None:
             raise PolicyError("PrivacyLogExtension", "is not bound to an app", "call init_app(app) first")
-        environ = request.environ if has_request_context() else None
+        environ = None
+        if has_request_context():
+            # A copy: uWSGI empties and reuses the environ once the request ends, and the worker
+            # reads it later. The route is known now; the teardown hook sets it too late for this.
+            environ = dict(request.environ)
+            rule = request.url_rule
+            if rule is not None:
+                environ[ROUTE_KEY] = rule.rule
         privlog.auth_event(
             event,
             user_id=user_id,

@@ -24,8 +24,10 @@ class DjangoSource(NamedTuple):
 
 def request_source(request: Any) -> DjangoSource:
     """The source of a request whose URL has been resolved (or not: then no route)."""
-    # META is the WSGI environ, which uWSGI empties and reuses after the request: keep a copy.
-    return DjangoSource(dict(request.META), getattr(request, "scope", None), route_template(request))
+    # Copies: META is the WSGI environ, which uWSGI empties and reuses after the request, and
+    # the worker reads both later (an auth event's request goes on after the event).
+    scope = getattr(request, "scope", None)
+    return DjangoSource(dict(request.META), dict(scope) if scope is not None else None, route_template(request))
 
 
 def route_template(request: Any) -> str | None:
