@@ -7,14 +7,23 @@ what is asserted is what a sink receives.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
+import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware, log_auth_event
 from privlog._transforms.useragent import (
+    BOT_FAMILY,
+    BROWSER_FAMILIES,
+    DEVICE_CLASSES,
+    KNOWN_BOTS,
+    OS_FAMILIES,
     UserAgentGeneraliser,
 )
 from privlog.flask import PrivacyLogExtension
@@ -159,3 +168,106 @@ class TestRequestStateIsCopied:
         request.META["REMOTE_ADDR"] = "203.0.113.2"
         facts = read_django(source, frozenset({b"user-agent"}))
         assert (facts.path, facts.headers[b"user-agent"]) == ("/a", "alice-agent")
+
+
+# --- 2. The user agent comes out of closed sets ---------------------------------------------------
+
+
+def _in_closed_sets(info: tuple[str, str | None, str, str]) -> None:
+    family, major, os_family, device = info
+    assert family in BROWSER_FAMILIES | {"Other", BOT_FAMILY, *KNOWN_BOTS.values()}, family
+    assert major is None or re.fullmatch(r"[0-9]{1,3}", major), major
+    assert major is None or family != "Other"
+    assert os_family in OS_FAMILIES | {"Other"}, os_family
+    assert device in DEVICE_CLASSES
+
+
+class TestUserAgent:
+    @pytest.mark.parametrize(
+        "ua",
+        [
+            "curl/4917055512345",
+            "Chrome/4917055512345.0",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/4917055512345.0.0.0 Safari/537.36",
+        ],
+    )
+    def test_a_long_version_is_dropped(self, ua: str) -> None:
+        family, major, _, _ = UA(ua)
+        assert family in {"curl", "Chrome"}
+        assert major is None
+
+    @pytest.mark.parametrize(
+        "ua",
+        [
+            "Jane Doe Leak/4711 CFNetwork/1494.0.7 Darwin/23.4.0",
+            "Jane Doe Leak-iPhone/4711 CFNetwork/1494.0.7 Darwin/23.4.0",
+            "JaneDoeLeak/1.0",
+            "Mozilla/5.0 (X11; Linux x86_64) Jane Doe Leak/4711",
+        ],
+    )
+    def test_a_name_the_client_made_up_is_other(self, ua: str) -> None:
+        info = UA(ua)
+        assert "Jane" not in repr(info)
+        assert "4711" not in repr(info)
+        _in_closed_sets(info)
+
+    @settings(max_examples=300)
+    @given(st.text(max_size=200))
+    def test_any_string_gives_closed_set_values(self, ua: str) -> None:
+        _in_closed_sets(UA(ua))
+
+    @settings(max_examples=300)
+    @given(
+        st.sampled_from(
+            [
+                "{name}/{v} CFNetwork/1494.0.7 Darwin/23.4.0",
+                "{name}-iPhone/{v} CFNetwork/1 Darwin/23",
+                "Mozilla/5.0 (compatible; {name}/{v})",
+                "{name}/{v}",
+                "Mozilla/5.0 (Linux; Android 14; {name}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v} Mobile",
+                "Mozilla/5.0 ({name} {v}; x) Gecko/20100101 Firefox/{v}",
+            ]
+        ),
+        st.text(st.characters(codec="ascii", categories=["L", "N", "Zs"]), min_size=1, max_size=60),
+        st.text(st.characters(codec="ascii", categories=["N"]), min_size=1, max_size=20),
+    )
+    def test_client_chosen_names_and_versions_give_closed_set_values(
+        self, form: str, name: str, v: str
+    ) -> None:
+        _in_closed_sets(UA(form.format(name=name, v=v)))
+
+    def test_the_closed_sets_are_names_ua_parser_can_produce(self) -> None:
+        from ua_parser_builtins import matchers
+
+        ua_rules, os_rules, _ = matchers.MATCHERS
+        for families, rules in ((BROWSER_FAMILIES, ua_rules), (OS_FAMILIES, os_rules)):
+            literal = {r.family for r in rules}
+            patterns = [re.compile(r.regex) for r in rules if "$1" in r.family]
+            sources = " ".join(p.pattern for p in patterns)
+            for name in families:
+                # A fixed name, or one a rule copies from the string (``(Chromium|Chrome)/(\\d+)``).
+                assert name in literal or name in sources or any(
+                    p.search(probe) for p in patterns for probe in (f"{name}/1.0", f"{name} 1.0", f"({name};")
+                ), name
+
+    def test_the_metric_dimension_is_closed_too(self) -> None:
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+        from privlog.sinks.metrics import AggregateMetricsSink
+
+        sink = ListSink()
+        pl = make_privlog(sink, path="template", status="keep", user_agent="generalise")
+        reader = InMemoryMetricReader()
+        pl.dispatcher.sinks = (*pl.dispatcher.sinks, AggregateMetricsSink(MeterProvider([reader]), "access"))
+        one_request(
+            pl, sink, scope(headers={"user-agent": "Jane Doe Leak/4711 CFNetwork/1494.0.7 Darwin/23.4.0"})
+        )
+        data = reader.get_metrics_data()
+        assert data is not None
+        text = data.to_json()
+        assert "Jane" not in text
+        assert "4711" not in text
+        assert '"user_agent.name": "Other"' in text
+        pl.close()

@@ -40,7 +40,53 @@ KNOWN_BOTS: Final = {
     )
 } | {"facebookexternalhit": "FacebookBot"}
 BOT_FAMILY: Final = "bot"
-_FAMILY: Final = re.compile(r"[A-Za-z0-9 ._-]{1,40}")
+
+#: The browser (or HTTP client) families a record can carry; anything else is "Other".
+#: ua-parser names families by its rules, and some rules copy whatever text the client wrote
+#: (``^(.*)/(\d+) CFNetwork`` turns ``Jane Doe/1 CFNetwork/1`` into "Jane Doe"), so its answer is
+#: only used when it is one of these names, each a real product ua-parser's rules can produce.
+BROWSER_FAMILIES: Final = frozenset(
+    {
+        # web browsers
+        "Chrome", "Chrome Mobile", "Chrome Mobile iOS", "Chrome Mobile WebView", "Chromium",
+        "HeadlessChrome", "Firefox", "Firefox Mobile", "Firefox iOS", "Firefox Beta", "Safari",
+        "Mobile Safari", "Mobile Safari UI/WKWebView", "Edge", "Edge Mobile", "IE", "IE Mobile",
+        "Opera", "Opera Mini", "Opera Mobile", "Opera GX", "Opera Touch", "Samsung Internet",
+        "UC Browser", "Yandex Browser", "Vivaldi", "Brave", "DuckDuckGo", "DuckDuckGo Mobile",
+        "Whale", "Coc Coc", "QQ Browser", "QQ Browser Mobile", "Baidu Browser", "Huawei Browser",
+        "MiuiBrowser", "Amazon Silk", "Puffin", "Pale Moon", "SeaMonkey", "Waterfox", "Epiphany",
+        "Konqueror", "Midori", "Maxthon", "Sogou Explorer", "360 Secure Browser", "Oculus Browser",
+        "Sailfish Browser", "Tizen Browser", "webOS Browser", "Ecosia Android", "Ecosia iOS",
+        "Avast Secure Browser", "Mint Browser", "Lynx", "ELinks", "Ladybird", "MullvadBrowser",
+        "Iron", "Comodo Dragon", "Aloha Browser", "Sber Browser", "Android",
+        # apps with an embedded browser, and mail clients
+        "Facebook", "Facebook Messenger", "Instagram", "Twitter", "LINE", "WeChat Browser",
+        "Pinterest", "Snapchat", "TikTok", "Telegram", "KakaoTalk", "Weibo",
+        "Slack Desktop Client", "Microsoft Teams", "Skype", "Thunderbird", "Apple Mail", "Outlook",
+        # HTTP clients and tools
+        "curl", "Wget", "Python Requests", "Python-urllib", "Python aiohttp", "Go-http-client",
+        "okhttp", "Apache-HttpClient", "PostmanRuntime", "axios", "HTTPie", "Java", "GuzzleHttp",
+        "libwww-perl", "Google-HTTP-Java-Client", "aws-cli", "Boto3", "PhantomJS",
+    }
+)  # fmt: skip
+
+#: The operating-system families a record can carry; anything else is "Other".
+OS_FAMILIES: Final = frozenset(
+    {
+        "Windows", "Mac OS X", "Mac OS", "iOS", "Android", "Linux", "Ubuntu", "Debian", "Fedora",
+        "Red Hat", "Gentoo", "Chrome OS", "FreeBSD", "OpenBSD", "NetBSD", "Solaris",
+        "Windows Phone", "Windows Mobile", "KaiOS", "BlackBerry OS", "BlackBerry Tablet OS",
+        "Firefox OS", "Tizen", "webOS", "WatchOS", "tvOS", "ATV OS X", "Symbian OS", "Sailfish",
+        "Chromecast Android", "Chromecast Linux", "Chromecast Fuchsia", "HarmonyOS",
+    }
+)  # fmt: skip
+
+#: The device classes a record can carry.
+DEVICE_CLASSES: Final = frozenset({"desktop", "mobile", "tablet", "bot", "other"})
+
+#: A major version is kept only as one to three digits (no browser is past 999); a longer
+#: number is something the client chose (``curl/4917055512345``) and is dropped.
+_MAJOR: Final = re.compile(r"[0-9]{1,3}")
 
 #: Common user agents parsed at start-up, which loads the resolver and fills the cache.
 WARM_UP: Final = (
@@ -63,18 +109,17 @@ def _family(ua: ua_parser.Result) -> tuple[str, str | None]:
     """Browser family and major version, never free text the client chose.
 
     A bot's family comes from :data:`KNOWN_BOTS` (else "bot"), without a version. Other
-    families come from ua-parser's list, but some of its rules copy text from the string:
-    one holding anything but letters, digits, ``' ._-'``, or over 40 characters, is "Other".
+    families are ua-parser's when in :data:`BROWSER_FAMILIES`, else "Other" without a version;
+    the version is kept only when it is one to three digits.
     """
     agent = ua.user_agent
     if _is_bot(ua):
         family = agent.family.lower() if agent is not None else ""
         return KNOWN_BOTS.get(family, BOT_FAMILY), None
-    if agent is None:
+    if agent is None or agent.family not in BROWSER_FAMILIES:
         return "Other", None
-    if not _FAMILY.fullmatch(agent.family):
-        return "Other", None
-    return agent.family, agent.major
+    major = agent.major
+    return agent.family, major if major is not None and _MAJOR.fullmatch(major) else None
 
 
 def _device_class(ua: ua_parser.Result, os_family: str) -> str:
@@ -106,6 +151,8 @@ class UserAgentGeneraliser:
         result = ua_parser.parse(raw[:1024])
         family, major = _family(result)
         os_family = result.os.family if result.os is not None else "Other"
+        if os_family not in OS_FAMILIES:
+            os_family = "Other"
         info: UserAgentInfo = (family, major, os_family, _device_class(result, os_family))
         if len(self._cache) >= self._cache_size:
             self._cache.clear()  # cheap and bounded; the common agents come back at once
