@@ -34,10 +34,13 @@ from privlog.sinks.otlp import OtlpHttpSink
 
 from ..support.otlp_fake import free_port
 from ..support.otlp_receiver import OtlpReceiver
-from ..support.policies import ENV, FULL
+from ..support.policies import ENV, FULL, REQUEST_ID
 from ..support.sinks import ListSink
 
 pytestmark = pytest.mark.integration
+
+#: Request ids of each phase of the outage test begin with these (ids are kept as UUIDs).
+PHASES = {"before": "0000000b", "during": "0000000d", "after": "0000000a"}
 
 _SPEC = importlib.util.find_spec("rotel")
 ROTEL = Path(_SPEC.origin).parent / "rotel-agent" if _SPEC and _SPEC.origin else None
@@ -159,7 +162,7 @@ def app_with(pl: PrivacyLog) -> FastAPI:
     return app
 
 
-def personal_request(c: TestClient, request_id: str = "req-1", **extra: str) -> float:
+def personal_request(c: TestClient, request_id: str = REQUEST_ID, **extra: str) -> float:
     """One request full of personal data; returns its wall time."""
     start = time.perf_counter()
     r = c.get(
@@ -281,7 +284,7 @@ def test_outage_does_not_slow_requests_and_export_resumes(rotel: Rotel, receiver
         """``n`` requests 10 ms apart (the same pace before and during the outage); their wall times."""
         times = []
         for i in range(n):
-            times.append(personal_request(c, f"{prefix}-{i}"))
+            times.append(personal_request(c, f"{PHASES[prefix]}-0000-4000-8000-{i:012x}"))
             queued.append(pl.stats().queued)
             time.sleep(0.01)
         return times
@@ -290,7 +293,7 @@ def test_outage_does_not_slow_requests_and_export_resumes(rotel: Rotel, receiver
         return sum(
             1
             for r in receiver.records
-            if str(r.get("http.request.header.x-request-id", "")).startswith(prefix)
+            if str(r.get("http.request.header.x-request-id", "")).startswith(PHASES[prefix.rstrip("-")])
         )
 
     with TestClient(app_with(pl), client=("127.0.0.1", 1234)) as c:
@@ -321,7 +324,7 @@ def test_outage_does_not_slow_requests_and_export_resumes(rotel: Rotel, receiver
         resumed_at = time.monotonic()
         i = 0
         while arrived("after-") == 0 and time.monotonic() - resumed_at < 10:
-            personal_request(c, f"after-{i}")
+            personal_request(c, f"{PHASES['after']}-0000-4000-8000-{i:012x}")
             i += 1
             time.sleep(0.05)
         resumed_in = time.monotonic() - resumed_at

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+REQUEST_ID = "9b2f6f5e-3c1a-4c7e-9d1a-2f8b7c6d5e4f"
+"""A request id of the shape the policies keep (a UUID)."""
 SECRET = "k" * 16 + "0123456789abcdef0123"  # 36 bytes, test-only
 ENV = {"PRIVLOG_SECRET": SECRET}
 
@@ -54,7 +56,7 @@ FULL = {
                 "user_id": "pseudonymise",
                 "session_id": {"action": "pseudonymise", "cookie": "session"},
             },
-            "headers": {"x-request-id": "keep", "x-tenant": "hash"},
+            "headers": {"x-request-id": {"action": "keep", "pattern": "uuid"}, "x-tenant": "hash"},
         },
         "analytics": {
             "retention": "analytics",
@@ -64,7 +66,7 @@ FULL = {
                 "status": "keep",
                 "referrer": "origin",
                 "client_ip": "truncate",
-                "query": {"action": "allowlist", "allow": ["page", "q"], "values": ["page"]},
+                "query": {"action": "allowlist", "allow": ["page", "q"], "values": {"page": "int"}},
             },
         },
     },

@@ -7,13 +7,15 @@ from typing import Any
 from privlog._core.capture import Capture
 from privlog.asgi import read_asgi_scope
 
+from .policies import REQUEST_ID
+
 UA = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 
 
 def scope(
     client: str = "127.0.0.1", xff: str | None = "203.0.113.195", **extra_headers: str
 ) -> dict[str, Any]:
-    headers = [(b"user-agent", UA.encode()), (b"x-request-id", b"req-1"), (b"x-tenant", b"acme-corp")]
+    headers = [(b"user-agent", UA.encode()), (b"x-request-id", REQUEST_ID.encode()), (b"x-tenant", b"acme-corp")]
     headers += [
         (b"cookie", b"theme=dark; session=sess-abcdef123456"),
         (b"accept-language", b"de-DE,de;q=0.9"),

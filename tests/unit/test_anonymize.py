@@ -59,7 +59,7 @@ CADDY = orjson.dumps(
 ).decode()
 PLANTED = ("203.0.113.77", "jane", "4711", "example.com/a", "99", "Win64", "s3cr3t", "s3ss10n", "eyJhbGci")
 
-QUERY = {"action": "allowlist", "allow": ["page"], "values": ["page"]}
+QUERY = {"action": "allowlist", "allow": ["page"], "values": {"page": "int"}}
 
 
 def policy(**fields: Any) -> Policy:

@@ -58,7 +58,7 @@ def anonymizer(fmt: str, action: str | None) -> Anonymizer:
     fields: dict[str, Any] = {
         "method": "keep",
         "path": "template",
-        "query": {"action": "allowlist", "allow": ["page", "q"], "values": ["page"]},
+        "query": {"action": "allowlist", "allow": ["page", "q"], "values": {"page": "int"}},
         "status": "keep",
         "referrer": "origin",
         "user_agent": "generalise",

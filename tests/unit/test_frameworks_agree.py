@@ -24,7 +24,7 @@ from privlog.asgi import PrivacyLogMiddleware as AsgiMiddleware
 from privlog.flask import PrivacyLogExtension
 
 from ..support.django_site import configure
-from ..support.policies import ENV
+from ..support.policies import ENV, REQUEST_ID
 from ..support.sinks import ListSink
 
 USER_PK = 90817263  # the Django test site's user; the other stacks report the same id
@@ -35,7 +35,7 @@ HEADERS = {
     "accept-language": "de-CH,de;q=0.9,en;q=0.8",
     "referer": "https://search.example.org/results?q=alice+smith",
     "x-forwarded-for": "198.51.100.77",
-    "x-request-id": "req-1",
+    "x-request-id": REQUEST_ID,
     "x-tenant": "acme",
 }
 COOKIES = {"sid": "s3ss10n-t0ken", "theme": "dark"}  # through each client's jar, beside its own
@@ -52,7 +52,7 @@ POLICY = {
                 "scheme": "keep",
                 "http_version": "keep",
                 "path": "template",
-                "query": {"action": "allowlist", "allow": ["page", "q"], "values": ["page"]},
+                "query": {"action": "allowlist", "allow": ["page", "q"], "values": {"page": "int"}},
                 "status": "keep",
                 "request_bytes": "keep",
                 "response_bytes": "keep",
@@ -63,7 +63,7 @@ POLICY = {
                 "user_id": "pseudonymise",
                 "session_id": {"action": "pseudonymise", "cookie": "sid"},
             },
-            "headers": {"x-request-id": "keep", "x-tenant": "hash"},
+            "headers": {"x-request-id": {"action": "keep", "pattern": "uuid"}, "x-tenant": "hash"},
         },
         "coarse": {"retention": "ops", "fields": {"client_ip": {"action": "truncate", "ipv4_prefix": 16}}},
     },
@@ -165,7 +165,7 @@ def test_every_stack_writes_the_same_records() -> None:
     assert access["user_agent.name"] == "Safari"
     assert access["http.response.body.size"] == 5
     assert access["http.request.body.size"] == 0
-    assert access["http.request.header.x-request-id"] == "req-1"
+    assert access["http.request.header.x-request-id"] == REQUEST_ID
     assert access["user.id"]
     assert access["session.id"]
     assert access["client.address"]

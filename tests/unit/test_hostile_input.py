@@ -7,7 +7,10 @@ what is asserted is what a sink receives.
 from __future__ import annotations
 
 import asyncio
+import base64
+import random
 import re
+import string
 from collections.abc import Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
@@ -17,7 +20,8 @@ from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog import Policy, PrivacyLog, PrivacyLogMiddleware, log_auth_event
+from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware, log_auth_event
+from privlog._transforms.text import origin, scrub_path
 from privlog._transforms.useragent import (
     BOT_FAMILY,
     BROWSER_FAMILIES,
@@ -271,3 +275,241 @@ class TestUserAgent:
         assert "4711" not in text
         assert '"user_agent.name": "Other"' in text
         pl.close()
+
+
+# --- 3. Referrer origins never hold an address ------------------------------------------------------
+
+
+class TestReferrerAddress:
+    @pytest.mark.parametrize(
+        ("url", "expected"),
+        [
+            ("http://[2001:db8:1234:5678::77]/p", "http://{ip}"),
+            ("http://203.0.113.77:8080/p", "http://{ip}:8080"),
+            ("https://203.0.113.77", "https://{ip}"),
+            ("http://3405803853/", "http://{ip}"),  # 203.0.113.77 as one number, which browsers accept
+            ("http://0xcb.0.113.77/", "http://{ip}"),
+            ("http://203.0.113.77.nip.io/", "http://{ip}"),
+            ("http://ec2-203-0-113-77.compute-1.amazonaws.com/", "http://{ip}"),
+            ("https://news.example.com/a", "https://news.example.com"),
+            ("https://web2.example.com:8443/a", "https://web2.example.com:8443"),
+        ],
+    )
+    def test_an_address_host_becomes_a_placeholder(self, url: str, expected: str) -> None:
+        assert origin(url) == expected
+
+    @given(st.ip_addresses(), st.sampled_from(["http", "https"]), st.none() | st.integers(1, 65535))
+    def test_no_address_survives(self, addr: Any, scheme: str, port: int | None) -> None:
+        host = f"[{addr}]" if addr.version == 6 else str(addr)
+        out = origin(f"{scheme}://{host}{'' if port is None else f':{port}'}/x?y=1")
+        assert out == f"{scheme}://{{ip}}{'' if port is None else f':{port}'}"
+
+
+# --- 4. Kept query values and headers have a declared shape -----------------------------------------
+
+
+class TestDeclaredShapes:
+    def test_values_outside_their_shape_are_dropped_and_counted(self) -> None:
+        sink = ListSink()
+        pl = make_privlog(
+            sink,
+            path="template",
+            query={
+                "action": "allowlist",
+                "allow": ["page", "sort", "q"],
+                "values": {"page": "int", "sort": ["date", "name"]},
+            },
+        )
+        query = b"page=4917055512345&sort=jane.doe.leak%40example.org&q=jane"
+        record = one_request(pl, sink, scope(query=query))
+        assert record["url.query"] == "page&sort&q"
+        assert pl.stats().rejected == 2
+        pl.close()
+
+    def test_values_inside_their_shape_are_kept(self) -> None:
+        sink = ListSink()
+        pl = make_privlog(
+            sink,
+            path="template",
+            query={
+                "action": "allowlist",
+                "allow": ["page", "sort"],
+                "values": {"page": "int", "sort": ["date", "größe"]},
+            },
+        )
+        record = one_request(pl, sink, scope(query=b"page=12&sort=gr%C3%B6%C3%9Fe"))
+        assert record["url.query"] == "page=12&sort=gr%C3%B6%C3%9Fe"
+        assert pl.stats().rejected == 0
+        pl.close()
+
+    def test_raw_utf8_in_a_kept_value_is_encoded_once(self) -> None:
+        sink = ListSink()
+        pl = make_privlog(
+            sink, path="template", query={"action": "allowlist", "allow": ["sort"], "values": {"sort": ["ü"]}}
+        )
+        record = one_request(pl, sink, scope(query="sort=ü".encode()))
+        assert record["url.query"] == "sort=%C3%BC"
+        pl.close()
+
+    @pytest.mark.parametrize(
+        ("values", "message"),
+        [
+            (["page"], "values"),
+            ({"page": "number"}, "values.page"),
+            ({"page": []}, "values.page"),
+            ({"page": [1, 2]}, "values.page"),
+            ({"sort": "int"}, "values"),  # not in allow
+        ],
+    )
+    def test_an_invalid_shape_is_a_policy_error_naming_the_setting(self, values: Any, message: str) -> None:
+        data = policy_dict(
+            path="template", query={"action": "allowlist", "allow": ["page"], "values": values}
+        )
+        with pytest.raises(PolicyError, match=re.escape(f"streams.access.fields.query.{message}")):
+            Policy.from_dict(data)
+
+    def header_policy(self, rule: Any, name: str = "x-request-id") -> dict[str, Any]:
+        data = policy_dict(path="template")
+        data["streams"]["access"]["headers"] = {name: rule}
+        data["secret"] = {"env": "PRIVLOG_SECRET"}
+        return data
+
+    def test_a_kept_header_needs_a_pattern(self) -> None:
+        with pytest.raises(PolicyError, match=r"streams\.access\.headers\.x-request-id.*pattern"):
+            Policy.from_dict(self.header_policy("keep"))
+
+    @pytest.mark.parametrize("pattern", ["text", "", 3, ["a", 3]])
+    def test_an_invalid_header_pattern_is_a_policy_error(self, pattern: Any) -> None:
+        with pytest.raises(PolicyError, match=r"streams\.access\.headers\.x-request-id\.pattern"):
+            Policy.from_dict(self.header_policy({"action": "keep", "pattern": pattern}))
+
+    def test_a_kept_header_outside_its_pattern_is_dropped_and_counted(self) -> None:
+        sink = ListSink()
+        pl = PrivacyLog(
+            Policy.from_dict(self.header_policy({"action": "keep", "pattern": "uuid"}), environ=ENV),
+            sinks=[sink],
+        )
+        leak = one_request(pl, sink, scope(headers={"x-request-id": "req-jane.doe.leak@example.org"}))
+        assert "http.request.header.x-request-id" not in leak
+        assert pl.stats().rejected == 1
+        sink.records.clear()
+        uuid = "9b2f6f5e-3c1a-4c7e-9d1a-2f8b7c6d5e4f"
+        kept = one_request(pl, sink, scope(headers={"x-request-id": uuid}))
+        assert kept["http.request.header.x-request-id"] == uuid
+        pl.close()
+
+
+# --- 5. Path scrubbing catches short random tokens ----------------------------------------------------
+
+_BASE62 = string.ascii_letters + string.digits
+
+
+def _token(rnd: random.Random, kind: str, length: int) -> str:
+    """A random token of ``length`` characters, as secrets.token_urlsafe / token_hex / base62 make them."""
+    if kind == "urlsafe":
+        return base64.urlsafe_b64encode(rnd.randbytes(length)).decode()[:length]
+    if kind == "hex":
+        return rnd.randbytes(length).hex()[:length]
+    return "".join(rnd.choice(_BASE62) for _ in range(length))
+
+
+class TestPathTokens:
+    @pytest.mark.parametrize("path", ["/files/aB3dE5gH7jK9mN1", "/files/aB3dE5gH7jK9", "/reset/Zq8-xT2_pL9w"])
+    def test_short_tokens_are_replaced(self, path: str) -> None:
+        assert scrub_path(path) == "/" + path.split("/")[1] + "/{token}"
+
+    @settings(max_examples=600, derandomize=True)
+    @given(
+        st.integers(0, 2**64),
+        st.sampled_from(["urlsafe", "hex", "base62"]),
+        st.integers(12, 64),
+        st.sampled_from(["{}", "x;sid={}", "{}.json", "report-{}.pdf"]),
+    )
+    def test_no_random_token_survives(self, seed: int, kind: str, length: int, form: str) -> None:
+        # A seeded generator: shrinking changes the seed, never the randomness of the token.
+        # Derandomised: a 12-character URL-safe token looks readable about once in 1,500.
+        token = _token(random.Random(seed), kind, length)
+        assert token not in scrub_path(f"/t/{form.format(token)}/x")
+
+    def test_random_tokens_are_caught_in_a_large_sample(self) -> None:
+        rnd = random.Random(20261129)
+
+        def missed(lengths: range, n: int) -> list[str]:
+            return [
+                t
+                for kind in ("urlsafe", "hex", "base62")
+                for length in lengths
+                for _ in range(n)
+                if (t := _token(rnd, kind, length)) in scrub_path(f"/t/{t}")
+            ]
+
+        assert len(missed(range(12, 16), 2000)) <= 24  # at most one in 1,000 of 24,000
+        assert missed(range(16, 65), 200) == []
+
+    @pytest.mark.parametrize(
+        "slug",
+        [
+            "getting-started",
+            "user-profile",
+            "README",
+            "CHANGELOG",
+            "privacy-policy",
+            "Getting-Started-With-Python",
+            "terms-and-conditions",
+            "frequently-asked-questions",
+            "authentication",
+            "release-notes-2024",  # its number becomes {n}: the words survive
+            "v2-migration-guide",
+            "installation_guide",
+            "contact-us.html",
+        ],
+    )
+    def test_readable_slugs_survive(self, slug: str) -> None:
+        assert scrub_path(f"/docs/{slug}") == f"/docs/{slug}".replace("2024", "{n}")
+
+
+# --- 6. Credential- and address-bearing headers are never kept ---------------------------------------
+
+
+SENSITIVE_HEADERS = [
+    "x-session-id",
+    "x-access-key",
+    "x-jwt",
+    "dpop",
+    "x-goog-iap-jwt-assertion",
+    "x-amzn-oidc-data",
+    "x-hub-signature-256",
+    "x-forwarded",
+    "x-original-forwarded-for",
+    "client-ip",
+    "x-envoy-external-address",
+    "x-forwarded-client-cert",
+    "x-credential",
+    "x-real-ip",
+    "cf-connecting-ip",
+    "x-user-cookie",
+    "x-auth-request-user",
+]
+
+
+class TestSensitiveHeaders:
+    def policy(self, name: str, rule: Any) -> dict[str, Any]:
+        data = policy_dict(path="template")
+        data["streams"]["access"]["headers"] = {name: rule}
+        data["secret"] = {"env": "PRIVLOG_SECRET"}
+        return data
+
+    @pytest.mark.parametrize("name", SENSITIVE_HEADERS)
+    @pytest.mark.parametrize("pattern", [None, "uuid"])
+    def test_keep_is_refused_with_a_hint_to_hash(self, name: str, pattern: str | None) -> None:
+        rule: Any = "keep" if pattern is None else {"action": "keep", "pattern": pattern}
+        with pytest.raises(PolicyError, match=rf"streams\.access\.headers\.{re.escape(name)}.*hash"):
+            Policy.from_dict(self.policy(name, rule))
+
+    @pytest.mark.parametrize("name", ["x-session-id", "x-forwarded-client-cert", "client-ip", "dpop"])
+    def test_hash_is_accepted(self, name: str) -> None:
+        Policy.from_dict(self.policy(name, "hash"), environ=ENV)
+
+    @pytest.mark.parametrize("name", ["x-request-id", "x-tenant", "accept", "x-client-version"])
+    def test_plain_headers_may_be_kept_with_a_pattern(self, name: str) -> None:
+        Policy.from_dict(self.policy(name, {"action": "keep", "pattern": "uuid"}), environ=ENV)

@@ -99,13 +99,13 @@ CASES = [
     ("full paths", lambda d: _fields(d).update(path="keep"), "more", "including any identifiers it contains"),
     (
         "query values kept",
-        lambda d: _fields(d).update(query={"action": "allowlist", "allow": ["page"], "values": ["page"]}),
+        lambda d: _fields(d).update(query={"action": "allowlist", "allow": ["page"], "values": {"page": "int"}}),
         "more",
         "the values of “page” are recorded",
     ),
     (
         "a new header",
-        lambda d: d["streams"]["access"].update(headers={"x-request-id": "keep"}),
+        lambda d: d["streams"]["access"].update(headers={"x-request-id": {"action": "keep", "pattern": "uuid"}}),
         "more",
         "now also records the value of the “x-request-id” header",
     ),

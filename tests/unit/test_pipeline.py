@@ -13,7 +13,7 @@ from privlog import Pipeline, Policy
 from privlog._core.capture import Capture
 from privlog.asgi import read_asgi_scope
 
-from ..support.policies import ENV, FULL, SECRET, policy_dict
+from ..support.policies import ENV, FULL, REQUEST_ID, SECRET, policy_dict
 from ..support.requests import capture, scope
 
 
@@ -37,7 +37,7 @@ class TestFields:
         assert sec["user_agent.os.name"] == "Linux"
         assert sec["privlog.language"] == "de"
         assert sec["client.port"] == 51234
-        assert sec["http.request.header.x-request-id"] == "req-1"
+        assert sec["http.request.header.x-request-id"] == REQUEST_ID
         assert len(sec["client.address"]) == 32
         assert sec["http.request.header.x-tenant"] != "acme-corp"
 

@@ -115,7 +115,7 @@ class TestValidation:
             Policy.from_dict(policy_dict(client_ip={"action": "truncate", "ipv4_prefix": bits}), environ=ENV)
 
     def test_query_value_kept_must_be_allowed(self) -> None:
-        rule = {"action": "allowlist", "allow": ["page"], "values": ["q"]}
+        rule = {"action": "allowlist", "allow": ["page"], "values": {"q": "int"}}
         with pytest.raises(PolicyError, match=r"query.values: 'q' keeps its value but is not in allow"):
             Policy.from_dict(policy_dict(query=rule), environ=ENV)
 
@@ -164,15 +164,17 @@ class TestValidation:
         with pytest.raises(PolicyError) as err:
             Policy.from_dict(broken(["streams", "security", "headers"], {name: "keep"}), environ=ENV)
         assert err.value.setting == f"streams.security.headers.{name}"
-        assert "client addresses" in err.value.problem
+        assert "client address" in err.value.problem
         assert '"hash"' in err.value.fix
 
     @pytest.mark.parametrize("action", ["hash", "pseudonymise", "reversible"])
     def test_address_headers_may_be_keyed(self, action: str) -> None:
-        data = broken(["streams", "security", "headers"], {"X-Real-IP": action, "x-tenant": "keep"})
+        kept = {"action": "keep", "pattern": ["acme", "globex"]}
+        data = broken(["streams", "security", "headers"], {"X-Real-IP": action, "x-tenant": kept})
         policy = Policy.from_dict(data, environ=ENV)
         (security,) = (s for s in policy.streams if s.name == "security")
         assert security.headers == {"x-real-ip": action, "x-tenant": "keep"}
+        assert security.header_patterns == {"x-tenant": ("acme", "globex")}
 
     @pytest.mark.parametrize("header", ["x-forwarded-for", "forwarded", "Forwarded"])
     def test_proxy_header_is_accepted(self, header: str) -> None:

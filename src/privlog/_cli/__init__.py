@@ -44,7 +44,8 @@ def describe(policy: Policy) -> str:
             opts = ", ".join(f"{k}={v}" for k, v in rule.options.items())
             lines.append(f"  {name:15} {rule.action}{f' ({opts})' if opts else ''}")
         for header, action in s.headers.items():
-            lines.append(f"  header {header}: {action}")
+            pattern = s.header_patterns.get(header)
+            lines.append(f"  header {header}: {action}{f' (pattern={pattern})' if pattern else ''}")
     lines.append("\nanything not listed is never captured.")
     return "\n".join(lines)
 

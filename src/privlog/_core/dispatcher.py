@@ -75,7 +75,9 @@ class Stats:
     ``dropped``: captures lost because the queue was full; ``failed``: captures lost to an
     error in a transform, plus records a sink lost (in the sink that lost most of a batch);
     ``queued``: waiting right now; ``unkeyed``: captures that keyed streams skipped because
-    no key covers their time (see docs/keys.md, clock skew); ``sinks``: per sink, by name.
+    no key covers their time (see docs/keys.md, clock skew); ``rejected``: query values and
+    kept headers left out of records for not fitting their declared shape; ``sinks``: per
+    sink, by name.
     """
 
     captured: int
@@ -84,6 +86,7 @@ class Stats:
     failed: int
     queued: int
     unkeyed: int = 0
+    rejected: int = 0
     sinks: Mapping[str, SinkStats] = field(default_factory=dict)
 
 
@@ -301,6 +304,7 @@ class Dispatcher:
                 failed=self._failed,
                 queued=queued,
                 unkeyed=self.pipeline.unkeyed,
+                rejected=self.pipeline.rejected.count,
                 sinks=per_sink,
             )
 
@@ -309,6 +313,7 @@ class Dispatcher:
         self._processed = self._exported = self._dropped = self._failed = 0
         self._sink_delivered = {}
         self._sink_lost = {}
+        self.pipeline.rejected.count = 0
         self._queue = deque()
         self._thread = None
         self._wake = threading.Event()

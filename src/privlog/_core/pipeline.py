@@ -14,9 +14,10 @@ from .._keys.epochs import KeyShredded
 from .._policy.catalogue import CLIENT_HEADERS, FIELDS, OPT_OUT_HEADERS
 from .._policy.model import Policy
 from .._policy.types import Stream
+from .._transforms.shapes import make_shape
 from .capture import Capture, Facts
 from .record import Attributes, IsoFormatter, Output
-from .steps import MAX_TEXT, Step, StepContext, extra_step, field_step, header_value, keyed_header
+from .steps import Step, StepContext, extra_step, field_step, kept_header, keyed_header
 
 log = logging.getLogger("privlog")
 
@@ -36,7 +37,8 @@ class CompiledStream:
         for header, action in stream.headers.items():
             attr = f"http.request.header.{header}"
             if action == "keep":
-                steps.append(header_value(header.encode(), attr, lambda v: v[:MAX_TEXT]))
+                shape = make_shape(stream.header_patterns[header])
+                steps.append(kept_header(header.encode(), attr, shape, ctx.rejected))
             else:
                 steps.append(keyed_header(header.encode(), attr, ctx.keyed(action, f"header:{header}")))
         steps.append(extra_step)
@@ -100,6 +102,8 @@ class Pipeline:
         self.policy = policy
         ctx = StepContext(policy)
         self.keys = ctx.keys
+        #: Values left out for not fitting their declared shape (see Stats.rejected).
+        self.rejected = ctx.rejected
         self.streams = tuple(CompiledStream(s, ctx) for s in policy.streams)
         self._resolve = ctx.resolve_client if any(s.needs_client for s in self.streams) else None
         self.wanted_headers: frozenset[bytes] = frozenset().union(*(s.wanted for s in self.streams))

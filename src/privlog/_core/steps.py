@@ -16,6 +16,7 @@ from .._policy.model import Policy
 from .._policy.types import FieldRule
 from .._transforms.address import INVALID, format_ip, make_client_resolver, make_truncate
 from .._transforms.location import make_locator, open_database
+from .._transforms.shapes import Shape, make_shape
 from .._transforms.text import make_query_filter, origin, primary_language, scrub_path
 from .._transforms.useragent import UserAgentGeneraliser
 from .capture import Capture, Facts
@@ -31,6 +32,18 @@ Keyed = Callable[[KeyRing, bytes], str]
 """A keyed transform: the ring of the record's epoch and the value."""
 
 
+class Rejected:
+    """How many values were left out of records for not fitting their declared shape.
+
+    Counted by the steps, which run only in the worker thread: a plain attribute suffices.
+    """
+
+    __slots__ = ("count",)
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class StepContext:
     """Things shared by the steps of all streams, built once: opening the key source and the
     location database here makes a bad one a start-up error."""
@@ -40,6 +53,7 @@ class StepContext:
         self.keys = open_keys(policy)
         self.geo_database = policy.geo_database
         self._ua: UserAgentGeneraliser | None = None
+        self.rejected = Rejected()
 
     @property
     def user_agent(self) -> UserAgentGeneraliser:
@@ -202,6 +216,23 @@ def header_value(header: bytes, attr: str, convert: Callable[[str], str]) -> Ste
     return from_header
 
 
+def kept_header(header: bytes, attr: str, shape: Shape, rejected: Rejected) -> Step:
+    """A header kept as it is when it fits its declared shape; otherwise left out and counted."""
+
+    def from_header(f: Facts, c: Capture, r: Attributes) -> None:
+        value = f.headers.get(header)
+        if value is not None:
+            if not value.isascii():  # headers are read as Latin-1: recover the UTF-8 sent
+                value = value.encode("latin-1").decode("utf-8", "replace")
+            kept = shape(value)
+            if kept is None:
+                rejected.count += 1
+            else:
+                r[attr] = kept
+
+    return from_header
+
+
 def keyed_header(header: bytes, attr: str, keyed: Keyed) -> Step:
     def from_header(f: Facts, c: Capture, r: Attributes) -> None:
         value = f.headers.get(header)
@@ -274,12 +305,16 @@ def _language(rule: FieldRule, ctx: StepContext) -> Step:
 
 
 def _query(rule: FieldRule, ctx: StepContext) -> Step:
-    filt = make_query_filter(rule.options["allow"], rule.options["values"])
+    shapes = {name: make_shape(spec) for name, spec in rule.options["values"].items()}
+    filt = make_query_filter(rule.options["allow"], shapes)
+    rejected = ctx.rejected
 
     def query(f: Facts, c: Capture, r: Attributes) -> None:
-        kept = filt(f.query)
+        kept, dropped = filt(f.query)
         if kept is not None:
             r["url.query"] = kept
+        if dropped:
+            rejected.count += dropped
 
     return query
 

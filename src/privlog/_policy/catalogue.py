@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
 from .._errors import PolicyError
+from .._transforms.shapes import ShapeSpec, parse_shape
 
 #: Actions that need a secret key.
 KEYED_ACTIONS: Final = frozenset({"hash", "pseudonymise", "reversible", "cryptopan"})
@@ -94,6 +95,23 @@ def _cookie(name: Any, setting: str) -> str:
     return name
 
 
+def _value_shapes(values: Any, setting: str) -> dict[str, ShapeSpec]:
+    """``values = { page = "int", sort = ["date", "name"] }``: the parameters whose values are
+    kept, each with the shape a value must have (else it is dropped and counted)."""
+    example = 'values = { page = "int", sort = ["date", "name"] }'
+    if values == []:
+        return {}
+    if isinstance(values, list):
+        raise PolicyError(
+            setting,
+            "names parameters whose values are kept without saying what a value may be",
+            f"declare each one's shape: {example}",
+        )
+    if not isinstance(values, Mapping):
+        raise PolicyError(setting, f"must be a table of parameter shapes, got {values!r}", f"write {example}")
+    return {str(n): parse_shape(spec, f"{setting}.{n}", example) for n, spec in values.items()}
+
+
 def _values_in_allow(options: dict[str, Any], setting: str) -> None:
     for n in options["values"]:
         if n not in options["allow"]:
@@ -121,7 +139,7 @@ FIELDS: Final[Mapping[str, FieldSpec]] = {
             "query",
             ("allowlist",),
             "url.query",
-            options={"allowlist": (Option("allow", [], _names("page")), Option("values", [], _names("page")))},
+            options={"allowlist": (Option("allow", [], _names("page")), Option("values", {}, _value_shapes))},
             check_rule=_values_in_allow,
         ),
         _spec("status", ("keep",), "http.response.status_code"),

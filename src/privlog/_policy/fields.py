@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .._errors import PolicyError, did_you_mean
+from .._transforms.shapes import ShapeSpec, parse_shape
 from .catalogue import FIELDS, HEADER_ACTIONS
 from .common import as_table, check_keys
 from .types import FieldRule
@@ -27,19 +28,19 @@ _CREDENTIAL_HEADERS = frozenset(
         "x-apikey",
     }
 )
-#: Request headers that hold a client address: keyed actions only, never ``keep``.
-_ADDRESS_HEADERS = frozenset(
-    {
-        "x-forwarded-for",
-        "forwarded",
-        "x-real-ip",
-        "true-client-ip",
-        "cf-connecting-ip",
-        "x-client-ip",
-        "x-cluster-client-ip",
-        "fastly-client-ip",
-    }
-)
+#: Words in a header name that say it carries a credential, a client address or a person's
+#: identity. Such a header is never kept raw (it may be hashed or pseudonymised): a session id
+#: or a user id fits a "uuid" or "int" shape as well as a request id does.
+_SENSITIVE_WORDS = (
+    "credential", "token", "key", "secret", "session", "signature", "jwt", "auth", "cookie",
+    "password", "passwd", "csrf", "xsrf", "oidc", "dpop", "assertion", "cert", "forward",
+    "user", "account", "customer", "member", "visitor", "device", "email", "phone", "principal",
+    "identity",
+)  # fmt: skip
+#: Parts of a header name (between ``-`` or ``_``) that say it holds an address or a signature.
+_SENSITIVE_PARTS = frozenset({"ip", "addr", "address", "sig"})
+#: Headers that name none of the words above but are read by a field, which transforms them.
+_FIELD_HEADERS = {"user-agent": "user_agent", "referer": "referrer", "accept-language": "language"}
 
 
 def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
@@ -85,10 +86,13 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
     return rules
 
 
-def parse_headers(value: Any, setting: str) -> dict[str, str]:
+def parse_headers(value: Any, setting: str) -> tuple[dict[str, str], dict[str, ShapeSpec]]:
+    """A stream's ``headers`` table: ``name = "hash"``, or ``{ action = "keep", pattern = ... }``;
+    the action of each header, and the pattern of each kept one."""
     table = as_table(value, setting)
-    out = {}
-    for name, action in table.items():
+    out: dict[str, str] = {}
+    patterns: dict[str, ShapeSpec] = {}
+    for name, spec in table.items():
         hsetting = f"{setting}.{name}"
         lname = str(name).lower()
         if is_credential_header(lname):
@@ -97,21 +101,52 @@ def parse_headers(value: Any, setting: str) -> dict[str, str]:
                 "credentials are never logged as headers",
                 "remove it (use session_id for a session cookie, user_id for the user)",
             )
+        options: dict[str, Any] = {}
+        if isinstance(spec, Mapping):
+            options = {k: v for k, v in spec.items() if k != "action"}
+            action = spec.get("action", "keep" if "pattern" in options else None)
+            check_keys(options, frozenset({"pattern"}) if action == "keep" else frozenset(), hsetting)
+        else:
+            action = spec
         if action == "drop":
             continue
         if action not in HEADER_ACTIONS:
             raise PolicyError(
                 hsetting, f"unknown action {action!r}", did_you_mean(str(action), HEADER_ACTIONS)
             )
-        if action == "keep" and lname in _ADDRESS_HEADERS:
-            raise PolicyError(
-                hsetting,
-                "this header holds client addresses, which are never kept raw",
-                'use "hash" or "pseudonymise", or the client_ip field (which truncates '
-                "and believes only [proxies] trusted)",
-            )
+        if action == "keep":
+            patterns[lname] = _kept_header_pattern(lname, options, hsetting)
         out[lname] = action
-    return out
+    return out, patterns
+
+
+def _kept_header_pattern(name: str, options: Mapping[str, Any], setting: str) -> ShapeSpec:
+    if name in _FIELD_HEADERS:
+        raise PolicyError(
+            setting, "this header is read by a field, which transforms it", f"use the {_FIELD_HEADERS[name]} field"
+        )
+    if is_sensitive_header(name):
+        raise PolicyError(
+            setting,
+            "this header's name says it carries a credential, a client address or an identity, "
+            "which is never kept raw",
+            'use "hash" (or "pseudonymise"); for the client address, the client_ip field',
+        )
+    if "pattern" not in options:
+        raise PolicyError(
+            setting,
+            "a kept header needs a pattern its values must fit (others are dropped and counted)",
+            'write { action = "keep", pattern = "uuid" } (or "int", or a list of values), or use "hash"',
+        )
+    return parse_shape(options["pattern"], f"{setting}.pattern", 'pattern = "uuid"')
+
+
+def is_sensitive_header(name: str) -> bool:
+    """True for a (lower-case) header name that says it carries a credential, an address or
+    an identity: ``x-session-id``, ``x-forwarded-client-cert``, ``client-ip``, ``x-user-email``."""
+    if any(word in name for word in _SENSITIVE_WORDS):
+        return True
+    return not _SENSITIVE_PARTS.isdisjoint(name.replace("_", "-").split("-"))
 
 
 def is_credential_header(name: str) -> bool:

@@ -103,7 +103,7 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
                     f"{setting}.events", f"unknown event kind {ev!r}", did_you_mean(str(ev), EVENT_KINDS)
                 )
         fields = parse_fields(spec.get("fields"), f"{setting}.fields")
-        headers = parse_headers(spec.get("headers", {}), f"{setting}.headers")
+        headers, patterns = parse_headers(spec.get("headers", {}), f"{setting}.headers")
         out.append(
             Stream(
                 name=name,
@@ -112,6 +112,7 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
                 headers=headers,
                 consent_gated=gated,
                 events=frozenset(events),
+                header_patterns=patterns,
             )
         )
     return tuple(out)

@@ -35,8 +35,12 @@ class Stream:
     retention: RetentionClass
     fields: Mapping[str, FieldRule]
     headers: Mapping[str, str]
+    """Allow-listed request headers and their action: ``hash``, ``pseudonymise``,
+    ``reversible``, or ``keep`` with the pattern in :attr:`header_patterns`."""
     consent_gated: bool = False
     events: frozenset[str] = frozenset({"http", "websocket"})
+    header_patterns: Mapping[str, str | tuple[str, ...]] = field(default_factory=dict)
+    """The shape each kept header's values must fit (``"uuid"``, ``"int"``, allowed values)."""
 
     @property
     def keyed(self) -> bool:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Sequence
-from urllib.parse import quote, unquote, unquote_plus
+from collections.abc import Callable, Mapping, Sequence
+from urllib.parse import quote, unquote, unquote_to_bytes
 
 from .address import parse_ip
+from .shapes import Shape
 
 _MAX_PATH = 2048
 _MAX_SEGMENT = 64
@@ -19,13 +20,37 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]
 _DIGITS = re.compile(r"\d+")
 #: Digits in groups (``2024123``, ``06-12-34-56-78``, ``01.02.85``, ``10.0.0.1``).
 _DIGIT_GROUPS = re.compile(r"\d+(?:[-._ ]\d+)*")
-_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.~+]{16,}")
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_\-.~+]{12,}")
 _HAS_DIGIT = re.compile(r"\d")
+_LETTER_DIGIT = re.compile(r"(?=[A-Za-z][0-9]|[0-9][A-Za-z])")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+#: Words between the separators a slug uses (``getting-started``, ``user_profile.html``).
+_WORD_SEPARATORS = re.compile(r"[-_.~+]")
+#: How people write a word: lower case, Capitalised, CAPITALS, or camelCase of two or three
+#: pieces of three letters or more, perhaps with a short acronym at the end
+#: (``getUserProfile``, ``parseURL``).
+_WORD_CASE = re.compile(
+    r"[A-Z]+|[A-Z]?[a-z]+|[A-Za-z][a-z]{2,}(?:[A-Z][a-z]{2,}){1,2}(?:[A-Z]{2,4})?|[A-Za-z][a-z]{2,}[A-Z]{2,4}"
+)
+#: The pieces of a word: lower case, Capitalised or CAPITALS.
+_PIECE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 _CASE_CHANGE = re.compile(r"(?=[a-z][A-Z]|[A-Z][a-z])")
-_WORD = re.compile(r"[A-Za-z]+")
-_PLAIN_WORD = re.compile(r"[A-Z]?[a-z]+|[A-Z]+")  # lower case, Capitalised or CAPITALS
-_CAPS_RUN = re.compile(r"[A-Z]{5,}[a-z]|[a-z][A-Z]{5,}")
+_VOWEL = re.compile(r"[aeiouyAEIOUY]")
+#: Two consonants that can begin an English word (``str``-, ``sch``-, ``thr``- begin so too).
+_ONSET = re.compile(
+    "(?i:.?[aeiouy]|.$|bl|br|ch|cl|cr|cz|dj|dr|dw|fl|fr|gh|gl|gn|gr|kl|kn|kr|mn|ph|pl|pn|pr|ps|qu|rh|sc|sh"
+    "|sk|sl|sm|sn|sp|sq|st|sv|sw|th|tr|ts|tw|vl|wh|wr|zw)"
+)
+_CONSONANT_RUN = re.compile(r"[^aeiouyAEIOUY]{5}")
+#: Letter pairs (either case) found in almost no English word, and in about one random pair
+#: in eight: ``jq``, ``vx``, ``zk``...
+_RARE_PAIR = re.compile(
+    "(?i:"
+    "bx|cj|cx|cz|dz|fj|fk|fz|gj|gk|gq|gx|hj|hq|hx|jb|jd|jf|jg|jh|jj|jl|jm|jn|jq|jr|jt|jv|jw|jx|"
+    "jy|jz|kj|kx|kz|lq|mj|mq|mx|mz|oq|pj|px|pz|qb|qe|qf|qg|qh|qi|qj|qk|qm|qo|qv|qw|qx|qy|qz|rj|"
+    "uj|uq|vd|vj|vk|vq|vx|wj|wq|wz|xg|xj|xk|xq|yj|yq|zb|zg|zh|zj|zk|zn|zp|zq|zv|zw|zx"
+    ")"
+)
 _SAFE_SEGMENT = re.compile(r"[\x21-\x7e]*")  # printable ASCII, no spaces
 #: Parameter separators inside a segment (``;jsessionid=...``, ``a,b``); kept as they are.
 _PARAM_SEPARATORS = re.compile(r"([;,=])")
@@ -38,22 +63,59 @@ _ORIGIN = re.compile(
 )
 
 
-def _is_token(text: str) -> bool:
-    """Looks like a generated secret: 16+ token characters that are not readable words.
+def _readable(word: str) -> bool:
+    """A word a person wrote: cased as people write (:data:`_WORD_CASE`), and each piece of it
+    pronounceable: a vowel, a beginning English allows (:data:`_ONSET`), no run of five
+    consonants, no letter pair English hardly uses. Short pieces of a word in one case need
+    none of this (``css``, ``HTML``, ``wsgi``, ``https``), nor does a camelCase word's final
+    acronym. Random letters fail one of these nearly always (see :func:`_is_token`)."""
+    if len(word) == 1:
+        return True
+    if not _WORD_CASE.fullmatch(word):
+        return False
+    short = 5 if word.islower() or word.isupper() else 1
+    pieces = _PIECE.findall(word)
+    last = len(pieces) - 1
+    return all(
+        len(p) <= short
+        or (i == last and i > 0 and p.isupper())
+        or (
+            _VOWEL.search(p) is not None
+            and _ONSET.match(p) is not None
+            and _CONSONANT_RUN.search(p) is None
+            and _RARE_PAIR.search(p) is None
+        )
+        for i, p in enumerate(pieces)
+    )
 
-    That is: a digit among them, or only hex letters, or mixed case within words changing at
-    least three times (``QwErTy...``), or a run of five capitals touching lower case. Readable
-    words are lower case, capitalised or all capitals (``user-profile``, ``Getting-Started``,
-    ``README``); camelCase of 16+ characters is taken for a token, which is the safe mistake.
-    A random 22-character ``secrets.token_urlsafe(16)`` passes for readable about once in
-    100,000 draws.
+
+def _is_token(text: str) -> bool:
+    """Looks like a generated secret: 12+ token characters that are not readable words.
+
+    That is: only hex letters; or letters and digits together, except in one short word in
+    one case (``v2``, ``mp4``); or case changing within words beyond camelCase's two humps; or
+    a word (between ``-_.~+``) that is not readable (:func:`_readable`). Slugs stay
+    (``user-profile``, ``Getting-Started``, ``README``, ``release-notes-2024``); a word that
+    fails is taken for a token, the safe mistake (long camelCase is). Of random tokens, a
+    ``secrets.token_urlsafe`` one looks readable about once in 1,500 at 12 characters, once in
+    15,000 at 16, and none did in 100,000 at 20 or more; base62 and hex ones far less often
+    (``tests/test_hostile_input.py``).
     """
     if not _TOKEN_CHARS.fullmatch(text):
         return False
-    if _HAS_DIGIT.search(text) or _HEX.fullmatch(text):
+    if _HEX.fullmatch(text):
         return True
-    changes = sum(len(_CASE_CHANGE.findall(w)) for w in _WORD.findall(text) if not _PLAIN_WORD.fullmatch(w))
-    return changes >= 3 or _CAPS_RUN.search(text) is not None
+    words = [w for w in _WORD_SEPARATORS.split(text) if w]
+    if _HAS_DIGIT.search(text):
+        # Digits in words of their own (``invoice-2024123``, ``release-2024``), or in one short
+        # word in one case (``v2``, ``mp4``); the digits are then replaced by _digit_groups.
+        mixed = [w for w in words if _LETTER_DIGIT.search(w)]
+        if len(mixed) > 1 or any(len(w) > 4 or not (w.islower() or w.isupper()) for w in mixed):
+            return True
+        words = [w for w in words if not _HAS_DIGIT.search(w)]
+    if sum(len(_CASE_CHANGE.findall(w)) for w in words) >= 3 + sum(1 for w in words if w.istitle()):
+        return True  # case changing within words: ``QwErTy``, and camelCase beyond two humps
+    return not all(_readable(w) for w in words)
 
 
 def _digit_groups(match: re.Match[str]) -> str:
@@ -64,7 +126,19 @@ def _digit_groups(match: re.Match[str]) -> str:
 
 
 def _ip_or_text(match: re.Match[str]) -> str:
-    return "{ip}" if parse_ip(match[0]) is not None else match[0]
+    text = match[0]
+    if parse_ip(text) is not None:
+        return "{ip}"
+    # An address glued to other text by colons (``a:::1:2`` is ``a:`` and ``::1:2``): the
+    # longest piece that starts and ends at a colon boundary and parses as an address.
+    colons = [i for i, c in enumerate(text) if c == ":"]
+    cuts = sorted({0, len(text), *colons, *(i + 1 for i in colons)})
+    for length in sorted({b - a for a in cuts for b in cuts if b - a > 2}, reverse=True):
+        for a in cuts:
+            piece = text[a : a + length]
+            if a + length in cuts and ":" in piece and parse_ip(piece) is not None:
+                return text[:a] + "{ip}" + text[a + length :]
+    return text
 
 
 def _scrub_atom(atom: str) -> str:
@@ -154,15 +228,28 @@ def scrub_path(path: str) -> str:
         path = path[:_MAX_PATH]
     return "/".join(scrub_segment(s) for s in path.split("/"))
 
+#: A host that is an address: an IPv6 literal, or a last label that is a number (no top-level
+#: domain is: ``203.0.113.77``, ``3405803853`` and ``0xcb.0.113.77`` all reach an address).
+_ADDRESS_HOST = re.compile(r"\[.*|(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?")
+#: A host name that spells an IPv4 address (``203.0.113.77.nip.io``, ``ec2-203-0-113-77.x``).
+_EMBEDDED_IPV4 = re.compile(r"(?:^|[.-])[0-9]{1,3}([.-])[0-9]{1,3}\1[0-9]{1,3}\1[0-9]{1,3}(?:$|[.-])")
+
 
 @functools.lru_cache(maxsize=1024)
 def origin(referrer: str) -> str:
-    """Scheme, host and port of a URL; credentials, path and query are dropped."""
+    """Scheme, host and port of a URL; credentials, path and query are dropped.
+
+    A host that is or spells an IP address becomes ``{ip}`` (the port stays): a referrer from
+    ``http://203.0.113.77:8080`` names a machine, often the visitor's own, not a site.
+    """
     match = _ORIGIN.match(referrer)
     if match is None:
         return "invalid"
     scheme, host, port = match.groups()
-    return f"{scheme.lower()}://{host.lower()}{port or ''}"
+    host = host.lower()
+    if _ADDRESS_HOST.fullmatch(host) or _EMBEDDED_IPV4.search(host):
+        host = "{ip}"
+    return f"{scheme.lower()}://{host}{port or ''}"
 
 
 @functools.lru_cache(maxsize=256)
@@ -179,35 +266,47 @@ def primary_language(accept_language: str) -> str:
     return primary.lower() if _LANG.fullmatch(primary) else "invalid"
 
 
-def make_query_filter(allow: Sequence[str], values: Sequence[str]) -> Callable[[bytes], str | None]:
-    """Keep only allow-listed parameter names; keep values only for those in ``values``.
+def _unquote(raw: bytes) -> str:
+    """A query name or value as the client meant it: ``+`` and percent escapes decoded from
+    the raw bytes, then UTF-8 (decoding Latin-1 text would encode raw UTF-8 twice)."""
+    if raw.isalnum():  # plain ASCII letters and digits decode to themselves
+        return raw.decode("ascii")
+    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
+
+
+QueryFilter = Callable[[bytes], tuple["str | None", int]]
+"""The kept query (or None) and how many values were dropped for not fitting their shape."""
+
+
+def make_query_filter(allow: Sequence[str], values: Mapping[str, Shape]) -> QueryFilter:
+    """Keep only allow-listed parameter names; keep a value only for a name in ``values``,
+    and only when it fits that name's shape (else the name alone, and the value is counted).
 
     Kept values are percent-encoded again (every reserved character), so a value such as
     ``1&email=jane@example.net`` cannot pass for another parameter in the output.
     """
     allowed = frozenset(allow)
-    with_value = frozenset(values)
+    shapes = dict(values)
 
     @functools.lru_cache(maxsize=1024)
-    def filter_query(query: bytes) -> str | None:
+    def filter_query(query: bytes) -> tuple[str | None, int]:
         if not query:
-            return None
+            return None, 0
         kept = []
-        text = query.decode("latin-1")
-        for part in text.split("&")[:256]:
-            raw_name, sep, raw_value = part.partition("=")
-            # Plain ASCII letters and digits decode and re-encode to themselves: skip both.
-            name = raw_name if raw_name.isalnum() and raw_name.isascii() else unquote_plus(raw_name)
+        rejected = 0
+        for part in query.split(b"&")[:256]:
+            raw_name, sep, raw_value = part.partition(b"=")
+            name = _unquote(raw_name)
             if name not in allowed:
                 continue
-            if name in with_value and sep:
-                if raw_value.isalnum() and raw_value.isascii():
-                    value = raw_value[:256]
-                else:
-                    value = quote(unquote_plus(raw_value)[:256], safe="")
-                kept.append(f"{name}={value}")
-            else:
-                kept.append(name)
-        return "&".join(kept) if kept else None
+            shape = shapes.get(name)
+            if shape is not None and sep:
+                value = shape(_unquote(raw_value[:1024]))
+                if value is not None:
+                    kept.append(f"{name}={quote(value, safe='')}")
+                    continue
+                rejected += 1
+            kept.append(name)
+        return ("&".join(kept) if kept else None), rejected
 
     return filter_query
