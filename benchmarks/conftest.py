@@ -22,7 +22,7 @@ HEADERS = [
     (b"referer", b"https://news.example.com/article/42?utm_source=mail"),
     (b"cookie", b"session=s3cr3t-session-9f8e7d6c5b; theme=dark"),
     (b"x-forwarded-for", b"203.0.113.195"),
-    (b"x-request-id", b"bench-1"),
+    (b"x-request-id", b"00000000-0000-4000-8000-000000000001"),
 ]
 
 
@@ -37,7 +37,7 @@ def distinct(i: int) -> tuple[str, str, str, str, str]:
         f"page=2&q=jane{i}",
         f"session=s3cr3t-session-{i:010x}; theme=dark",
         f"203.0.{i // 256 % 256}.{i % 256}",
-        f"bench-{i}",
+        f"00000000-0000-4000-8000-{i:012x}",  # a UUID: the shape the policy keeps
     )
 
 

@@ -62,7 +62,7 @@ def captures(n: int = RECORDS_PER_ROUND // 2, first: int = 0) -> list[Capture]:
                 (b"referer", b"https://news.example.com/article/42?utm_source=mail"),
                 (b"cookie", f"session=s3cr3t-session-{i:08x}; theme=dark".encode()),
                 (b"x-forwarded-for", f"2001:db8::{i:x}".encode()),
-                (b"x-request-id", f"req-{i:06d}".encode()),
+                (b"x-request-id", f"00000000-0000-4000-8000-{i:012x}".encode()),
             ],
             "client": ("127.0.0.1", 51000 + i),
         }

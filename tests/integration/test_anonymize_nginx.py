@@ -52,7 +52,7 @@ timestamp = "keep"
 method = "keep"
 http_version = "keep"
 path = "template"
-query = { action = "allowlist", allow = ["page", "q"], values = ["page"] }
+query = { action = "allowlist", allow = ["page", "q"], values = { page = "int" } }
 status = "keep"
 response_bytes = "keep"
 referrer = "origin"

@@ -71,7 +71,11 @@ def test_the_default_action_is_no_warning(name: str) -> None:
 
 def test_a_long_prefix_and_a_raw_header_are_warnings() -> None:
     data = policy_dict(client_ip={"action": "truncate", "ipv4_prefix": 32, "ipv6_prefix": 48})
-    data["streams"]["access"]["headers"] = {"x-request-id": "keep", "x-tenant": "pseudonymise"}
+    data["streams"]["access"]["headers"] = {
+        "x-request-id": {"action": "keep", "pattern": "uuid"},
+        "x-tenant": "pseudonymise",
+        "x-plan": {"action": "keep", "pattern": ["free", "pro"]},  # a list of values: no warning
+    }
     warnings = raw_data_warnings(Policy.from_dict(data, environ=ENV))
     assert warnings == [
         "streams.access.fields.client_ip.ipv4_prefix = 32 keeps enough of the address to identify a connection. Fix: 24 or less",

@@ -137,6 +137,11 @@ _SHOWN = (
 )
 
 
+
+def _request_id(i: int) -> str:
+    """The demo's request ids: UUIDs, the shape the security policy keeps."""
+    return f"00000000-0000-4000-8000-{i:012x}"
+
 def packaged_policy(name: str) -> Path:
     """Path of a policy file shipped with privlog (the examples/ policies)."""
     return Path(str(resources.files("privlog") / "policies" / f"{name}.toml"))
@@ -189,9 +194,9 @@ def run_demo(directory: Path, out: Any = print) -> int:
     out("(the app sits behind a trusted proxy at 127.0.0.1, which sends X-Forwarded-For)\n")
     with httpx.Client(base_url=base, timeout=10) as client:
         for i, req in enumerate(REQUESTS):
-            headers = {"x-forwarded-for": req.client, "x-request-id": f"demo-{i}", **req.headers}
+            headers = {"x-forwarded-for": req.client, "x-request-id": _request_id(i), **req.headers}
             client.request(req.method, req.path, headers=headers, json=req.json)
-    ws_id = f"demo-{len(REQUESTS)}"
+    ws_id = _request_id(len(REQUESTS))
     with connect(
         f"ws://127.0.0.1:{port}/ws/chat",
         additional_headers={
@@ -229,7 +234,7 @@ def run_demo(directory: Path, out: Any = print) -> int:
         if req.json:
             came["body"] = orjson.dumps(req.json).decode()
         out("   came in: " + "; ".join(f"{k}={v}" for k, v in came.items()))
-        rec = by_request.get(f"demo-{i}")
+        rec = by_request.get(_request_id(i))
         out("   logged : " + (_show(rec) if rec else "(nothing)"))
     for rec in auth:
         out(f"── auth event\n   logged : {_show(rec)}")

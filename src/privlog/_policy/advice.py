@@ -13,8 +13,9 @@ def raw_data_warnings(policy: Policy) -> list[str]:
     """One line per field or header a policy keeps raw although privlog could protect it.
 
     A field is flagged when it is kept as it is and the registry offers another action for it
-    (the address, browser string, path, referrer, user and session ids); every header kept raw
-    is flagged; so is an address truncation that leaves more than /24 or /48.
+    (the address, browser string, path, referrer, user and session ids); every header kept
+    with the pattern "uuid" or "int" (a list of values says nothing of a person) is flagged;
+    so is an address truncation that leaves more than /24 or /48.
     """
     out = []
     for s in policy.streams:
@@ -34,7 +35,7 @@ def raw_data_warnings(policy: Policy) -> list[str]:
                             f"identify a connection. Fix: {limit} or less"
                         )
         for header, action in s.headers.items():
-            if action == "keep":
+            if action == "keep" and isinstance(s.header_patterns.get(header), str):  # "uuid", "int"
                 out.append(
                     f'streams.{s.name}.headers.{header} = "keep" stores the raw header value, '
                     'which can carry an identifier. Fix: use "pseudonymise" unless the value says nothing about a person'
