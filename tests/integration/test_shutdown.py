@@ -74,7 +74,6 @@ CASES = [
     Case("gunicorn, sync worker", "WSGI", signal.SIGTERM, "-", gunicorn(WSGI)),
     Case("gunicorn, sync worker", "Django WSGI", signal.SIGTERM, "-", gunicorn(DJANGO_WSGI)),
     Case("uWSGI, graceful hook", "WSGI", signal.SIGTERM, "-", UWSGI_GRACEFUL),
-    Case("uWSGI (kills workers at once)", "WSGI", signal.SIGINT, "-", UWSGI, in_flight=False),
     Case("waitress", "WSGI", signal.SIGTERM, "-", (sys.executable, "-m", "waitress", WSGI)),
     Case("waitress", "WSGI", signal.SIGINT, "-", (sys.executable, "-m", "waitress", WSGI)),
     Case("waitress", "Django WSGI", signal.SIGTERM, "-", (sys.executable, "-m", "waitress", DJANGO_WSGI)),
