@@ -174,7 +174,9 @@ class TestMiddleware:
         (rec,) = security(sink, privlog)
         assert rec["http.response.status_code"] == 500
 
-    def test_app_raising_while_iterating_is_500(self, privlog: PrivacyLog, sink: ListSink) -> None:
+    def test_app_raising_while_iterating_keeps_the_status_sent_and_is_incomplete(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
         def app(env: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
             start_response("200 OK", [])
             yield b"partial"
@@ -183,7 +185,8 @@ class TestMiddleware:
         with pytest.raises(ValueError, match="broken stream"):
             Server().run(PrivacyLogMiddleware(app, privlog=privlog))
         (rec,) = security(sink, privlog)
-        assert rec["http.response.status_code"] == 500
+        assert rec["http.response.status_code"] == 200  # the bytes went out under 200
+        assert rec["privlog.incomplete"] is True
         assert rec["http.response.body.size"] == len(b"partial")
 
     def test_exc_info_start_response_passes_through(self, privlog: PrivacyLog, sink: ListSink) -> None:
