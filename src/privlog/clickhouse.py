@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-__all__ = ["logs_table_ddl", "subject_delete", "subject_query"]
+__all__ = ["last_visit_sweep", "logs_table_ddl", "subject_delete", "subject_query"]
 
 DEFAULT_DAYS = 30
 """Retention of rows without a usable ``privlog.retention.days`` tag, so nothing lives forever."""
@@ -123,6 +123,8 @@ def logs_table_ddl(
     PrivlogStream LowCardinality(String) MATERIALIZED {_tag("privlog.stream")} CODEC(ZSTD(1)),
     RetentionClass LowCardinality(String) MATERIALIZED {_tag("privlog.retention.class")} CODEC(ZSTD(1)),
     RetentionDays UInt16 MATERIALIZED if({days} > 0, {days}, {default_days}),
+    RetentionFrom LowCardinality(String) MATERIALIZED {_tag("privlog.retention.from")} CODEC(ZSTD(1)),
+    RetentionSubject String MATERIALIZED {_tag("privlog.retention.subject_id")} CODEC(ZSTD(1)),
     -- older exporter schemas and the Grafana plugin query TimestampTime; an ALIAS costs no storage
     TimestampTime DateTime ALIAS toDateTime(Timestamp),
 
@@ -138,9 +140,48 @@ def logs_table_ddl(
 ENGINE = {engine}
 PARTITION BY toDate(Timestamp)
 ORDER BY (toStartOfFiveMinutes(Timestamp), ServiceName, Timestamp)
-TTL toDateTime(Timestamp) + toIntervalDay(RetentionDays)
+TTL toDateTime(Timestamp) + toIntervalDay(RetentionDays) DELETE WHERE NOT ({_LAST_VISIT})
 SETTINGS index_granularity = 8192, ttl_only_drop_parts = 0
 """
+
+
+_LAST_VISIT = "RetentionFrom = 'last_visit' AND RetentionSubject != ''"
+"""Rows kept until their subject's last visit is old enough: the sweep deletes them, not the TTL."""
+
+
+def last_visit_sweep(
+    today: str,
+    table: str = "otel_logs",
+    database: str | None = None,
+    *,
+    held_subjects: Sequence[str] = (),
+    held: Sequence[tuple[str, str]] = (),
+    lightweight: bool = False,
+) -> str:
+    """The statement deleting the rows of subjects whose last visit is too old on ``today``.
+
+    A row TTL cannot look at other rows, so a retention counted from each subject's last visit
+    is applied by this statement, run daily (``privlog retention sweep --clickhouse URL``): it
+    finds, per stream and subject, the last row, and deletes every row of the subjects whose
+    last row is ``RetentionDays`` or more days before ``today`` (a ``YYYY-MM-DD`` date), except
+    rows kept by a legal hold (their subject pseudonyms, or any held (attribute, value)).
+    """
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", today):
+        raise ValueError("today must be a YYYY-MM-DD date")
+    target = _table(table, database)
+    expired = (
+        f"SELECT PrivlogStream, RetentionSubject FROM {target} WHERE {_LAST_VISIT} "  # noqa: S608 - quoted
+        f"GROUP BY PrivlogStream, RetentionSubject "
+        f"HAVING toDate(max(Timestamp)) + any(RetentionDays) <= toDate({_quote(today)})"
+    )
+    where = f"{_LAST_VISIT} AND (PrivlogStream, RetentionSubject) IN ({expired})"
+    if held_subjects:
+        where += f" AND RetentionSubject NOT IN ({', '.join(_quote(s) for s in held_subjects)})"
+    for attribute, value in held:
+        where += f" AND {_tag(attribute)} != {_quote(value)}"
+    if lightweight:
+        return f"DELETE FROM {target} WHERE {where}"  # noqa: S608 - names and values are quoted
+    return f"ALTER TABLE {target} DELETE WHERE {where}"
 
 
 def _subject_where(pseudonyms: Sequence[str], attribute: str) -> str:

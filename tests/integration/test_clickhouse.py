@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
-from privlog.clickhouse import _quote, logs_table_ddl, subject_delete, subject_query
+from privlog.clickhouse import _quote, last_visit_sweep, logs_table_ddl, subject_delete, subject_query
 
 from ..support.policies import ENV, FULL
 from ..support.sinks import ListSink
@@ -346,3 +346,38 @@ class TestQuote:
     @pytest.mark.parametrize("value", [*NASTY, "", "'; DROP TABLE otel_logs; --"])
     def test_clickhouse_reads_back_the_same_bytes(self, clickhouse: ClickHouse, value: str) -> None:
         assert clickhouse.sql(f"SELECT hex({_quote(value)})") == value.encode().hex().upper()
+
+
+class TestLastVisit:
+    """Rows counted from their subject's last visit: the TTL leaves them, the sweep deletes a
+    subject's rows together once its last visit is old enough; a held subject stays."""
+
+    def test_a_subject_loses_all_its_rows_only_when_its_last_visit_is_too_old(
+        self, clickhouse: ClickHouse, db: str
+    ) -> None:
+        table = f"{db}.otel_logs"
+        clickhouse.sql(logs_table_ddl(database=db))
+        clickhouse.sql(f"SYSTEM STOP TTL MERGES {table}")
+        now = time.time_ns()
+        visits = [("alice", 1000), ("alice", 100), ("bob", 800), ("carol", 900), ("", 800), ("", 10)]
+        rows = [
+            row(
+                now - age * DAY_NS,
+                tagged(
+                    "behaviour",
+                    730,
+                    id=f"{subject or 'nobody'}-{age}",
+                    **{"privlog.retention.from": "last_visit", "privlog.retention.subject_id": subject},
+                ),
+            )
+            for subject, age in visits
+        ]
+        clickhouse.insert(table, rows)
+        expire(clickhouse, table)  # the TTL: only the subjectless row older than 730 days goes
+        assert ids(clickhouse, table) == {"alice-1000", "alice-100", "bob-800", "carol-900", "nobody-10"}
+        today = time.strftime("%Y-%m-%d", time.gmtime(now / 1e9))
+        clickhouse.sql(last_visit_sweep(today, database=db, held_subjects=["carol"]))
+        assert ids(clickhouse, table) == {"alice-1000", "alice-100", "carol-900", "nobody-10"}
+        later = time.strftime("%Y-%m-%d", time.gmtime(now / 1e9 + 700 * 86_400))
+        clickhouse.sql(last_visit_sweep(later, database=db, lightweight=True))
+        assert ids(clickhouse, table) == {"nobody-10"}

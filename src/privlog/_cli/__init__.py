@@ -14,7 +14,7 @@ from .._errors import PolicyError
 from .._keys.ring import KeyRing
 from .._policy.advice import raw_data_warnings
 from .._policy.model import Policy
-from . import init, notice
+from . import holds, init, notice
 from .anonymize import add_parser as add_anonymize
 
 
@@ -38,7 +38,9 @@ def describe(policy: Policy) -> str:
         gate = ", skipped for Sec-GPC/DNT opt-outs" if s.consent_gated else ""
         lines.append(f"\nstream {s.name!r}: {', '.join(sorted(s.events))} records{gate}")
         lines.append(
-            f"  retention {r.name!r}: {r.days} days; purpose: {r.purpose}; legal basis: {r.legal_basis}"
+            f"  retention {r.name!r}: {r.days} days"
+            + (f" after each {r.subject}'s last visit" if r.subject else "")
+            + f"; purpose: {r.purpose}; legal basis: {r.legal_basis}"
         )
         for name, rule in s.fields.items():
             opts = ", ".join(f"{k}={v}" for k, v in rule.options.items())
@@ -75,6 +77,13 @@ def _open_resources(policy: Policy) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from ..sinks.jsonl import stream_dirs, sweep
+
+    if args.clickhouse:
+        from .retention import sweep_clickhouse
+
+        return sweep_clickhouse(args)
+    if args.directory is None:
+        raise PolicyError("privlog retention sweep", "no store given", "pass the store DIR or --clickhouse URL")
 
     directory = Path(args.directory)
     if not any(stream_dirs(directory)):
@@ -217,8 +226,19 @@ def build_parser() -> argparse.ArgumentParser:
     retention = sub.add_parser("retention", help="retention of the JSONL store").add_subparsers(
         dest="action", required=True
     )
-    sweep = retention.add_parser("sweep", help="delete files past their stream's retention")
-    sweep.add_argument("directory")
+    sweep = retention.add_parser(
+        "sweep",
+        help="delete records past their stream's retention",
+        description="Delete the JSONL store's expired records (by each record's time, or by each "
+        "subject's last visit), keeping what legal holds keep; or, with --clickhouse, delete "
+        "the rows a row TTL cannot: those counted from a subject's last visit.",
+    )
+    sweep.add_argument("directory", nargs="?", help="the JSONL store")
+    sweep.add_argument("--clickhouse", metavar="URL", help="a ClickHouse server's HTTP URL instead of a store")
+    sweep.add_argument("--table", default="otel_logs", help="with --clickhouse: the logs table (default otel_logs)")
+    sweep.add_argument("--database", help="with --clickhouse: the database (default: the connection's)")
+    sweep.add_argument("--holds", metavar="DIR", help="with --clickhouse: the store whose hold log to respect")
+    sweep.add_argument("--timeout", type=float, default=300.0, help="with --clickhouse: seconds to wait")
     sweep.set_defaults(func=_cmd_sweep)
     keys = sub.add_parser("keys", help="the key store: rotation by epoch and crypto-shredding")
     kact = keys.add_subparsers(dest="action", required=True)
@@ -264,6 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     clickhouse.set_defaults(func=_cmd_schema_clickhouse)
     add_anonymize(sub)
     init.add_commands(sub)
+    holds.add_commands(sub)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser

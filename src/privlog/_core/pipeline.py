@@ -17,7 +17,7 @@ from .._policy.types import Stream
 from .._transforms.shapes import make_shape
 from .capture import Capture, Facts
 from .record import Attributes, IsoFormatter, Output
-from .steps import Step, StepContext, extra_step, field_step, kept_header, keyed_header
+from .steps import Step, StepContext, extra_step, field_step, kept_header, keyed_header, subject_step
 
 log = logging.getLogger("privlog")
 
@@ -41,6 +41,9 @@ class CompiledStream:
                 steps.append(kept_header(header.encode(), attr, shape, ctx.rejected))
             else:
                 steps.append(keyed_header(header.encode(), attr, ctx.keyed(action, f"header:{header}")))
+        subject = stream.retention.subject
+        if subject is not None:
+            steps.append(subject_step(subject, stream.fields[subject], ctx))
         steps.append(extra_step)
         self.steps: tuple[Step, ...] = tuple(steps)
         self.tags: dict[str, Any] = {
@@ -50,6 +53,8 @@ class CompiledStream:
             "privlog.purpose": stream.retention.purpose,
             "privlog.legal_basis": stream.retention.legal_basis,
         }
+        if subject is not None:  # absent: the period counts from each record's own time
+            self.tags["privlog.retention.from"] = stream.retention.counted_from
         self.uses_key = stream.keyed and ctx.keys is not None
         specs = [FIELDS[n] for n in stream.fields]
         self.needs_client = any(spec.needs_client for spec in specs)

@@ -131,19 +131,67 @@ def _user_id(rule: FieldRule, ctx: StepContext) -> Step:
     return user_id
 
 
-def _session_id(rule: FieldRule, ctx: StepContext) -> Step:
-    transform = _identifier("session_id", rule, ctx)
-    # Compiled once: finds the session cookie's value without splitting the whole header.
+def _session_cookie(rule: FieldRule) -> Callable[[Facts], bytes | None]:
+    """Reads the session cookie's value; the pattern is compiled once and finds the cookie
+    without splitting the whole header."""
     cookie = re.compile(rf"(?:^|;)\s*{re.escape(rule.options['cookie'])}=\"?([^;\"]+)")
 
-    def session_id(f: Facts, c: Capture, r: Attributes) -> None:
+    def session_cookie(f: Facts) -> bytes | None:
         cookies = f.headers.get(b"cookie")
         if cookies:
             found = cookie.search(cookies)
             if found is not None:
-                r["session.id"] = transform(f.ring, found.group(1).strip().encode("latin-1"))
+                return found.group(1).strip().encode("latin-1")
+        return None
+
+    return session_cookie
+
+
+def _session_id(rule: FieldRule, ctx: StepContext) -> Step:
+    transform = _identifier("session_id", rule, ctx)
+    read = _session_cookie(rule)
+
+    def session_id(f: Facts, c: Capture, r: Attributes) -> None:
+        value = read(f)
+        if value is not None:
+            r["session.id"] = transform(f.ring, value)
 
     return session_id
+
+
+SUBJECT_ATTRIBUTE = "privlog.retention.subject_id"
+"""The stable pseudonym of a last-visit subject, which the retention sweeps group records by."""
+
+
+def subject_step(field: str, rule: FieldRule, ctx: StepContext) -> Step:
+    """The step writing a record's last-visit subject: the field's raw value pseudonymised under
+    the key source's subject key, which does not rotate, so every visit of one subject gives
+    the same value (the field's own attribute keeps its per-epoch pseudonym)."""
+    if ctx.keys is None:
+        raise ValueError("a last-visit retention needs a key source")  # validation makes sure of it
+    pseudonym = ctx.keys.subject_ring().pseudonymiser(f"subject:{field}")
+    if field == "user_id":
+
+        def user_subject(f: Facts, c: Capture, r: Attributes) -> None:
+            if c.user_id:
+                r[SUBJECT_ATTRIBUTE] = pseudonym(c.user_id.encode("utf-8", "surrogatepass"))
+
+        return user_subject
+    if field == "session_id":
+        read = _session_cookie(rule)
+
+        def session_subject(f: Facts, c: Capture, r: Attributes) -> None:
+            value = read(f)
+            if value is not None:
+                r[SUBJECT_ATTRIBUTE] = pseudonym(value)
+
+        return session_subject
+
+    def address_subject(f: Facts, c: Capture, r: Attributes) -> None:
+        if isinstance(f.client, bytes):
+            r[SUBJECT_ATTRIBUTE] = pseudonym(f.client)
+
+    return address_subject
 
 
 def _location(rule: FieldRule, ctx: StepContext) -> Step:

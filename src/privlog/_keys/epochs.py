@@ -15,6 +15,7 @@ ROTATIONS = ("never", "daily", "weekly", "monthly")
 DAY_NS = 86_400 * 1_000_000_000
 EPOCH_DATE = date(1970, 1, 1)
 RING_CACHE = 8
+SUBJECT_EPOCH = -(1 << 62)  # where a key source caches its subject ring beside the epochs' rings
 
 
 class KeyShredded(LookupError):
@@ -106,6 +107,15 @@ class StaticKeys:
             if len(self._rings) >= RING_CACHE:
                 self._rings.clear()
             self._rings[epoch] = ring
+        return ring
+
+    def subject_ring(self) -> KeyRing:
+        """The ring of last-visit subjects: one key for as long as the secret lives, since a
+        last-visit rule must link a visitor's visits across every rotation."""
+        ring = self._rings.get(SUBJECT_EPOCH)
+        if ring is None:
+            master = derive(self._secret, "privlog subject v1")
+            ring = self._rings[SUBJECT_EPOCH] = KeyRing(master, self._algorithm, key_id_of(master, "subject"))
         return ring
 
     def held(self, days_back: int, today: date | None = None) -> list[tuple[str, KeyRing]]:

@@ -42,6 +42,9 @@ from .ring import KeyRing, derive, key_id_of
 from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 
 STORE_FILE = "keys.json"
+SUBJECT_KEY_FILE = "subject.key"
+"""The key of last-visit subjects: not rotated, since a last-visit rule links visits across
+rotations; deleting this file makes every last-visit subject unlinkable (see docs/keys.md)."""
 CLOCK_SKEW_NS = DAY_NS
 """How far behind a store's first epoch a record may be and still get its first key: a store
 made on a host whose clock ran up to a day ahead still keys today's records. Further behind,
@@ -92,6 +95,7 @@ class KeyStore:
         self._seen_day: int | None = None  # day (since 1970) of the last record timestamp seen
         self._version: tuple[int, int, int, int] | None = None  # the store file as last read
         self._lock = threading.RLock()
+        self._subject: KeyRing | None = None
 
     def __repr__(self) -> str:
         return f"KeyStore(path={str(self.path)!r}, rotation={self.rotation!r}, retention_days={self.retention_days})"
@@ -301,6 +305,26 @@ class KeyStore:
         """The day an epoch's key is destroyed: when its last record has expired."""
         end = epoch_end(self.rotation, epoch)
         return date.max if end == date.max else end + timedelta(days=self.retention_days)
+
+    def subject_ring(self) -> KeyRing:
+        """The ring of last-visit subjects, from ``subject.key`` beside the store (made on first use)."""
+        with self._lock:
+            ring = self._subject
+            if ring is None:
+                path = self.path.with_name(SUBJECT_KEY_FILE)
+                try:
+                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    pass
+                else:
+                    with os.fdopen(fd, "wb") as fh:
+                        fh.write(secrets.token_bytes(32))
+                key = path.read_bytes()
+                if len(key) != 32:
+                    raise damaged(path)
+                master = derive(key, "privlog subject v1")
+                ring = self._subject = KeyRing(master, self._algorithm, key_id_of(master, "subject"))
+            return ring
 
     def held(self, today: date | None = None) -> list[HeldEpoch]:
         """Every (chain, epoch) key still held, oldest first, up to the current epoch."""

@@ -68,7 +68,13 @@ def notice_blocks(policy: Policy, loc: Locale, environ: Mapping[str, str] | None
                         loc.text(
                             "doc.legal_basis", legal_basis=loc.legal_text(r.legal_basis.strip().rstrip("."))
                         ),
-                        loc.text("doc.retention", days=loc.days(r.days)),
+                        loc.text("doc.retention", days=loc.days(r.days))
+                        if r.subject is None
+                        else loc.text(
+                            "doc.retention_last_visit",
+                            days=loc.days(r.days),
+                            subject=loc.text(f"subject.{r.subject}"),
+                        ),
                     )
                 )
             ),
@@ -77,6 +83,8 @@ def notice_blocks(policy: Policy, loc: Locale, environ: Mapping[str, str] | None
     blocks.append(Heading(2, loc.text("doc.recipients_heading")))
     host = collector_host(env)
     blocks += [Paragraph(t) for t in recipients(loc, policy.export.sink, host, policy.metrics_stream)]
+    if _holds_active(policy):
+        blocks.append(Paragraph(loc.text("doc.legal_hold")))
     actions = keyed_actions(policy.streams, KEYED_ACTIONS)
     if actions:
         rotation, shred_after = _key_lifecycle(policy)
@@ -85,6 +93,15 @@ def notice_blocks(policy: Policy, loc: Locale, environ: Mapping[str, str] | None
             Paragraph(" ".join(key_sentences(loc, actions, policy.hash_algorithm, rotation, shred_after)))
         )
     return blocks
+
+
+def _holds_active(policy: Policy) -> bool:
+    """True when the policy's store keeps some records under an active legal hold."""
+    from datetime import date
+
+    from ..sinks.holdlog import HoldLog
+
+    return bool(HoldLog(policy.export.directory).active(date.today()))
 
 
 def _key_lifecycle(policy: Policy) -> tuple[str, int | None]:

@@ -20,6 +20,7 @@ from .._policy.catalogue import FIELDS, KEYED_ACTIONS
 from .._policy.model import Policy
 from .._transforms.address import parse_ip
 from ..clickhouse import subject_delete, subject_query
+from ..sinks.holdlog import HoldLog, held_records
 from ..sinks.jsonl import Scan, count_records, delete_records
 
 
@@ -95,8 +96,16 @@ def delete_in_store(directory: Path, matches: Iterable[Match]) -> Scan:
     matches = list(matches)
     index = _index(matches)
     values = tuple({m.value.encode() for m in matches})
+    # A legal hold keeps its records from erasure until it ends (GDPR Art. 17(3)(e)).
+    held = held_records(HoldLog(directory).active(date.today()))
+    if held is None:
+        return delete_records(
+            directory, lambda record: _matches(record, index), lambda line: any(v in line for v in values)
+        )
     return delete_records(
-        directory, lambda record: _matches(record, index), lambda line: any(v in line for v in values)
+        directory,
+        lambda record: _matches(record, index) and not held.holds_record(record),
+        lambda line: any(v in line for v in values) and not held.holds(line),
     )
 
 

@@ -9,17 +9,17 @@ from typing import Any
 
 from .._errors import PolicyError, did_you_mean
 from .._transforms.address import PROXY_HEADERS
-from .catalogue import EVENT_KINDS
+from .catalogue import EVENT_KINDS, KEYED_ACTIONS
 from .common import as_table as as_table
 from .common import check_keys as check_keys
 from .fields import parse_fields, parse_headers
-from .types import ExportSettings, RetentionClass, Stream
+from .types import RETENTION_BASES, SUBJECT_FIELDS, ExportSettings, RetentionClass, Stream
 
 MIN_SECRET_BYTES = 32
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
 
 _PROXY_KEYS = frozenset({"trusted", "header"})
-_RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis"})
+_RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis", "from", "subject"})
 _STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "headers"})
 _EXPORT_KEYS = frozenset({"sink", "directory", "queue_size", "batch_size", "flush_interval"})
 
@@ -55,8 +55,41 @@ def parse_retention(value: Any) -> dict[str, RetentionClass]:
                     "is required and must be a non-empty string",
                     f'set {key} = "..." as your privacy policy states it',
                 )
-        classes[name] = RetentionClass(name=name, days=days, purpose=str(purpose), legal_basis=str(legal))
+        counted_from, subject = _retention_basis(spec, setting)
+        classes[name] = RetentionClass(
+            name=name,
+            days=days,
+            purpose=str(purpose),
+            legal_basis=str(legal),
+            counted_from=counted_from,
+            subject=subject,
+        )
     return classes
+
+
+def _retention_basis(spec: Mapping[str, Any], setting: str) -> tuple[str, str | None]:
+    """``from`` and ``subject`` of a retention class: each record's time, or a subject's last visit."""
+    counted_from = spec.get("from", "record")
+    if not isinstance(counted_from, str) or counted_from not in RETENTION_BASES:
+        raise PolicyError(
+            f"{setting}.from", f"unknown basis {counted_from!r}", did_you_mean(str(counted_from), RETENTION_BASES)
+        )
+    subject = spec.get("subject")
+    if counted_from == "record":
+        if subject is not None:
+            raise PolicyError(
+                f"{setting}.subject",
+                "only a retention counted from the last visit has a subject",
+                'remove subject, or set from = "last_visit"',
+            )
+        return counted_from, None
+    if not isinstance(subject, str) or subject not in SUBJECT_FIELDS:
+        raise PolicyError(
+            f"{setting}.subject",
+            "a retention counted from the last visit needs the field whose visits it counts",
+            f"set subject = one of {', '.join(repr(f) for f in SUBJECT_FIELDS)}",
+        )
+    return counted_from, subject
 
 
 def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[Stream, ...]:
@@ -103,6 +136,16 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
                     f"{setting}.events", f"unknown event kind {ev!r}", did_you_mean(str(ev), EVENT_KINDS)
                 )
         fields = parse_fields(spec.get("fields"), f"{setting}.fields")
+        kept_for = retention[rname]
+        if kept_for.subject is not None:
+            rule = fields.get(kept_for.subject)
+            if rule is None or rule.action not in KEYED_ACTIONS:
+                raise PolicyError(
+                    f"{setting}.fields.{kept_for.subject}",
+                    f"retention {rname!r} counts from each {kept_for.subject}'s last visit, so this stream "
+                    f"must record {kept_for.subject} with a keyed action",
+                    f'set {kept_for.subject} = "{"hash" if kept_for.subject == "client_ip" else "pseudonymise"}"',
+                )
         headers, patterns = parse_headers(spec.get("headers", {}), f"{setting}.headers")
         out.append(
             Stream(

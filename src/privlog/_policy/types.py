@@ -8,15 +8,28 @@ from typing import Any
 
 from .catalogue import KEYED_ACTIONS
 
+#: Where a retention period counts from: each record's own time, or the last visit of its subject.
+RETENTION_BASES = ("record", "last_visit")
+
+#: Fields whose keyed value can be the subject of a last-visit rule.
+SUBJECT_FIELDS = ("user_id", "session_id", "client_ip")
+
 
 @dataclass(frozen=True)
 class RetentionClass:
-    """How long a stream's records may be kept, why, and on what legal basis."""
+    """How long a stream's records may be kept, why, and on what legal basis.
+
+    ``counted_from = "last_visit"``: the period counts from the last visit of the record's
+    ``subject`` (the pseudonymous user, session or client address), so a returning visitor
+    keeps their history and one who stays away loses all of it ``days`` after their last visit.
+    """
 
     name: str
     days: int
     purpose: str
     legal_basis: str
+    counted_from: str = "record"
+    subject: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ from typing import Any
 import orjson
 
 from .._core.record import Output, iso_utc
+from .._core.steps import SUBJECT_ATTRIBUTE
+from .holdlog import HoldLog, held_records
+from .lastvisit import HeldRecords, LastSeenIndex, rewrite, sweep_last_visit
 
 log = logging.getLogger("privlog")
 
@@ -54,9 +57,17 @@ class JsonlStore:
 
     name = "jsonl"
 
-    def __init__(self, directory: str | os.PathLike[str], retention_days: Mapping[str, int]) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        retention_days: Mapping[str, int],
+        counted_from: Mapping[str, str] | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.retention_days = dict(retention_days)
+        #: Streams whose retention counts from each subject's last visit, with their index.
+        self.counted_from = dict(counted_from or {})
+        self._last_seen: dict[str, LastSeenIndex] = {}
         self._files: dict[str, tuple[date, int]] = {}
         self._swept_on: date | None = None
         self._written = self._lost = 0
@@ -74,7 +85,12 @@ class JsonlStore:
             sdir = self.directory / stream
             sdir.mkdir(exist_ok=True, mode=0o700)
             # The retention lives beside the files, so `privlog retention sweep DIR` needs no policy.
-            _write_private(sdir / META_FILE, orjson.dumps({"stream": stream, "retention_days": days}))
+            meta: dict[str, object] = {"stream": stream, "retention_days": days}
+            if self.counted_from.get(stream, "record") != "record":
+                meta["from"] = self.counted_from[stream]
+                if stream not in self._last_seen:
+                    self._last_seen[stream] = LastSeenIndex.load(sdir)
+            _write_private(sdir / META_FILE, orjson.dumps(meta))
 
     def _failed(self, exc: OSError) -> None:
         error = exc.strerror or type(exc).__name__
@@ -94,9 +110,15 @@ class JsonlStore:
     def write(self, records: Sequence[Output]) -> None:
         """Append a batch. Records are filed under the UTC day of their timestamp."""
         lines: dict[tuple[str, int], list[bytes]] = {}
+        last_seen = self._last_seen
         for rec in records:
             line = record_line(rec)
             key = (rec.stream, rec.timestamp_ns // _NS_PER_DAY)
+            if last_seen:
+                index = last_seen.get(rec.stream)
+                subject = rec.attributes.get(SUBJECT_ATTRIBUTE) if index is not None else None
+                if index is not None and isinstance(subject, str):
+                    index.note(subject, key[1])
             chunk = lines.get(key)
             if chunk is None:
                 lines[key] = [line]
@@ -166,10 +188,14 @@ class JsonlStore:
         return fd
 
     def sweep(self, today: date | None = None) -> list[Path]:
-        """Delete this store's expired files now."""
+        """Delete this store's expired files and records now."""
         today = today or _today()
         self._swept_on = today
-        return sweep(self.directory, today)
+        self.flush()  # the sweep reads the last-visit indexes from disk
+        deleted = sweep(self.directory, today)
+        for stream, index in list(self._last_seen.items()):
+            self._last_seen[stream] = LastSeenIndex.load(index.path.parent)
+        return deleted
 
     def housekeeping(self) -> None:
         """Delete expired files once a day, even when no record arrives."""
@@ -178,9 +204,16 @@ class JsonlStore:
             self.sweep(today)
 
     def flush(self) -> None:
-        """Nothing to do: each batch is written with os.write before :meth:`write` returns."""
+        """Save the last-visit indexes; each batch itself is written before :meth:`write` returns."""
+        for index in self._last_seen.values():
+            if index.dirty:
+                try:
+                    index.save()
+                except OSError as exc:
+                    self._failed(exc)
 
     def close(self) -> None:
+        self.flush()
         for stream in list(self._files):
             self._forget(stream)
 
@@ -234,20 +267,58 @@ def expired(file_day: date, days: int, today: date) -> bool:
     return file_day + timedelta(days=days) <= today
 
 
-def sweep(directory: str | os.PathLike[str], today: date | None = None) -> list[Path]:
-    """Delete every day file in a store whose records are past their stream's retention."""
+def stream_basis(stream_dir: Path) -> str:
+    """Where a stream's retention counts from: ``record`` or ``last_visit`` (its metadata says)."""
+    try:
+        basis = orjson.loads((stream_dir / META_FILE).read_bytes()).get("from", "record")
+    except (OSError, ValueError, AttributeError):
+        return "record"
+    return basis if basis in ("record", "last_visit") else "record"
+
+
+def day_files(stream_dir: Path) -> list[tuple[Path, date]]:
+    """The day files of a stream folder with their days, oldest first."""
+    out = []
+    for path in sorted(stream_dir.glob("*.jsonl")):
+        match = _DAY_FILE.fullmatch(path.name)
+        if match is None:
+            continue
+        try:
+            out.append((path, date.fromisoformat(match.group(1))))
+        except ValueError:
+            continue
+    return out
+
+
+def sweep(
+    directory: str | os.PathLike[str], today: date | None = None, held: HeldRecords | None = None
+) -> list[Path]:
+    """Delete every record in a store that is past its stream's retention.
+
+    A stream counted from each record's time loses whole day files; one counted from each
+    subject's last visit loses the records of subjects who stayed away too long (see
+    ``lastvisit.py``). Records under an active legal hold (the store's hold log, or ``held``)
+    are kept: a day file holding some is rewritten with only those instead of deleted.
+    """
     today = today or _today()
+    root = Path(directory)
+    if held is None:
+        held = held_records(HoldLog(root).active(today))
     deleted = []
-    for sdir, days in stream_dirs(Path(directory)):
-        for path in sorted(sdir.glob("*.jsonl")):
-            match = _DAY_FILE.fullmatch(path.name)
-            if match is None:
+    for sdir, days in stream_dirs(root):
+        files = day_files(sdir)
+        if stream_basis(sdir) == "last_visit":
+            gone, _ = sweep_last_visit(sdir, days, today, files, held)
+            deleted.extend(gone)
+            continue
+        for path, file_day in files:
+            if not expired(file_day, days, today):
                 continue
-            try:
-                file_day = date.fromisoformat(match.group(1))
-            except ValueError:
-                continue
-            if expired(file_day, days, today):
+            if held:
+                _, emptied = rewrite(path, held.holds)
+                if emptied:
+                    deleted.append(path)
+            else:
                 path.unlink(missing_ok=True)
                 deleted.append(path)
     return deleted

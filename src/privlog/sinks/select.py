@@ -48,7 +48,8 @@ def build_sinks(
             sinks.append(OpenTelemetrySink(logger_provider_from_env(policy.service, env), owns_provider=True))
     if sink == "jsonl" or both:
         days = {s.name: s.retention.days for s in policy.streams}
-        sinks.append(JsonlStore(directory or policy.export.directory, days))
+        basis = {s.name: s.retention.counted_from for s in policy.streams}
+        sinks.append(JsonlStore(directory or policy.export.directory, days, basis))
     if policy.metrics_stream is not None:
         meters = meter_provider or meter_provider_from_env(policy.service)
         sinks.append(AggregateMetricsSink(meters, policy.metrics_stream))

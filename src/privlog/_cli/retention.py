@@ -1,0 +1,42 @@
+"""``privlog retention sweep --clickhouse URL``: last-visit retention and legal holds in ClickHouse.
+
+A row TTL deletes rows counted from their own time; rows counted from their subject's last
+visit need a statement that looks at the subject's other rows, run daily (e.g. from cron).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import urllib.parse
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+
+def sweep_clickhouse(args: argparse.Namespace) -> int:
+    from ..clickhouse import last_visit_sweep
+    from ..sinks.holdlog import HoldLog
+
+    today = date.today()
+    holds = HoldLog(Path(args.holds)).active(today) if args.holds else []
+    statement = last_visit_sweep(
+        today.isoformat(),
+        args.table,
+        args.database,
+        held_subjects=sorted({s for h in holds for s in h.subjects}),
+        held=sorted({(a, v) for h in holds for a, v, _ in h.pseudonyms}),
+    )
+    url = args.clickhouse
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        print("privlog: --clickhouse takes the server's HTTP URL, e.g. http://localhost:8123", file=sys.stderr)
+        return 2
+    request = urllib.request.Request(url, data=statement.encode(), method="POST")  # noqa: S310 - http(s) only
+    try:
+        with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310
+            response.read()
+    except OSError as exc:
+        print(f"privlog: ClickHouse did not run the sweep ({exc})", file=sys.stderr)
+        return 1
+    print(f"swept rows counted from the last visit in {args.table} ({len(holds)} active hold(s) kept)")
+    return 0
