@@ -270,8 +270,63 @@ class TestExplained:
         assert "deleted 730 days after your last visit" in en
         assert "730 Tagen nach Ihrem letzten Besuch gelöscht" in de
         assert "legal hold" not in en
-        held = Policy.from_dict(
-            {**TWO_YEARS, "export": {"directory": str(tmp_path)}}, environ=ENV
-        )
+        held = Policy.from_dict({**TWO_YEARS, "export": {"directory": str(tmp_path)}}, environ=ENV)
         place_hold(held, HoldLog(tmp_path), reason="dispute", until=DAY0 + timedelta(days=5), user_id="bob")
         assert "(a legal hold)" in " ".join(explain(held, "en", "text").split())
+
+
+class TestSubjectRequests:
+    def test_a_subject_is_found_by_its_last_visit_pseudonym_too(self, store: tuple[PrivacyLog, Path]) -> None:
+        privlog, directory = store
+        visit(privlog, "alice", 1)
+        visit(privlog, "bob", 1)
+        privlog.flush()
+        matches = subject_matches(privlog.policy, user_id="alice")
+        assert any(m.attribute == "privlog.retention.subject_id" for m in matches)
+        # Even where the per-epoch pseudonym no longer matches (its key shredded), the subject does.
+        for path in directory.glob("*/*.jsonl"):
+            path.write_bytes(path.read_bytes().replace(b'"user.id":"', b'"user.id":"x'))
+        delete_in_store(directory, matches)
+        remaining = stored(directory)
+        assert len(remaining) == 1
+        assert remaining[0]["privlog.retention.subject_id"] in subject_pseudonyms(
+            privlog.policy, user_id="bob"
+        )
+
+
+class TestClickHouseSweepCommand:
+    def test_sends_the_sweep_with_the_holds_to_the_server(self, store: tuple[PrivacyLog, Path]) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        privlog, directory = store
+        hold = place_hold(
+            privlog.policy,
+            HoldLog(directory),
+            reason="audit",
+            until=date.today() + timedelta(days=9),
+            user_id="bob",
+        )
+        received: list[bytes] = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                received.append(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        server = HTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            url = f"http://127.0.0.1:{server.server_address[1]}/"
+            assert main(["retention", "sweep", "--clickhouse", url, "--holds", str(directory)]) == 0
+        finally:
+            server.shutdown()
+            server.server_close()
+        (statement,) = received
+        assert statement.startswith(b"ALTER TABLE `otel_logs` DELETE WHERE RetentionFrom = 'last_visit'")
+        assert f"NOT IN ('{hold.subjects[0]}')".encode() in statement

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .._core.steps import SUBJECT_ATTRIBUTE
 from .._keys.epochs import StaticKeys
 from .._keys.ring import KeyRing
 from .._keys.source import open_keys
@@ -66,13 +67,39 @@ def subject_matches(
         for attribute, action, domain, value_in in wanted:
             value = ring.keyed(action, domain)(value_in)
             out[(attribute, value, ring.key_id)] = Match(attribute, value, ring.key_id)
+    for value in subject_pseudonyms(policy, user_id=user_id, ip=ip):
+        out[(SUBJECT_ATTRIBUTE, value, ANY_KEY)] = Match(SUBJECT_ATTRIBUTE, value, ANY_KEY)
     return list(out.values())
+
+
+ANY_KEY = "*"
+"""The key id of a last-visit subject pseudonym: its key does not rotate, so any record matches."""
+
+
+def subject_pseudonyms(policy: Policy, *, user_id: str | None = None, ip: str | None = None) -> list[str]:
+    """The last-visit subject pseudonyms of an identifier, in the streams that count from it."""
+    raw: dict[str, bytes] = {}
+    if user_id is not None:
+        raw["user_id"] = user_id.encode("utf-8", "surrogatepass")
+    if ip is not None:
+        packed = parse_ip(ip)
+        if packed is None:
+            raise ValueError("--ip is not an IP address")
+        raw["client_ip"] = packed
+    fields = {s.retention.subject for s in policy.streams if s.retention.subject in raw}
+    if not fields:
+        return []
+    keys = open_keys(policy)
+    if keys is None:
+        return []
+    ring = keys.subject_ring()
+    return sorted({ring.pseudonymiser(f"subject:{f}")(raw[f]) for f in fields if f is not None})
 
 
 def _matches(record: dict[str, object], index: dict[tuple[str, str], set[str]]) -> bool:
     key_id = record.get("privlog.key_id")
     for (attribute, value), key_ids in index.items():
-        if record.get(attribute) == value and key_id in key_ids:
+        if record.get(attribute) == value and (key_id in key_ids or ANY_KEY in key_ids):
             return True
     return False
 
