@@ -330,3 +330,36 @@ class TestClickHouseSweepCommand:
         (statement,) = received
         assert statement.startswith(b"ALTER TABLE `otel_logs` DELETE WHERE RetentionFrom = 'last_visit'")
         assert f"NOT IN ('{hold.subjects[0]}')".encode() in statement
+
+
+class TestHeldKeys:
+    def test_a_hold_keeps_its_keys_from_shredding_until_released(self, tmp_path: Path) -> None:
+        from privlog._keys.store import KeyStore
+        from privlog._ops.holds import release_hold
+
+        day0 = date(2026, 1, 5)
+        KeyStore.init(tmp_path / "keys", "daily", 7, today=day0)
+        data = copy.deepcopy(TWO_YEARS)
+        data["retention"] = {
+            "access": {"days": 7, "purpose": "security", "legal_basis": "legitimate interest"}
+        }
+        data["streams"]["analytics"]["retention"] = "access"
+        data["secret"] = {"store": str(tmp_path / "keys")}
+        policy = Policy.from_dict(data, environ={})
+        log = HoldLog(tmp_path / "store")
+        hold = place_hold(
+            policy,
+            log,
+            reason="dispute",
+            until=day0 + timedelta(days=60),
+            user_id="bob",
+            today=day0 + timedelta(days=1),
+        )
+        held_ids = {k for _, _, k in hold.pseudonyms}
+        assert held_ids
+        store = KeyStore.load(tmp_path / "keys")
+        store.shred(today=day0 + timedelta(days=30))
+        assert held_ids <= {h.key_id for h in store.held(day0 + timedelta(days=30))}
+        release_hold(log, hold.id, today=day0 + timedelta(days=31))
+        store.shred(today=day0 + timedelta(days=31))
+        assert not held_ids & {h.key_id for h in store.held(day0 + timedelta(days=31))}

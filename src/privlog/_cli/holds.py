@@ -76,11 +76,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_release(args: argparse.Namespace) -> int:
+    from .._ops.holds import release_hold
     from ..sinks.holdlog import HoldLog
 
     log = HoldLog(Path(args.store or "privlog-logs"))
     try:
-        hold = log.release(args.id)
+        hold = release_hold(log, args.id)
     except KeyError:
         print(f"privlog: no hold {args.id!r} in {log.path}", file=sys.stderr)
         return 1

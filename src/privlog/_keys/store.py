@@ -24,6 +24,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
 
+import orjson
+
 from .._errors import PolicyError, did_you_mean
 from .epochs import (
     DAY_NS,
@@ -42,6 +44,8 @@ from .ring import KeyRing, derive, key_id_of
 from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 
 STORE_FILE = "keys.json"
+HELD_KEYS_FILE = "held-keys.json"
+"""Key ids a legal hold keeps from shredding, with the hold's last day (written by ``privlog hold``)."""
 SUBJECT_KEY_FILE = "subject.key"
 """The key of last-visit subjects: not rotated, since a last-visit rule links visits across
 rotations; deleting this file makes every last-visit subject unlinkable (see docs/keys.md)."""
@@ -341,14 +345,33 @@ class KeyStore:
                 )
         return out
 
+    def held_keys(self, today: date) -> frozenset[str]:
+        """Key ids an active legal hold keeps (``held-keys.json`` beside the store)."""
+        try:
+            data = orjson.loads(self.path.with_name(HELD_KEYS_FILE).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            return frozenset()
+        if not isinstance(data, dict):
+            return frozenset()
+        held = set()
+        for key_id, until in data.items():
+            try:
+                if date.fromisoformat(str(until)) >= today:
+                    held.add(str(key_id))
+            except ValueError:
+                held.add(str(key_id))  # unreadable: keep the key rather than shred what a hold needs
+        return frozenset(held)
+
     def _shred_chains(self, chains: list[Chain], today: date) -> tuple[list[Chain], list[str]]:
         now = epoch_today(self.rotation, today)
+        held = self.held_keys(today)
         shredded: list[str] = []
         kept: list[Chain] = []
         for index, chain in enumerate(chains):
             last = _last_epoch(chains, index, now)
             epoch = chain.origin
-            while epoch <= last and self.shred_on(epoch) <= today:
+            # A ratchet only moves forward: keeping a held epoch's key keeps every later one too.
+            while epoch <= last and self.shred_on(epoch) <= today and not (held and self._is_held(chain, epoch, held)):
                 shredded.append(epoch_label(self.rotation, epoch))
                 epoch += 1
             if epoch > last and index + 1 < len(chains):
@@ -358,6 +381,10 @@ class KeyStore:
                 chain.origin = epoch
             kept.append(chain)
         return kept, shredded
+
+    def _is_held(self, chain: Chain, epoch: int, held: frozenset[str]) -> bool:
+        master = derive(ratchet(chain.state, epoch - chain.origin), "privlog epoch key")
+        return key_id_of(master, f"{epoch_label(self.rotation, epoch)}.{chain.id}") in held
 
     def shred(self, today: date | None = None) -> list[str]:
         """Re-read the store and destroy every key whose epoch's records have all expired.

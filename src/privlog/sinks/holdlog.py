@@ -40,6 +40,8 @@ class Hold:
     """The subject's last-visit pseudonyms (``privlog.retention.subject_id``)."""
     released: str | None = field(default=None)
     """When it was released, if it was."""
+    key_store: str | None = None
+    """The key store whose keys the hold keeps from shredding, if the policy uses one."""
 
     def active(self, today: date) -> bool:
         return self.released is None and today <= self.until
@@ -77,6 +79,7 @@ class HoldLog:
         pseudonyms: Sequence[tuple[str, str, str]],
         subjects: Sequence[str] = (),
         placed_by: str | None = None,
+        key_store: str | None = None,
     ) -> Hold:
         """Place a hold; returns it with its new id."""
         if not reason.strip():
@@ -91,6 +94,7 @@ class HoldLog:
             placed_at=_now(),
             pseudonyms=tuple(tuple(p) for p in pseudonyms),  # type: ignore[misc]
             subjects=tuple(subjects),
+            key_store=key_store,
         )
         self._append(
             {
@@ -102,6 +106,7 @@ class HoldLog:
                 "at": hold.placed_at,
                 "pseudonyms": [list(p) for p in hold.pseudonyms],
                 "subjects": list(hold.subjects),
+                "key_store": key_store,
             }
         )
         return hold
@@ -135,6 +140,7 @@ class HoldLog:
                         placed_at=str(entry.get("at", "")),
                         pseudonyms=tuple((str(a), str(v), str(k)) for a, v, k in entry.get("pseudonyms", [])),
                         subjects=tuple(str(s) for s in entry.get("subjects", [])),
+                        key_store=entry.get("key_store") if isinstance(entry.get("key_store"), str) else None,
                     )
                 except (KeyError, ValueError, TypeError):
                     continue
