@@ -22,6 +22,8 @@ from opentelemetry.sdk._logs import LoggerProvider
 
 from ._core.capture import INCOMPLETE, Capture, Facts
 from ._errors import PolicyError
+from ._logging.servers import ServerLogs, server_logs_mode
+from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
 
@@ -191,6 +193,10 @@ class PrivacyLogMiddleware:
     Pass ``privlog=`` to share one :class:`PrivacyLog` between apps, ``user_id=`` for a hook
     returning the user id of a request (default: ``scope["user"]``), ``logger_provider=`` to
     use your OpenTelemetry LoggerProvider, ``directory=`` for the JSONL store.
+
+    ``server_logs``: the server's own loggers (uvicorn's, gunicorn's, hypercorn's) are
+    filtered so their access lines say only what privlog's record says (``"rewrite"``), or
+    lose their access lines (``"drop"``), or are left alone (``False``).
     """
 
     def __init__(
@@ -202,10 +208,13 @@ class PrivacyLogMiddleware:
         user_id: UserIdHook | None = None,
         logger_provider: LoggerProvider | None = None,
         directory: str | Path | None = None,
+        server_logs: ServerLogs | bool = "rewrite",
     ) -> None:
+        logs = server_logs_mode(server_logs, "PrivacyLogMiddleware(server_logs=...)")
         privlog = PrivacyLog.for_adapter(
             policy, privlog, logger_provider=logger_provider, directory=directory
         )
+        wire_server_logs(privlog, logs)
         self.app = app
         self.privlog = privlog
         self._submit = privlog.dispatcher.submit

@@ -16,6 +16,8 @@ from flask import Flask, current_app, g, has_app_context, has_request_context, r
 
 from ._adapter import privlog_from_setting
 from ._errors import PolicyError
+from ._logging.servers import ServerLogs, server_logs_mode
+from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog
 from .wsgi import ROUTE_KEY, USER_KEY, PrivacyLogMiddleware, read_wsgi_environ
@@ -24,6 +26,7 @@ FlaskUserHook = Callable[[], "str | int | None"]
 """Called in the request context when the request ends; returns the user id or None."""
 
 CONFIG_KEY = "PRIVLOG"
+SERVER_LOGS_KEY = "PRIVLOG_SERVER_LOGS"
 log = logging.getLogger("privlog")
 
 
@@ -54,6 +57,11 @@ class PrivacyLogExtension:
     ``user_id=`` is a hook called in the request context as the request ends (default:
     Flask-Login's logged-in user, when Flask-Login is installed). Its value is pseudonymised
     or hashed as the policy says; it is read only if the policy records ``user_id``.
+
+    ``server_logs=`` (or ``app.config["PRIVLOG_SERVER_LOGS"]``): the server's loggers
+    (werkzeug's, gunicorn's, waitress's) and the app's logger, where Flask logs
+    ``Exception on /path``, are filtered so that access lines say only what privlog's record
+    says (``"rewrite"``, the default), or access lines go (``"drop"``); ``False`` leaves them.
     """
 
     def __init__(
@@ -63,10 +71,12 @@ class PrivacyLogExtension:
         policy: Policy | None = None,
         privlog: PrivacyLog | None = None,
         user_id: FlaskUserHook | None = None,
+        server_logs: ServerLogs | bool | None = None,
     ) -> None:
         self._policy = policy
         self._privlog = privlog
         self._user_hook = user_id
+        self._server_logs = server_logs
         #: The PrivacyLog of the app most recently initialised.
         self.privlog: PrivacyLog | None = None
         if app is not None:
@@ -74,6 +84,13 @@ class PrivacyLogExtension:
 
     def init_app(self, app: Flask) -> None:
         """Wrap ``app.wsgi_app`` and register the hook that records route and user."""
+        chosen = self._server_logs
+        if chosen is None:
+            chosen = app.config.get(SERVER_LOGS_KEY, "rewrite")
+            setting = f"app.config[{SERVER_LOGS_KEY!r}]"
+        else:
+            setting = "PrivacyLogExtension(server_logs=...)"
+        logs = server_logs_mode(chosen, setting)
         if self._privlog is not None:
             privlog = self._privlog
         elif self._policy is not None:
@@ -82,7 +99,8 @@ class PrivacyLogExtension:
             privlog = privlog_from_setting(app.config.get(CONFIG_KEY), f"app.config[{CONFIG_KEY!r}]")
         self.privlog = privlog
         app.extensions["privlog"] = privlog
-        app.wsgi_app = PrivacyLogMiddleware(app.wsgi_app, privlog=privlog)  # type: ignore[method-assign]
+        app.wsgi_app = PrivacyLogMiddleware(app.wsgi_app, privlog=privlog, server_logs=False)  # type: ignore[method-assign]
+        wire_server_logs(privlog, logs, extra=(app.name,))  # app.logger: "Exception on /path"
         hook = self._user_hook
         if hook is None and importlib.util.find_spec("flask_login") is not None:
             hook = flask_login_user

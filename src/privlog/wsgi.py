@@ -23,6 +23,8 @@ from typing import Any
 from opentelemetry.sdk._logs import LoggerProvider
 
 from ._core.capture import INCOMPLETE, Capture, Facts
+from ._logging.servers import ServerLogs, server_logs_mode
+from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
 from ._transforms.text import scrub_path
@@ -116,6 +118,10 @@ class PrivacyLogMiddleware:
     returning the user id from ``environ`` (default: what an adapter stored, or
     ``REMOTE_USER``), ``logger_provider=`` for your OpenTelemetry LoggerProvider,
     ``directory=`` for the JSONL store.
+
+    ``server_logs``: the server's own loggers (gunicorn's, werkzeug's, waitress's) are
+    filtered so their access lines say only what privlog's record says (``"rewrite"``), or
+    lose their access lines (``"drop"``), or are left alone (``False``).
     """
 
     def __init__(
@@ -127,10 +133,13 @@ class PrivacyLogMiddleware:
         user_id: UserIdHook | None = None,
         directory: str | Path | None = None,
         logger_provider: LoggerProvider | None = None,
+        server_logs: ServerLogs | bool = "rewrite",
     ) -> None:
+        logs = server_logs_mode(server_logs, "PrivacyLogMiddleware(server_logs=...)")
         privlog = PrivacyLog.for_adapter(
             policy, privlog, logger_provider=logger_provider, directory=directory
         )
+        wire_server_logs(privlog, logs)
         self.app = app
         self.privlog = privlog
         self._submit = privlog.dispatcher.submit

@@ -16,10 +16,13 @@ from django.core.signals import setting_changed
 
 from .._adapter import policy_from_setting
 from .._errors import PolicyError
+from .._logging.servers import ServerLogs, server_logs_mode
+from .._logging.servers import wire as wire_server_logs
 from .._policy.model import Policy
 from .._privacylog import PrivacyLog
 
 SETTING = "PRIVLOG"
+SERVER_LOGS_SETTING = "PRIVLOG_SERVER_LOGS"
 _NAME = f"settings.{SETTING}"
 
 
@@ -58,7 +61,9 @@ def shared() -> Shared:
     with _lock:
         if _shared is None:
             value = getattr(settings, SETTING, None)
+            logs = _server_logs(getattr(settings, SERVER_LOGS_SETTING, "rewrite"))
             privlog = build(value)
+            wire_server_logs(privlog, logs)
             _shared = Shared(
                 privlog,
                 "http" in privlog.kinds,
@@ -68,6 +73,15 @@ def shared() -> Shared:
         return _shared
 
 
+def _server_logs(value: Any) -> ServerLogs:
+    """``settings.PRIVLOG_SERVER_LOGS``: how runserver's and Django's request loggers are
+    filtered (``"rewrite"``, ``"drop"`` or ``False``)."""
+    try:
+        return server_logs_mode(value, f"settings.{SERVER_LOGS_SETTING}")
+    except PolicyError as err:
+        raise ImproperlyConfigured(str(err)) from None
+
+
 def get_privlog() -> PrivacyLog:
     """The project's :class:`PrivacyLog` (e.g. to call ``auth_event`` yourself)."""
     return shared().privlog
@@ -75,7 +89,7 @@ def get_privlog() -> PrivacyLog:
 
 def _reset(*, setting: str, **kwargs: Any) -> None:
     global _shared
-    if setting != SETTING:
+    if setting not in (SETTING, SERVER_LOGS_SETTING):
         return
     with _lock:
         old, _shared = _shared, None
