@@ -76,7 +76,7 @@ def _arg(value: Any, shaper: LogShaper) -> Any:
     """An argument of a server's message: a path, request line, address or text."""
     if isinstance(value, str):
         if value.startswith("/"):
-            return shaper.target(value)
+            return shaper.message_target(value)
         if " " in value:
             line = shaper.request_line(value)
             if line is not None:
@@ -142,7 +142,7 @@ def _uvicorn_error(record: logging.LogRecord, shaper: LogShaper, drop: bool) -> 
         shaper.client(str(args[0]), with_port=True) or "-",
         shaper.target(str(args[1])),
         *args[2:],
-    )
+    )  # the WebSocket's access line: shaped like uvicorn's others
     return True
 
 

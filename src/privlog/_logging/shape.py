@@ -48,8 +48,8 @@ def choose_stream(pipeline: Pipeline, name: str | None) -> Stream:
 
 
 class LogShaper:
-    """How one stream shapes the parts of a log line. ``LogShaper(None)`` knows no policy:
-    it hides every address, drops query strings, referrers and user agents, scrubs paths."""
+    """How one stream shapes the parts of a log line. ``LogShaper()`` knows no policy: it
+    hides every address, drops query strings, referrers and user agents, scrubs paths."""
 
     def __init__(self, pipeline: Pipeline | None = None, stream: Stream | None = None) -> None:
         fields = stream.fields if stream is not None else {}
@@ -59,9 +59,9 @@ class LogShaper:
         path = fields.get("path")
         self._path: Callable[[str], str] = (
             (lambda p: "-")
-            if path is None
+            if path is None and stream is not None
             else (lambda p: p[:_MAX_PATH])
-            if path.action == "keep"
+            if path is not None and path.action == "keep"
             else scrub_path
         )
         query = fields.get("query")
@@ -80,7 +80,7 @@ class LogShaper:
         self._agent_action = None if agent is None else agent.action
         self._agent: Any = None
         self.text: TextScrubber = make_text_scrubber(self._address or None)
-        self._server_text = make_server_scrubber(self.text, self.target)
+        self._server_text = make_server_scrubber(self.text, self.message_target)
 
     def address(self, packed: bytes) -> str:
         """A packed client address as the stream records it (``-`` if it does not)."""
@@ -108,6 +108,17 @@ class LogShaper:
         """``/path?query`` with the path scrubbed and only the allow-listed query kept."""
         path, sep, query = text.partition("?")
         shaped = self._path(path)
+        if sep and self._query is not None:
+            kept = self._query(query.encode("utf-8", "replace"))
+            if kept:
+                return f"{shaped}?{kept}"
+        return shaped
+
+    def message_target(self, text: str) -> str:
+        """A path in a message (``Not Found: /users/4711``, a file the server names): scrubbed
+        whatever the stream's path rule, with only the allow-listed query kept."""
+        path, sep, query = text.partition("?")
+        shaped = scrub_path(path)
         if sep and self._query is not None:
             kept = self._query(query.encode("utf-8", "replace"))
             if kept:

@@ -37,7 +37,7 @@ _TOKEN_RUN = r"A-Za-z0-9_\-.~+"  # noqa: S105 - a character class, not a secret
 _TEXT = re.compile(
     # password=hunter2, "api_key": "x", Authorization: Bearer x, session_id=...
     rf"(?P<name>(?<![\w-])[\w-]*?(?i:{_CREDENTIAL_NAMES})[\w-]*[\"']?\s*[=:]\s*)"
-    rf"(?P<scheme>(?i:{_AUTH_SCHEMES})\s+)?(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>]+)"
+    rf"(?P<scheme>(?i:{_AUTH_SCHEMES})\s+)?(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>(){{}}\[\]]+)"
     # a credential after its scheme, without a name before it
     rf"|(?P<bare>\b(?i:{_AUTH_SCHEMES})\s+)(?P<cred>[A-Za-z0-9\-._~+/]+=*)"
     # jane.doe@example.org, jane.doe%40example.org
@@ -124,6 +124,9 @@ def _camel_words(text: str) -> bool:
 
 def _v6(text: str, shaped: Callable[[str], str | None]) -> str:
     """An IPv6 candidate: the address, an address and a port (uvicorn's ``::1:5000``), or text."""
+    found = shaped(text)
+    if found is not None:
+        return found
     core = text.rstrip(".:")
     found = shaped(core)
     if found is not None:

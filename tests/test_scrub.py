@@ -1,0 +1,102 @@
+"""The free-text scrubber: what it replaces, what it leaves, and that it never lets a planted value through."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from privlog._ip import make_truncate
+from privlog._scrub import make_text_scrubber, scrub_traceback
+
+scrub = make_text_scrubber(make_truncate(24, 48))
+placeholders = make_text_scrubber()
+
+
+class TestWhatIsReplaced:
+    def test_emails_plain_and_percent_encoded(self) -> None:
+        assert scrub("login jane.doe+x@example.co.uk ok") == "login {email} ok"
+        assert scrub("GET /a?u=jane.doe%40example.org") == "GET /a?u={email}"
+
+    def test_addresses_get_the_address_action(self) -> None:
+        assert scrub("from 203.0.113.77, then 2001:db8:1234:5678::77") == "from 203.0.113.0, then 2001:db8:1234::"
+        assert scrub("peer [2001:db8::1]:443 and ::ffff:198.51.100.9.") == "peer [2001:db8::]:443 and 198.51.100.0."
+
+    def test_without_an_action_an_address_is_a_placeholder(self) -> None:
+        assert placeholders("client 198.51.100.7:5555") == "client {ip}:5555"
+
+    def test_an_ipv6_address_with_a_port_as_uvicorn_writes_it(self) -> None:
+        assert placeholders("2001:db8::7:51234 - GET") == "{ip}:51234 - GET"
+
+    def test_credentials_after_a_scheme_or_a_credential_name(self) -> None:
+        assert scrub("Authorization: Bearer sk_live_Jq8Wv1Xy3Ab6") == "Authorization: Bearer {token}"
+        assert scrub("sent Basic dXNlcjpwYXNz") == "sent Basic {token}"
+        assert scrub("password=hunter2&page=2") == "password={token}&page=2"
+        assert scrub('{"api_key": "abc", "session_id": 12}') == '{"api_key": "{token}", "session_id": {token}}'
+
+    def test_uuids_and_generated_tokens(self) -> None:
+        assert scrub("req 123e4567-e89b-12d3-a456-426614174000") == "req {uuid}"
+        assert scrub("file aB3dE5gH7jK9mN1pQ2rS4t here") == "file {token} here"
+        assert scrub("x QwErTyUiOpAsDfGhJk") == "x {token}"
+
+
+class TestWhatIsLeft:
+    def test_the_hosts_own_addresses_read_as_they_are(self) -> None:
+        for text in ("Uvicorn running on http://127.0.0.1:8000", "Listening at: http://0.0.0.0:8000", "bound to [::1]:80"):
+            assert scrub(text) == text
+
+    def test_ordinary_prose_names_and_times(self) -> None:
+        for text in (
+            "ZeroDivisionError: division by zero",
+            "django.core.exceptions.ImproperlyConfigured",
+            "getUserProfileById returned at 12:34:56 with status 200",
+            "basic configuration loaded",
+            "Started server process [4321]",
+        ):
+            assert scrub(text) == text
+
+    def test_a_traceback_keeps_its_file_lines(self) -> None:
+        tb = 'Traceback:\n  File "/srv/app/test_e2e_uvicorn.py", line 3, in f\n    g()\nValueError: jane@example.org'
+        assert scrub_traceback(tb, scrub).splitlines() == [
+            "Traceback:",
+            '  File "/srv/app/test_e2e_uvicorn.py", line 3, in f',
+            "    g()",
+            "ValueError: {email}",
+        ]
+
+
+words = st.text(alphabet=string.ascii_letters + " .,:;-()[]'\"=/\n", max_size=40)
+emails = st.from_regex(r"[a-z][a-z0-9._+-]{2,20}@[a-z][a-z0-9-]{1,15}\.(org|com|de|co\.uk)", fullmatch=True)
+public_v4 = st.ip_addresses(v=4).filter(lambda a: a.is_global)
+public_v6 = st.ip_addresses(v=6).filter(lambda a: a.is_global and a.ipv4_mapped is None)
+
+
+class TestNothingPlantedGetsThrough:
+    @settings(max_examples=300)
+    @given(before=words, email=emails, after=words)
+    def test_an_email_anywhere(self, before: str, email: str, after: str) -> None:
+        assert email not in scrub(f"{before} {email} {after}")
+
+    @settings(max_examples=300)
+    @given(before=words, address=st.one_of(public_v4, public_v6), after=words)
+    def test_an_address_anywhere(self, before: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, after: str) -> None:
+        text = str(address)
+        out = placeholders(f"{before} {text} {after}")
+        assert "{ip}" in out
+        assert f" {text} " not in out
+
+    @settings(max_examples=300)
+    @given(before=words, size=st.integers(16, 64), after=words)
+    def test_a_random_url_safe_token_with_a_digit(self, before: str, size: int, after: str) -> None:
+        token = secrets.token_urlsafe(size)[:size]
+        if not any(c.isdigit() for c in token):
+            token = token[:-1] + "7"
+        assert token not in scrub(f"{before} {token} {after}")
+
+    @given(st.text(max_size=300))
+    def test_any_text_is_scrubbed_without_error_and_twice_is_once(self, text: str) -> None:
+        once = placeholders(text)
+        assert placeholders(once) == once
