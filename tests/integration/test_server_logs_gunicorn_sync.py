@@ -6,20 +6,19 @@ import sys
 
 import pytest
 
-from .support import assert_clean, serve_and_log
+from ..support.server_logs import assert_clean, serve_and_log
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(sys.platform == "win32", reason="gunicorn does not run on Windows"),
-]
-FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(q)s %({x-forwarded-for}i)s %({cookie}i)s'
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn does not run on Windows")
+FORMAT = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(q)s %({x-forwarded-for}i)s %({cookie}i)s'
+)
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     command = [
         sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--workers", "1",
-        "--access-logfile", "-", "--access-logformat", FORMAT, "tests.server_logs.apps.flask_app:app",
+        "--access-logfile", "-", "--access-logformat", FORMAT, "tests.support.server_apps.flask_app:app",
     ]  # fmt: skip
     return serve_and_log(tmp_path_factory.mktemp("gunicorn-sync"), command)
 

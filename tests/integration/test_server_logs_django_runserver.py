@@ -6,16 +6,14 @@ import sys
 
 import pytest
 
-from .support import assert_clean, serve_and_log
-
-pytestmark = pytest.mark.integration
+from ..support.server_logs import assert_clean, serve_and_log
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     command = [
         sys.executable, "-m", "django", "runserver", "127.0.0.1:{port}", "--noreload",
-        "--settings", "tests.server_logs.apps.django_settings",
+        "--settings", "tests.support.server_apps.django_settings",
     ]  # fmt: skip
     return serve_and_log(tmp_path_factory.mktemp("runserver"), command, slash="/")
 

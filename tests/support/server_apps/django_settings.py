@@ -7,7 +7,7 @@ from .policy import POLICY
 DEBUG = True
 SECRET_KEY = "test-only-not-secret-" + "x" * 40
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-ROOT_URLCONF = "tests.server_logs.apps.django_urls"
+ROOT_URLCONF = "tests.support.server_apps.django_urls"
 INSTALLED_APPS = ["privlog.django"]
 MIDDLEWARE = ["privlog.django.middleware.PrivacyLogMiddleware"]
 DATABASES: dict[str, object] = {}

@@ -6,16 +6,14 @@ import sys
 
 import pytest
 
-from .support import assert_clean, serve_and_log
-
-pytestmark = pytest.mark.integration
+from ..support.server_logs import assert_clean, serve_and_log
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     command = [
         sys.executable, "-m", "hypercorn", "--bind", "127.0.0.1:{port}", "--access-logfile", "-",
-        "tests.server_logs.apps.asgi_app:app",
+        "tests.support.server_apps.asgi_app:app",
     ]  # fmt: skip
     return serve_and_log(tmp_path_factory.mktemp("hypercorn"), command)
 
@@ -25,7 +23,7 @@ class TestHypercorn:
         assert_clean(output)
 
     def test_access_lines_keep_only_what_the_policy_records(self, output: str) -> None:
-        assert '127.0.0.0 - - [' in output  # the peer, truncated, without its port
+        assert "127.0.0.0 - - [" in output  # the peer, truncated, without its port
         assert '"GET /nope/{email}/{token} 1.1" 404' in output
         assert '"https://news.example.com" "Other (Other, other)"' in output
         assert "127.0.0.1:" not in output.split("Running on", 1)[1].split("\n", 1)[1]

@@ -6,9 +6,7 @@ import sys
 
 import pytest
 
-from .support import EMAIL, assert_clean, serve_and_log
-
-pytestmark = pytest.mark.integration
+from ..support.server_logs import EMAIL, assert_clean, serve_and_log
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +14,7 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     command = [
         sys.executable, "-m", "waitress", "--host", "127.0.0.1", "--port", "{port}",
         "--trusted-proxy", "127.0.0.1", "--trusted-proxy-headers", "x-forwarded-for x-forwarded-proto",
-        "tests.server_logs.apps.wsgi_app:app",
+        "tests.support.server_apps.wsgi_app:app",
     ]  # fmt: skip
     # waitress quotes a malformed proxy header in its warning
     malformed = {"X-Forwarded-Proto": EMAIL}

@@ -9,8 +9,8 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privlog._ip import make_truncate
-from privlog._scrub import make_text_scrubber, scrub_traceback
+from privlog._transforms.address import make_truncate
+from privlog._transforms.scrub import make_text_scrubber, scrub_traceback
 
 scrub = make_text_scrubber(make_truncate(24, 48))
 placeholders = make_text_scrubber()
@@ -22,8 +22,14 @@ class TestWhatIsReplaced:
         assert scrub("GET /a?u=jane.doe%40example.org") == "GET /a?u={email}"
 
     def test_addresses_get_the_address_action(self) -> None:
-        assert scrub("from 203.0.113.77, then 2001:db8:1234:5678::77") == "from 203.0.113.0, then 2001:db8:1234::"
-        assert scrub("peer [2001:db8::1]:443 and ::ffff:198.51.100.9.") == "peer [2001:db8::]:443 and 198.51.100.0."
+        assert (
+            scrub("from 203.0.113.77, then 2001:db8:1234:5678::77")
+            == "from 203.0.113.0, then 2001:db8:1234::"
+        )
+        assert (
+            scrub("peer [2001:db8::1]:443 and ::ffff:198.51.100.9.")
+            == "peer [2001:db8::]:443 and 198.51.100.0."
+        )
 
     def test_without_an_action_an_address_is_a_placeholder(self) -> None:
         assert placeholders("client 198.51.100.7:5555") == "client {ip}:5555"
@@ -35,7 +41,9 @@ class TestWhatIsReplaced:
         assert scrub("Authorization: Bearer sk_live_Jq8Wv1Xy3Ab6") == "Authorization: Bearer {token}"
         assert scrub("sent Basic dXNlcjpwYXNz") == "sent Basic {token}"
         assert scrub("password=hunter2&page=2") == "password={token}&page=2"
-        assert scrub('{"api_key": "abc", "session_id": 12}') == '{"api_key": "{token}", "session_id": {token}}'
+        assert (
+            scrub('{"api_key": "abc", "session_id": 12}') == '{"api_key": "{token}", "session_id": {token}}'
+        )
 
     def test_uuids_and_generated_tokens(self) -> None:
         assert scrub("req 123e4567-e89b-12d3-a456-426614174000") == "req {uuid}"
@@ -45,7 +53,11 @@ class TestWhatIsReplaced:
 
 class TestWhatIsLeft:
     def test_the_hosts_own_addresses_read_as_they_are(self) -> None:
-        for text in ("Uvicorn running on http://127.0.0.1:8000", "Listening at: http://0.0.0.0:8000", "bound to [::1]:80"):
+        for text in (
+            "Uvicorn running on http://127.0.0.1:8000",
+            "Listening at: http://0.0.0.0:8000",
+            "bound to [::1]:80",
+        ):
             assert scrub(text) == text
 
     def test_ordinary_prose_names_and_times(self) -> None:
@@ -82,7 +94,9 @@ class TestNothingPlantedGetsThrough:
 
     @settings(max_examples=300)
     @given(before=words, address=st.one_of(public_v4, public_v6), after=words)
-    def test_an_address_anywhere(self, before: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, after: str) -> None:
+    def test_an_address_anywhere(
+        self, before: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address, after: str
+    ) -> None:
         text = str(address)
         out = placeholders(f"{before} {text} {after}")
         assert "{ip}" in out

@@ -6,12 +6,9 @@ import sys
 
 import pytest
 
-from .support import assert_clean, serve_and_log
+from ..support.server_logs import assert_clean, serve_and_log
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(sys.platform == "win32", reason="gunicorn does not run on Windows"),
-]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="gunicorn does not run on Windows")
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +16,7 @@ def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     command = [
         sys.executable, "-m", "gunicorn", "--bind", "127.0.0.1:{port}", "--workers", "1",
         "--worker-class", "uvicorn_worker.UvicornWorker", "--logger-class", "privlog.gunicorn.Logger",
-        "--access-logfile", "-", "tests.server_logs.apps.asgi_app:app",
+        "--access-logfile", "-", "tests.support.server_apps.asgi_app:app",
     ]  # fmt: skip
     return serve_and_log(tmp_path_factory.mktemp("gunicorn-uvicorn"), command)
 

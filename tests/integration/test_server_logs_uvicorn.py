@@ -6,14 +6,12 @@ import sys
 
 import pytest
 
-from .support import assert_clean, serve_and_log
-
-pytestmark = pytest.mark.integration
+from ..support.server_logs import assert_clean, serve_and_log
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> str:
-    command = [sys.executable, "-m", "uvicorn", "tests.server_logs.apps.asgi_app:app", "--port", "{port}"]
+    command = [sys.executable, "-m", "uvicorn", "tests.support.server_apps.asgi_app:app", "--port", "{port}"]
     return serve_and_log(tmp_path_factory.mktemp("uvicorn"), command)
 
 

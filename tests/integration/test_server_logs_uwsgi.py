@@ -7,18 +7,15 @@ import sys
 
 import pytest
 
-from .support import BIN, assert_clean, serve_and_log
+from ..support.server_logs import BIN, assert_clean, serve_and_log
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(sys.platform == "win32", reason="uWSGI does not run on Windows"),
-]
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="uWSGI does not run on Windows")
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> str:
     command = [
-        str(BIN / "uwsgi"), "--http-socket", "127.0.0.1:{port}", "--module", "tests.server_logs.apps.flask_app:app",
+        str(BIN / "uwsgi"), "--http-socket", "127.0.0.1:{port}", "--module", "tests.support.server_apps.flask_app:app",
         "--master", "--processes", "1", "--die-on-term", "--disable-logging",
     ]  # fmt: skip
     return serve_and_log(tmp_path_factory.mktemp("uwsgi"), command)

@@ -1,6 +1,6 @@
 """A Flask app wired as the README says, for Flask's development server, gunicorn and uWSGI.
 
-``python -m tests.server_logs.apps.flask_app PORT`` runs it on werkzeug's development server.
+``python -m tests.support.server_apps.flask_app PORT`` runs it on werkzeug's development server.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import sys
 
 from flask import Flask
 
-from privlog.flask import PrivLog
+from privlog.flask import PrivacyLogExtension
 
 from .policy import POLICY
 
 app = Flask(__name__)
 app.config["PRIVLOG"] = POLICY
-privlog = PrivLog(app)
+privlog = PrivacyLogExtension(app)
 
 
 @app.get("/ready")

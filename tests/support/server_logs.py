@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from ..otlp_fake import free_port
+from .otlp_fake import free_port
 
 ROOT = Path(__file__).parent.parent.parent
 BIN = Path(sys.executable).parent
@@ -33,7 +33,7 @@ CLIENT_V6 = "2001:db8:1234:5678::77"
 TOKEN = "aB3dE5gH7jK9mN1pQ2rS4t"
 QUERY_TOKEN = "Zq8Wv1Xy3Ab6Cd9Ef2"
 SESSION = "s3ss10nJ4n3D03x"
-PASSWORD = "hunter2-pw"  # noqa: S105 - planted test data
+PASSWORD = "hunter2-pw"
 AGENT = "JaneDoeLeakAgent/4917"
 BASIC = base64.b64encode(f"{EMAIL}:{PASSWORD}".encode()).decode()
 
@@ -156,7 +156,9 @@ def assert_clean(output: str) -> None:
     assert not found, f"personal data in the server's output: {found}\n{output}"
 
 
-def serve_and_log(directory: Path, command: Sequence[str], *, slash: str = "", extra: Sequence[dict[str, str]] = ()) -> str:
+def serve_and_log(
+    directory: Path, command: Sequence[str], *, slash: str = "", extra: Sequence[dict[str, str]] = ()
+) -> str:
     """Start the server, send the requests (and ``extra`` header sets to ``/users/1``), stop
     it, and return everything it wrote."""
     with running(command, directory) as server:

@@ -6,14 +6,12 @@ import sys
 
 import pytest
 
-from .support import assert_clean, serve_and_log
-
-pytestmark = pytest.mark.integration
+from ..support.server_logs import assert_clean, serve_and_log
 
 
 @pytest.fixture(scope="module")
 def output(tmp_path_factory: pytest.TempPathFactory) -> str:
-    command = [sys.executable, "-m", "tests.server_logs.apps.flask_app", "{port}"]
+    command = [sys.executable, "-m", "tests.support.server_apps.flask_app", "{port}"]
     return serve_and_log(tmp_path_factory.mktemp("werkzeug"), command)
 
 
