@@ -14,9 +14,9 @@ BASELINES = {
     "flask": "test_bare_flask",
     "django": "test_bare_django",
     "loopback": "test_uvicorn_loopback[bare]",
-    "log-clean": "test_bare_logging[clean]",
-    "log-personal": "test_bare_logging[personal]",
-    "log-access": "test_bare_access_line",
+    "log-clean": "test_log_record[clean-bare]",
+    "log-personal": "test_log_record[personal-bare]",
+    "log-access": "test_log_record[access-bare]",
 }
 
 

@@ -21,10 +21,9 @@ from .shape import LogShaper, choose_stream
 Scrub = Callable[[str], str]
 
 #: The attributes every LogRecord has; anything else on a record came in through ``extra``.
-STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message",
-    "asctime",
-}
+_PLAIN_RECORD = logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+STANDARD_ATTRIBUTES = frozenset(_PLAIN_RECORD) | {"message", "asctime"}
+_PLAIN_SIZE = len(_PLAIN_RECORD)
 #: ``extra`` fields left as they are by default: OpenTelemetry's random trace and span ids.
 DEFAULT_KEEP = frozenset(
     {"otelTraceID", "otelSpanID", "otelTraceSampled", "otelServiceName", "trace_id", "span_id"}
@@ -90,6 +89,8 @@ def scrub_value(value: Any, scrub: Scrub, depth: int = 0) -> Any:
 
 def scrub_extras(record: logging.LogRecord, scrub: Scrub, keep: frozenset[str]) -> None:
     fields = record.__dict__
+    if len(fields) <= _PLAIN_SIZE:
+        return  # a record as logging made it: no extra field (the common case, and cheap)
     for key in fields.keys() - STANDARD_ATTRIBUTES - keep:
         fields[key] = scrub_value(fields[key], scrub)
 

@@ -32,21 +32,23 @@ _CREDENTIAL_NAMES = (
     r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|session|"
     r"cookie|signature|jwt|auth"
 )
+#: One cheap search (of the lower-cased text) that decides whether a credential can be in it.
+_CREDENTIAL_HINT = re.compile("pass|secret|token|key|session|cookie|signature|jwt|auth|bearer|basic|digest")
 _AUTH_SCHEMES = r"bearer|basic|digest"
 _TOKEN_RUN = r"A-Za-z0-9_\-.~+"  # noqa: S105 - a character class, not a secret
-_TEXT = re.compile(
-    # password=hunter2, "api_key": "x", Authorization: Bearer x, session_id=...
+# password=hunter2, "api_key": "x", Authorization: Bearer x, session_id=...
+_NAMED = re.compile(
     rf"(?P<name>(?<![\w-])[\w-]*?(?i:{_CREDENTIAL_NAMES})[\w-]*[\"']?\s*[=:]\s*)"
     rf"(?P<scheme>(?i:{_AUTH_SCHEMES})\s+)?(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>(){{}}\[\]]+)"
-    # a credential after its scheme, without a name before it
-    rf"|(?P<bare>\b(?i:{_AUTH_SCHEMES})\s+)(?P<cred>[A-Za-z0-9\-._~+/]+=*)"
-    # jane.doe@example.org, jane.doe%40example.org
-    r"|(?P<email>(?<![\w.%+-])[\w.%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"
-    # anything with two colons that may be an IPv6 address (checked by parsing)
-    r"|(?P<v6>(?<![0-9A-Za-z:.])(?=[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]{2,45})"
-    r"|(?P<v4>(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d))"
-    rf"|(?P<run>(?<![{_TOKEN_RUN}])[{_TOKEN_RUN}]{{16,}})"
 )
+# a credential after its scheme, without a name before it
+_SCHEME = re.compile(rf"(?P<bare>\b(?i:{_AUTH_SCHEMES})\s+)(?P<cred>[A-Za-z0-9\-._~+/]+=*)")
+# jane.doe@example.org, jane.doe%40example.org
+_EMAIL = re.compile(r"(?<![\w.%+-])[\w.%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# anything with two colons that may be an IPv6 address (checked by parsing)
+_V6 = re.compile(r"(?<![0-9A-Za-z:.])(?=[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:)[0-9A-Fa-f:.]{2,45}")
+_V4 = re.compile(r"(?<![0-9A-Za-z.])(?:\d{1,3}\.){3}\d{1,3}(?![0-9A-Za-z]|\.\d)")
+_RUN = re.compile(rf"(?<![{_TOKEN_RUN}])[{_TOKEN_RUN}]{{16,}}")
 _WORDS = re.compile(r"[A-Za-z]+")
 _CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 #: Lines of a traceback that only name the server's own source files.
@@ -65,7 +67,12 @@ def _placeholder_ip(packed: bytes) -> str:
 
 
 def make_text_scrubber(address: AddressTransform | None = None) -> TextScrubber:
-    """A scrubber whose addresses go through ``address`` (default: ``{ip}``)."""
+    """A scrubber whose addresses go through ``address`` (default: ``{ip}``).
+
+    One pass per kind of value, each skipped when a cheap test shows it cannot match, so a
+    message without personal data costs those tests and one scan for long runs. The
+    addresses come last: what the address action writes (a keyed hash) is not rescanned.
+    """
     transform = address or _placeholder_ip
 
     def shaped_address(text: str) -> str | None:
@@ -74,35 +81,48 @@ def make_text_scrubber(address: AddressTransform | None = None) -> TextScrubber:
             return None
         return text if is_private_to_host(packed) else transform(packed)
 
-    def replace(m: re.Match[str]) -> str:
-        kind = m.lastgroup
+    def named(m: re.Match[str]) -> str:
+        value = m["value"]
+        quote = value[0] if value[0] in "\"'" else ""
+        return f"{m['name']}{m['scheme'] or ''}{quote}{{token}}{quote}"
+
+    def scheme(m: re.Match[str]) -> str:
+        cred = m["cred"]
+        if m["bare"][:6].lower() != "bearer" and _PLAIN_WORD.fullmatch(cred):
+            return m[0]  # "basic configuration": a word, not a credential
+        return m["bare"] + "{token}"
+
+    def run(m: re.Match[str]) -> str:
         text = m[0]
-        if kind == "value":
-            value = m["value"]
-            quote = value[0] if value[0] in "\"'" else ""
-            return f"{m['name']}{m['scheme'] or ''}{quote}{{token}}{quote}"
-        if kind == "cred":
-            cred = m["cred"]
-            if m["bare"][:6].lower() != "bearer" and _PLAIN_WORD.fullmatch(cred):
-                return text  # "basic configuration": a word, not a credential
-            return m["bare"] + "{token}"
-        if kind == "email":
-            return "{email}"
-        if kind == "v6":
-            return _v6(text, shaped_address)
-        if kind == "v4":
-            found = shaped_address(text)
-            return text if found is None else found
         if _UUID.fullmatch(text):
             return "{uuid}"
         if _is_token(text) and not _camel_words(text):
             return "{token}"
         return _UUID.sub("{uuid}", text) if len(text) >= 32 else text
 
-    sub = _TEXT.sub
+    def v6(m: re.Match[str]) -> str:
+        return _v6(m[0], shaped_address)
+
+    def v4(m: re.Match[str]) -> str:
+        found = shaped_address(m[0])
+        return m[0] if found is None else found
+
+    email_sub, named_sub, scheme_sub = _EMAIL.sub, _NAMED.sub, _SCHEME.sub
+    run_sub, v6_sub, v4_sub = _RUN.sub, _V6.sub, _V4.sub
+    hint = _CREDENTIAL_HINT.search
 
     def scrub_text(text: str) -> str:
-        return sub(replace, text)
+        if "@" in text or "%40" in text:
+            text = email_sub("{email}", text)
+        if hint(text.lower()) is not None:
+            text = scheme_sub(scheme, named_sub(named, text))
+        if len(text) >= 16:
+            text = run_sub(run, text)
+        if text.count(":") >= 2:
+            text = v6_sub(v6, text)
+        if "." in text:
+            text = v4_sub(v4, text)
+        return text
 
     return scrub_text
 
