@@ -16,7 +16,7 @@ from structlog.typing import EventDict, WrappedLogger
 
 from ._logging.records import DEFAULT_KEEP, WITHHELD, Binding, scrub_value
 from ._privacylog import PrivacyLog
-from ._transforms.scrub import scrub_traceback
+from ._transforms.freetext import scrub_traceback
 
 #: Keys left as they are: structlog's own, and trace ids (see ``privlog.logging.DEFAULT_KEEP``).
 KEEP = DEFAULT_KEEP | {"timestamp", "level", "logger", "logger_name", "exc_info", "stack_info"}

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from .._privacylog import PrivacyLog
-from .._transforms.scrub import scrub_traceback
+from .._transforms.freetext import scrub_traceback
 from .shape import LogShaper, choose_stream
 
 Scrub = Callable[[str], str]

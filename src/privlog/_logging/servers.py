@@ -22,7 +22,7 @@ from typing import Any, Literal
 from .._errors import PolicyError
 from .._privacylog import PrivacyLog
 from .._transforms.address import parse_ip
-from .._transforms.scrub import is_private_to_host
+from .._transforms.freetext import is_private_to_host
 from .records import (
     Binding,
     Redacted,

@@ -23,7 +23,7 @@ from .._keys.epochs import KeyShredded
 from .._keys.ring import KeyRing
 from .._policy.types import Stream
 from .._transforms.address import format_ip, make_truncate, parse_ip
-from .._transforms.scrub import AddressTransform, TextScrubber, make_text_scrubber, scrub_traceback
+from .._transforms.freetext import AddressAction, TextScrubber, make_text_scrubber, scrub_traceback
 from .._transforms.text import make_query_filter, origin, scrub_path
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
@@ -188,7 +188,7 @@ def make_server_scrubber(text: TextScrubber, target: Callable[[str], str]) -> Te
     return scrub_server_text
 
 
-def _address_transform(pipeline: Pipeline | None, rule: Any) -> AddressTransform | None:
+def _address_transform(pipeline: Pipeline | None, rule: Any) -> AddressAction | None:
     """The stream's client-address action as a function of packed addresses, or None."""
     if rule is None or pipeline is None:
         return None

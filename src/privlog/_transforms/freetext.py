@@ -1,10 +1,17 @@
-"""Free text (a log line that does not parse, an error message): addresses, emails, tokens out.
+"""Free text (a log line that does not parse, a log message): addresses, emails, tokens out.
 
-Used where no field structure tells what a piece of text is. Every address found is handed to
-the caller's function (the stream's ``client_ip`` action: truncated, hashed, Crypto-PAn, or
-``{ip}``); emails, credentials after ``Bearer``/``Basic``, query strings and token-like words
-become placeholders. Over-scrubbing is the safe mistake: a version number that looks like an
-address is treated as one.
+Used where no field structure tells what a piece of text is: ``privlog anonymize`` for the lines
+it cannot parse, the logging filters for messages and tracebacks. Every address found is handed
+to the caller's function (the stream's ``client_ip`` action: truncated, hashed, Crypto-PAn, or
+``{ip}``); an email becomes ``{email}``, a UUID ``{uuid}``, a generated-looking word ``{token}``
+(the path scrubber's own test, so a token in a path and in a message are the same thing), the
+credential after ``Bearer``/``Basic`` or after a name such as ``password=`` or ``"api_key":``
+``{token}``, a query string ``?{query}`` where asked. Over-scrubbing is the safe mistake: a
+version number that looks like an address is treated as one.
+
+One pass per kind of value, each skipped when a cheap test shows it cannot match, so a message
+without personal data costs those tests and one scan for long words. Addresses come last, so
+what the address action writes (a keyed hash) is not scanned again.
 """
 
 from __future__ import annotations
@@ -13,65 +20,179 @@ import re
 from collections.abc import Callable
 
 from .address import parse_ip
-from .text import _is_token
+from .text import _HEX, _PLAIN_WORD, _UUID, _is_token
 
 AddressAction = Callable[[bytes], str]
 """Maps a packed address (4 or 16 bytes) to the text written in its place."""
 
-_FREE = re.compile(
-    r"(?P<email>[A-Za-z0-9._%+\-]+(?:@|%40)[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+)"
-    r"|(?P<cred>(?i:bearer|basic|digest|token)[ =:]+)[A-Za-z0-9._~+/=\-]{4,}"
-    r"|(?P<query>\?[^\s\"'<>\\]+)"
-    r"|(?P<v6>[0-9A-Fa-f]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)"
-    r"|(?P<v4>\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})"
-    r"|(?P<word>[A-Za-z0-9_\-.~+]{16,})"
+TextScrubber = Callable[[str], str]
+"""Returns the text with every personal value replaced (a text without any: unchanged)."""
+
+_CREDENTIAL_NAMES = (
+    r"password|passwd|passphrase|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|session|"
+    r"cookie|signature|jwt|auth"
 )
+_AUTH_SCHEMES = r"bearer|basic|digest|token"
+#: One cheap search (of the lower-cased text) that decides whether a credential can be in it.
+_CREDENTIAL_HINT = re.compile("pass|secret|token|key|session|cookie|signature|jwt|auth|bearer|basic|digest")
+_TOKEN_CHARS = r"A-Za-z0-9_\-.~+"  # noqa: S105 - a character class, not a secret
+# password=hunter2, "api_key": "x", Authorization: Bearer x, session_id=...
+_NAMED = re.compile(
+    rf"(?P<name>(?<![\w-])[\w-]*?(?i:{_CREDENTIAL_NAMES})[\w-]*[\"']?\s*[=:]\s*)"
+    rf"(?P<scheme>(?i:{_AUTH_SCHEMES})\s+)?(?P<value>\"[^\"]*\"|'[^']*'|[^\s&;,\"'<>(){{}}\[\]]+)"
+)
+# a credential after its scheme, without a name before it
+_SCHEME = re.compile(rf"(?P<bare>\b(?i:{_AUTH_SCHEMES})[ =:]+)(?P<cred>[A-Za-z0-9\-._~+/]+=*)")
+_EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_QUERY = re.compile(r"\?[^\s\"'<>\\]+")
+_RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{16,}}")
+_V6 = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 _V6_HEAD = re.compile(r"[0-9A-Fa-f]{5,}:")  # a first group too long: hex text glued to an address
+_V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_WORDS = re.compile(r"[A-Za-z]+")
+_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
+#: Lines of a traceback that only name the server's own source files.
+_FILE_LINE = re.compile(r"\s*(?:\|\s*)*File \"")
 
 
-def _v6(text: str) -> tuple[int, int, bytes] | None:
-    """Where in an IPv6-looking run an address is: the run itself, or it without glued text."""
+def is_private_to_host(packed: bytes) -> bool:
+    """Loopback or unspecified: an address of the machine itself, never of a person."""
+    if len(packed) == 4:
+        return packed[0] == 127 or packed == b"\x00\x00\x00\x00"
+    return packed[:15] == b"\x00" * 15 and packed[15] in (0, 1)
+
+
+def _placeholder_ip(packed: bytes) -> str:
+    return "{ip}"
+
+
+def _named(m: re.Match[str]) -> str:
+    value = m["value"]
+    quote = value[0] if value[0] in "\"'" else ""
+    return f"{m['name']}{m['scheme'] or ''}{quote}{{token}}{quote}"
+
+
+def _scheme(m: re.Match[str]) -> str:
+    if m["bare"][:6].lower() != "bearer" and _PLAIN_WORD.fullmatch(m["cred"]):
+        return m[0]  # "basic configuration", "token expired": a word, not a credential
+    return m["bare"] + "{token}"
+
+
+def _run(m: re.Match[str]) -> str:
+    text = m[0]
+    if _UUID.fullmatch(text):
+        return "{uuid}"
+    if _is_token(text) and not _camel_words(text):
+        return "{token}"
+    return _UUID.sub("{uuid}", text) if len(text) >= 32 else text
+
+
+def _camel_words(text: str) -> bool:
+    """Letters only, each word camel-cased of real words (``ZeroDivisionError``,
+    ``getUserProfileById``): names in messages and tracebacks, which the path scrubber takes
+    for tokens. Random letters split into parts of about two letters; words average over 3.5."""
+    if any(c.isdigit() for c in text) or _HEX.fullmatch(text):
+        return False
+    for word in _WORDS.findall(text):
+        if _PLAIN_WORD.fullmatch(word):
+            continue
+        parts = _CAMEL_PART.findall(word)
+        if sum(map(len, parts)) != len(word) or len(word) / len(parts) < 3.5:
+            return False
+    return True
+
+
+def _locate_v6(text: str) -> tuple[int, int, bytes] | None:
+    """Where in an IPv6-looking run an address is: the run itself, it without glued text, or
+    it without a port (uvicorn writes ``2001:db8::7:51234``)."""
     packed = parse_ip(text)
     if packed is not None:
         return 0, len(text), packed
-    start = len(text) - len(text.lstrip(":"))
     end = len(text.rstrip(":."))
+    packed = parse_ip(text[:end]) if end < len(text) else None
+    if packed is not None:
+        return 0, end, packed  # at the end of a sentence: "from ::ffff:192.0.2.9."
+    start = len(text) - len(text.lstrip(":"))
     head = _V6_HEAD.match(text, start)
     if head is not None:
         start = head.end() - 5  # keep the last four hex digits of the glued group
-    if start == 0 and end == len(text):
-        return None
-    packed = parse_ip(text[start:end]) if end > start else None
-    return (start, end, packed) if packed is not None else None
+    if start != 0 or end != len(text):
+        packed = parse_ip(text[start:end]) if end > start else None
+        if packed is not None:
+            return start, end, packed
+    host, sep, port = text[start:end].rpartition(":")
+    if sep and port.isdecimal() and ":" in host:
+        packed = parse_ip(host)
+        if packed is not None:
+            return start, start + len(host), packed
+    return None
+
+
+def _scrub(text: str, address: Callable[[bytes], str | None], queries: bool) -> str:
+    """The passes; ``address`` returns None for an address to leave as it is."""
+    if "@" in text or "%40" in text:
+        text = _EMAIL.sub("{email}", text)
+    if _CREDENTIAL_HINT.search(text.lower()) is not None:
+        text = _SCHEME.sub(_scheme, _NAMED.sub(_named, text))
+    if queries and "?" in text:
+        text = _QUERY.sub("?{query}", text)
+    if len(text) >= 16:
+        text = _RUN.sub(_run, text)
+    if text.count(":") >= 2:
+
+        def v6(m: re.Match[str]) -> str:
+            found = m[0]
+            where = _locate_v6(found)
+            if where is None:
+                return found
+            start, end, packed = where
+            shaped = address(packed)
+            return found if shaped is None else found[:start] + shaped + found[end:]
+
+        text = _V6.sub(v6, text)
+    if "." in text:
+
+        def v4(m: re.Match[str]) -> str:
+            packed = parse_ip(m[0])
+            shaped = None if packed is None else address(packed)
+            return m[0] if shaped is None else shaped
+
+        text = _V4.sub(v4, text)
+    return text
+
+
+def make_text_scrubber(
+    address: AddressAction | None = None, *, keep_host: bool = True, queries: bool = False
+) -> TextScrubber:
+    """A scrubber compiled with its address action (default: ``{ip}``), for log messages.
+
+    ``keep_host``: loopback and unspecified addresses (``127.0.0.1``, ``::1``, ``0.0.0.0``)
+    stay, so a server's "listening on" line still reads right. ``queries``: query strings
+    become ``?{query}`` (the logging filters shape them by the policy's allow-list instead).
+    """
+    transform = address or _placeholder_ip
+
+    def shaped(packed: bytes) -> str | None:
+        return None if keep_host and is_private_to_host(packed) else transform(packed)
+
+    def scrub_text(text: str) -> str:
+        return _scrub(text, shaped, queries)
+
+    return scrub_text
 
 
 def make_free_text_scrubber() -> Callable[[str, AddressAction], str]:
-    """``scrub(text, address)``: ``text`` with addresses, emails, credentials and tokens replaced."""
+    """``scrub(text, address)``: every address to ``address``, query strings replaced."""
 
     def scrub(text: str, address: AddressAction) -> str:
-        def replace(match: re.Match[str]) -> str:
-            kind = match.lastgroup
-            found = match[0]
-            if kind == "v4":
-                packed = parse_ip(found)
-                return found if packed is None else address(packed)
-            if kind == "v6":
-                where = _v6(found)
-                if where is None:
-                    return found
-                start, end, packed = where
-                return found[:start] + address(packed) + found[end:]
-            if kind == "word":
-                return "{token}" if _is_token(found) else found
-            if kind == "email":
-                return "{email}"
-            if kind == "cred":
-                return match["cred"] + "{token}"
-            return "?{query}"
-
-        return _FREE.sub(replace, text)
+        return _scrub(text, address, True)
 
     return scrub
 
 
 scrub_free_text = make_free_text_scrubber()
+
+
+def scrub_traceback(text: str, scrub: TextScrubber) -> str:
+    """A formatted traceback with each line scrubbed, except the lines naming source files."""
+    return "\n".join(line if _FILE_LINE.match(line) else scrub(line) for line in text.split("\n"))

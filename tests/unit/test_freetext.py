@@ -1,4 +1,4 @@
-"""The free-text scrubber: what it replaces, what it leaves, and that it never lets a planted value through."""
+"""The free-text scrubber for log messages: what it replaces, what it leaves, and that it never lets a planted value through."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privlog._transforms.address import make_truncate
-from privlog._transforms.scrub import make_text_scrubber, scrub_traceback
+from privlog._transforms.freetext import make_text_scrubber, scrub_traceback
 
 scrub = make_text_scrubber(make_truncate(24, 48))
 placeholders = make_text_scrubber()
