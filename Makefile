@@ -34,7 +34,7 @@ test-min: $(BIN)/.installed
 	$(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MIN_VENV)/bin/python -m pip install --quiet -e ".[dev]" "flask==2.3.*" "werkzeug==2.3.*" "django==4.2.*"
-	$(MIN_VENV)/bin/python -m pytest -q tests/unit/test_wsgi.py tests/unit/test_flask.py tests/unit/test_django.py tests/unit/test_frameworks_agree.py tests/unit/test_examples_wsgi.py tests/integration/test_uwsgi.py
+	$(MIN_VENV)/bin/python -m pytest -q tests/unit/test_wsgi.py tests/unit/test_flask.py tests/unit/test_django.py tests/unit/test_frameworks_agree.py tests/unit/test_examples_wsgi.py tests/integration/test_uwsgi.py tests/unit/test_server_log_filters.py tests/integration/test_server_logs_flask_dev_server.py tests/integration/test_server_logs_django_runserver.py tests/integration/test_server_logs_gunicorn_sync.py
 
 # The unit tests on the oldest and newest Python the metadata claims (3.10 and 3.13), where
 # this machine's pyenv has them; a version that is missing is reported and skipped.
