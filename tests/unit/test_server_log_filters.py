@@ -127,6 +127,13 @@ class TestAccessLines:
         v6 = emit("uvicorn.access", ACCESS, "2001:db8:1234:5678::77:5555", "BREW", "/a", "1.1", 404)
         assert v6 == '2001:db8:1234:: - "_OTHER /a HTTP/1.1" 404\n'
 
+    def test_uvicorns_websocket_handshake_lines(self, pl: PrivacyLog) -> None:
+        privlog_logging.install(pl)
+        out = emit("uvicorn.error", '%s - "WebSocket %s" [accepted]', "2001:db8::7:51234", "/ws/4711?token=x")
+        assert out == '2001:db8:: - "WebSocket /ws/{id}" [accepted]\n'
+        privlog_logging.install(pl, mode="drop")
+        assert emit("uvicorn.error", '%s - "WebSocket %s" 403', "203.0.113.77:0", "/ws/1") == ""
+
     def test_a_keyed_hash_is_the_records_own_pseudonym(self) -> None:
         pl = make(client_ip="hash", client_port="keep")
         try:
