@@ -24,6 +24,7 @@ from .._keys.ring import KeyRing
 from .._policy.types import Stream
 from .._transforms.address import format_ip, make_truncate, parse_ip
 from .._transforms.freetext import AddressAction, TextScrubber, make_text_scrubber, scrub_traceback
+from .._transforms.shapes import make_shape
 from .._transforms.text import make_query_filter, origin, scrub_path
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
@@ -53,7 +54,16 @@ class LogShaper:
 
     def __init__(self, pipeline: Pipeline | None = None, stream: Stream | None = None) -> None:
         fields = stream.fields if stream is not None else {}
-        self.headers = dict(stream.headers) if stream is not None else {}
+        # Headers kept as they are, each with the shape its values must fit (else ``-``).
+        self._headers: dict[str, Callable[[str], str | None]] = (
+            {
+                name: make_shape(stream.header_patterns[name])
+                for name, action in stream.headers.items()
+                if action == "keep" and name in stream.header_patterns
+            }
+            if stream is not None
+            else {}
+        )
         self._address = _address_transform(pipeline, fields.get("client_ip"))
         self.keeps_port = "client_port" in fields
         path = fields.get("path")
@@ -109,7 +119,7 @@ class LogShaper:
         path, sep, query = text.partition("?")
         shaped = self._path(path)
         if sep and self._query is not None:
-            kept = self._query(query.encode("utf-8", "replace"))
+            kept = self._query(query.encode("utf-8", "replace"))[0]
             if kept:
                 return f"{shaped}?{kept}"
         return shaped
@@ -120,14 +130,14 @@ class LogShaper:
         path, sep, query = text.partition("?")
         shaped = scrub_path(path)
         if sep and self._query is not None:
-            kept = self._query(query.encode("utf-8", "replace"))
+            kept = self._query(query.encode("utf-8", "replace"))[0]
             if kept:
                 return f"{shaped}?{kept}"
         return shaped
 
     def query(self, text: str) -> str:
         """A bare query string (gunicorn's ``%(q)s``) as the stream keeps it, else ``-``."""
-        kept = self._query(text.encode("utf-8", "replace")) if self._query is not None and text else None
+        kept = self._query(text.encode("utf-8", "replace"))[0] if self._query is not None and text else None
         return kept or "-"
 
     def method(self, text: str) -> str:
@@ -159,8 +169,10 @@ class LogShaper:
         return f"{family}{' ' + major if major else ''} ({os_family}, {device})"
 
     def header(self, name: str, value: str) -> str:
-        """A request header: kept only if the stream keeps it as it is; else ``-``."""
-        return value[:MAX_TEXT] if self.headers.get(name) == "keep" else "-"
+        """A request header: kept only if the stream keeps it and it fits its shape; else ``-``."""
+        shape = self._headers.get(name)
+        kept = shape(value[:MAX_TEXT]) if shape is not None else None
+        return "-" if kept is None else kept
 
     def response_header(self, name: str, value: str) -> str:
         return value if name in _SAFE_RESPONSE_HEADERS else "-"

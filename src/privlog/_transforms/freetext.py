@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable
 
 from .address import parse_ip
-from .text import _HEX, _PLAIN_WORD, _UUID, _is_token
+from .text import _HEX, _PIECE, _UUID, _is_token, _readable
 
 AddressAction = Callable[[bytes], str]
 """Maps a packed address (4 or 16 bytes) to the text written in its place."""
@@ -45,12 +45,11 @@ _NAMED = re.compile(
 _SCHEME = re.compile(rf"(?P<bare>\b(?i:{_AUTH_SCHEMES})[ =:]+)(?P<cred>[A-Za-z0-9\-._~+/]+=*)")
 _EMAIL = re.compile(r"[\w.%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _QUERY = re.compile(r"\?[^\s\"'<>\\]+")
-_RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{16,}}")
+_RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{12,}}")  # the path scrubber's length
 _V6 = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 _V6_HEAD = re.compile(r"[0-9A-Fa-f]{5,}:")  # a first group too long: hex text glued to an address
 _V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
 _WORDS = re.compile(r"[A-Za-z]+")
-_CAMEL_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 #: Lines of a traceback that only name the server's own source files.
 _FILE_LINE = re.compile(r"\s*(?:\|\s*)*File \"")
 
@@ -73,7 +72,8 @@ def _named(m: re.Match[str]) -> str:
 
 
 def _scheme(m: re.Match[str]) -> str:
-    if m["bare"][:6].lower() != "bearer" and _PLAIN_WORD.fullmatch(m["cred"]):
+    cred = m["cred"]
+    if m["bare"][:6].lower() != "bearer" and cred.isalpha() and _readable(cred):
         return m[0]  # "basic configuration", "token expired": a word, not a credential
     return m["bare"] + "{token}"
 
@@ -88,16 +88,17 @@ def _run(m: re.Match[str]) -> str:
 
 
 def _camel_words(text: str) -> bool:
-    """Letters only, each word camel-cased of real words (``ZeroDivisionError``,
+    """Letters only, each word camel-cased of readable words (``ZeroDivisionError``,
     ``getUserProfileById``): names in messages and tracebacks, which the path scrubber takes
-    for tokens. Random letters split into parts of about two letters; words average over 3.5."""
+    for tokens beyond two humps. Random letters split into parts of about two letters, and
+    fail the path scrubber's test of a readable word; real words average over 3.5 letters."""
     if any(c.isdigit() for c in text) or _HEX.fullmatch(text):
         return False
     for word in _WORDS.findall(text):
-        if _PLAIN_WORD.fullmatch(word):
-            continue
-        parts = _CAMEL_PART.findall(word)
+        parts = _PIECE.findall(word)
         if sum(map(len, parts)) != len(word) or len(word) / len(parts) < 3.5:
+            return False
+        if not all(len(p) <= 2 or _readable(p) for p in parts):
             return False
     return True
 
@@ -136,7 +137,7 @@ def _scrub(text: str, address: Callable[[bytes], str | None], queries: bool) -> 
         text = _SCHEME.sub(_scheme, _NAMED.sub(_named, text))
     if queries and "?" in text:
         text = _QUERY.sub("?{query}", text)
-    if len(text) >= 16:
+    if len(text) >= 12:
         text = _RUN.sub(_run, text)
     if text.count(":") >= 2:
 
