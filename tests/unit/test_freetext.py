@@ -99,8 +99,8 @@ class TestNothingPlantedGetsThrough:
     ) -> None:
         text = str(address)
         out = placeholders(f"{before} {text} {after}")
-        assert "{ip}" in out
-        assert f" {text} " not in out
+        assert text not in out  # an address after "token" goes as the token, else as {ip}
+        assert "{ip}" in out or "{token}" in out
 
     @settings(max_examples=300)
     @given(before=words, size=st.integers(16, 64), after=words)
