@@ -18,6 +18,11 @@ RING_CACHE = 8
 SUBJECT_EPOCH = -(1 << 62)  # where a key source caches its subject ring beside the epochs' rings
 
 
+MAX_RETENTION_DAYS = 36_500
+"""A hundred years: the longest retention (of records, and so of keys) a policy may name;
+longer is a mistake, and dates past the year 9999 cannot be computed."""
+
+
 class KeyShredded(LookupError):
     """The key of this epoch was destroyed; its pseudonyms can no longer be computed."""
 

@@ -30,6 +30,7 @@ from .._errors import PolicyError, did_you_mean
 from .epochs import (
     DAY_NS,
     EPOCH_DATE,
+    MAX_RETENTION_DAYS,
     RING_CACHE,
     ROTATIONS,
     KeyShredded,
@@ -116,10 +117,10 @@ class KeyStore:
         """Create a store with a fresh random key chain starting at the current epoch."""
         if rotation not in ROTATIONS:
             raise PolicyError("rotation", f"unknown rotation {rotation!r}", did_you_mean(rotation, ROTATIONS))
-        if retention_days <= 0:
+        if isinstance(retention_days, bool) or not 0 < retention_days <= MAX_RETENTION_DAYS:
             raise PolicyError(
                 "retention_days",
-                "must be a positive number of days",
+                f"must be a positive number of days (at most {MAX_RETENTION_DAYS})",
                 "use your longest keyed stream's retention",
             )
         path = Path(directory)

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .._errors import PolicyError
-from .epochs import ROTATIONS
+from .epochs import MAX_RETENTION_DAYS, ROTATIONS
 
 _CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")
 
@@ -77,7 +77,7 @@ def parse_store(raw: bytes, path: Path) -> tuple[str, int, list[Chain]]:
         raise damaged(path) from None
     if rotation not in ROTATIONS:
         raise PolicyError("secret.store", f"unknown rotation in {path}", "recreate the store")
-    if days <= 0 or not chains:
+    if not 0 < days <= MAX_RETENTION_DAYS or not chains:
         raise damaged(path)
     return rotation, days, chains
 

@@ -8,7 +8,7 @@ from typing import Any
 from .._errors import PolicyError, did_you_mean
 from .._transforms.shapes import ShapeSpec, parse_shape
 from .catalogue import FIELDS, HEADER_ACTIONS
-from .common import as_table, check_keys
+from .common import as_table, check_keys, choice
 from .types import FieldRule
 
 _CREDENTIAL_HEADERS = frozenset(
@@ -50,6 +50,10 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
             setting, "no field is listed", 'add e.g. fields = { path = "template", status = "keep" }'
         )
     table = as_table(value, setting)
+    if not table:
+        raise PolicyError(
+            setting, "no field is listed", 'add e.g. fields = { path = "template", status = "keep" }'
+        )
     rules: dict[str, FieldRule] = {}
     for name, spec in table.items():
         fsetting = f"{setting}.{name}"
@@ -67,6 +71,10 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
         else:
             raise PolicyError(
                 fsetting, f"must be an action name or a table, got {spec!r}", f'write {name} = "{field.default}"'
+            )
+        if not isinstance(action, str):
+            raise PolicyError(
+                fsetting, f"the action must be a name, got a {type(action).__name__}", did_you_mean("", field.actions)
             )
         if action == "drop":
             continue
@@ -110,10 +118,7 @@ def parse_headers(value: Any, setting: str) -> tuple[dict[str, str], dict[str, S
             action = spec
         if action == "drop":
             continue
-        if action not in HEADER_ACTIONS:
-            raise PolicyError(
-                hsetting, f"unknown action {action!r}", did_you_mean(str(action), HEADER_ACTIONS)
-            )
+        choice(action, HEADER_ACTIONS, hsetting, "header action")
         if action == "keep":
             patterns[lname] = _kept_header_pattern(lname, options, hsetting)
         out[lname] = action

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import PolicyError, did_you_mean
+from .._errors import PolicyError
 from .._keys.epochs import ROTATIONS
+from .common import choice
 from .sections import (
     as_table,
     check_keys,
@@ -99,19 +100,9 @@ class Policy:
         export = parse_export(data.get("export", {}))
         secret_cfg = as_table(data.get("secret", {}), "secret")
         check_keys(secret_cfg, _SECRET_KEYS, "secret")
-        algorithm = secret_cfg.get("algorithm", "blake2b")
-        if algorithm not in HASH_ALGORITHMS:
-            raise PolicyError(
-                "secret.algorithm",
-                f"unknown algorithm {algorithm!r}",
-                did_you_mean(str(algorithm), HASH_ALGORITHMS),
-            )
+        algorithm = choice(secret_cfg.get("algorithm", "blake2b"), HASH_ALGORITHMS, "secret.algorithm", "algorithm")
         geo_database = parse_geo(data.get("geo", {}), env, streams)
-        rotation = secret_cfg.get("rotation", "never")
-        if rotation not in ROTATIONS:
-            raise PolicyError(
-                "secret.rotation", f"unknown rotation {rotation!r}", did_you_mean(str(rotation), ROTATIONS)
-            )
+        rotation = choice(secret_cfg.get("rotation", "never"), ROTATIONS, "secret.rotation", "rotation")
         secret: bytes | None = None
         secret_setting = "secret.env"  # noqa: S105 - the setting's name, not a secret
         key_store: str | None = None

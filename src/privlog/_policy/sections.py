@@ -10,6 +10,7 @@ from typing import Any
 from .._errors import PolicyError, did_you_mean
 from .._transforms.address import PROXY_HEADERS
 from .catalogue import EVENT_KINDS, KEYED_ACTIONS
+from .common import MAX_RETENTION_DAYS, choice
 from .common import as_table as as_table
 from .common import check_keys as check_keys
 from .fields import parse_fields, parse_headers
@@ -17,6 +18,7 @@ from .types import RETENTION_BASES, SUBJECT_FIELDS, ExportSettings, RetentionCla
 
 MIN_SECRET_BYTES = 32
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
+MAX_FLUSH_INTERVAL = 3600.0
 
 _PROXY_KEYS = frozenset({"trusted", "header"})
 _RETENTION_KEYS = frozenset({"days", "purpose", "legal_basis", "from", "subject"})
@@ -40,10 +42,10 @@ def parse_retention(value: Any) -> dict[str, RetentionClass]:
         spec = as_table(spec, setting)
         check_keys(spec, _RETENTION_KEYS, setting)
         days = spec.get("days")
-        if isinstance(days, bool) or not isinstance(days, int) or days <= 0:
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= MAX_RETENTION_DAYS:
             raise PolicyError(
                 f"{setting}.days",
-                f"must be a positive whole number of days, got {days!r}",
+                f"must be a positive whole number of days (at most {MAX_RETENTION_DAYS}), got {days!r}",
                 "set days = 7 (or your policy's period)",
             )
         purpose = spec.get("purpose")
@@ -131,10 +133,7 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
                 f"{setting}.events", "must be a non-empty list", 'set events = ["http", "websocket", "auth"]'
             )
         for ev in events:
-            if ev not in EVENT_KINDS:
-                raise PolicyError(
-                    f"{setting}.events", f"unknown event kind {ev!r}", did_you_mean(str(ev), EVENT_KINDS)
-                )
+            choice(ev, EVENT_KINDS, f"{setting}.events", "event kind")
         fields = parse_fields(spec.get("fields"), f"{setting}.fields")
         kept_for = retention[rname]
         if kept_for.subject is not None:
@@ -203,27 +202,30 @@ def parse_proxies(value: Any) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
 def parse_export(value: Any) -> ExportSettings:
     table = as_table(value, "export")
     check_keys(table, _EXPORT_KEYS, "export")
-    sink = table.get("sink", "auto")
-    if sink not in SINKS:
-        raise PolicyError("export.sink", f"unknown sink {sink!r}", did_you_mean(str(sink), SINKS))
+    sink = choice(table.get("sink", "auto"), SINKS, "export.sink", "sink")
     directory = table.get("directory", "privlog-logs")
-    if not isinstance(directory, str) or not directory:
+    if not isinstance(directory, str) or not directory or "\0" in directory:
         raise PolicyError(
             "export.directory", "must be a directory path", 'set directory = "/var/log/privlog"'
         )
     ints = {}
-    for key, default in (("queue_size", 10_000), ("batch_size", 256)):
+    for key, default, most in (("queue_size", 10_000, 10_000_000), ("batch_size", 256, 100_000)):
         v = table.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 < v <= most:
             raise PolicyError(
-                f"export.{key}", f"must be a positive whole number, got {v!r}", f"set {key} = {default}"
+                f"export.{key}", f"must be a positive whole number (at most {most}), got {v!r}", f"set {key} = {default}"
             )
         ints[key] = v
     interval = table.get("flush_interval", 0.5)
-    if isinstance(interval, bool) or not isinstance(interval, (int, float)) or interval <= 0:
+    # inf or 1e300 kill the worker (a wait that overflows), nan makes it spin: a bounded number.
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, (int, float))
+        or not 0.001 <= interval <= MAX_FLUSH_INTERVAL
+    ):
         raise PolicyError(
             "export.flush_interval",
-            f"must be a positive number of seconds, got {interval!r}",
+            f"must be a positive number of seconds (0.001 to {MAX_FLUSH_INTERVAL:g}), got {interval!r}",
             "set flush_interval = 0.5",
         )
     return ExportSettings(
@@ -244,10 +246,7 @@ def parse_metrics(value: Any, streams: tuple[Stream, ...]) -> str | None:
     if not enabled:
         return None
     names = [s.name for s in streams]
-    stream = table.get("stream", names[0])
-    if stream not in names:
-        raise PolicyError("metrics.stream", f"unknown stream {stream!r}", did_you_mean(str(stream), names))
-    return str(stream)
+    return choice(table.get("stream", names[0]), names, "metrics.stream", "stream")
 
 
 def parse_geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -> str | None:
