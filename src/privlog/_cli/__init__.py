@@ -14,7 +14,7 @@ from .._errors import PolicyError
 from .._keys.ring import KeyRing
 from .._policy.advice import raw_data_warnings
 from .._policy.model import Policy
-from . import holds, init, notice
+from . import audit, holds, init, notice
 from .anonymize import add_parser as add_anonymize
 
 
@@ -285,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_anonymize(sub)
     init.add_commands(sub)
     holds.add_commands(sub)
+    audit.add_commands(sub)
     secret = sub.add_parser("secret", help="print a new random secret for PRIVLOG_SECRET")
     secret.set_defaults(func=_cmd_secret)
     return parser

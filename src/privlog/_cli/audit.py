@@ -1,0 +1,64 @@
+"""``privlog audit STORE``: check a JSONL store against its policy; exit 1 on any finding."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .._ops.audit import KINDS, Report
+
+
+def render_report(report: Report) -> str:
+    """The findings, grouped by kind, stream and attribute, with the first few places: no values."""
+    lines = [
+        f"privlog audit {report.store}: {report.records:,} record(s) in {report.files} file(s), "
+        f"{len(report.streams)} stream(s), {report.seconds:.1f} s"
+    ]
+    lines += [f"note: {n}" for n in report.notes]
+    if report.clean:
+        lines.append("no findings: the store keeps the policy's promises")
+        return "\n".join(lines) + "\n"
+    total = sum(t.count for t in report.findings.values())
+    lines.append(f"{total:,} finding(s):")
+    for (kind, stream, attribute), tally in sorted(report.findings.items()):
+        where = " ".join(x for x in (stream, attribute) if x)
+        lines.append(f"  {kind}: {tally.count:,} × {KINDS[kind]}{f' ({where})' if where else ''}")
+        lines.append(f"    at {', '.join(tally.where)}{', ...' if tally.count > len(tally.where) else ''}")
+    return "\n".join(lines) + "\n"
+
+
+def _progress(done: int, total: int) -> None:
+    print(f"\rprivlog audit: {100 * done // total:3d}% of {total / 1e6:,.0f} MB", end="", file=sys.stderr)
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .._keys.store import KeyStore
+    from .._notice.explain import load_policy
+    from .._ops.audit import audit_store
+
+    policy = load_policy(args.policy) if args.policy else None
+    keys = args.keys or (policy.key_store if policy is not None else None)
+    held = frozenset(h.key_id for h in KeyStore.load(keys).held()) if keys else None
+    tty = sys.stderr.isatty()
+    report = audit_store(args.store, policy, held_key_ids=held, on_progress=_progress if tty else None)
+    if tty:
+        print("\r\033[K", end="", file=sys.stderr)
+    print(render_report(report), end="")
+    return 0 if report.clean else 1
+
+
+def add_commands(sub: Any) -> None:
+    """Register ``privlog audit``."""
+    audit = sub.add_parser(
+        "audit",
+        help="check a JSONL store for raw personal data, unlisted attributes, expired records; exit 1 on findings",
+    )
+    audit.add_argument("store", help="the JSONL store (the policy's export.directory)")
+    audit.add_argument(
+        "--policy", help="the policy the store was written with (checks attributes and truncation)"
+    )
+    audit.add_argument(
+        "--keys", help="the key store (default: the policy's); records of shredded keys are findings"
+    )
+    audit.set_defaults(func=_cmd_audit)
