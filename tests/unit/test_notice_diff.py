@@ -99,13 +99,17 @@ CASES = [
     ("full paths", lambda d: _fields(d).update(path="keep"), "more", "including any identifiers it contains"),
     (
         "query values kept",
-        lambda d: _fields(d).update(query={"action": "allowlist", "allow": ["page"], "values": {"page": "int"}}),
+        lambda d: _fields(d).update(
+            query={"action": "allowlist", "allow": ["page"], "values": {"page": "int"}}
+        ),
         "more",
-        "the values of “page” are recorded",
+        "the values of “page” (only a whole number of up to six digits) are recorded",
     ),
     (
         "a new header",
-        lambda d: d["streams"]["access"].update(headers={"x-request-id": {"action": "keep", "pattern": "uuid"}}),
+        lambda d: d["streams"]["access"].update(
+            headers={"x-request-id": {"action": "keep", "pattern": "uuid"}}
+        ),
         "more",
         "now also records the value of the “x-request-id” header",
     ),

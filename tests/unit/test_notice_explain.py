@@ -96,6 +96,8 @@ def _sample(default: Any) -> Any:
         return default - 8  # another whole number of address parts
     if isinstance(default, list):
         return ["zz_marker"]
+    if isinstance(default, dict):  # kept values and their shapes
+        return {"zz_marker": "int"}
     return "zz_marker"
 
 

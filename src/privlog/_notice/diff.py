@@ -137,17 +137,17 @@ def _header_changes(old: Stream, new: Stream, loc: Locale) -> list[Change]:
     st = new.name
     for header, action in new.headers.items():
         before = old.headers.get(header)
-        sentence = header_sentence(loc, header, action)
+        sentence = header_sentence(loc, header, action, new.header_patterns.get(header))
         if before is None:
             out.append(Change("more", loc.text("diff.header_added", stream=st, sentence=sentence)))
-        elif before != action:
+        elif before != action or old.header_patterns.get(header) != new.header_patterns.get(header):
             direction = _rank_direction(HEADER_PROTECTION[before], HEADER_PROTECTION[action])
-            old_sentence = header_sentence(loc, header, before)
+            old_sentence = header_sentence(loc, header, before, old.header_patterns.get(header))
             text = loc.text(_RULE_KEYS[direction], stream=st, old=old_sentence, new=sentence)
             out.append(Change(direction, text))
     for header, action in old.headers.items():
         if header not in new.headers:
-            sentence = header_sentence(loc, header, action)
+            sentence = header_sentence(loc, header, action, old.header_patterns.get(header))
             out.append(Change("less", loc.text("diff.header_removed", stream=st, sentence=sentence)))
     return out
 
@@ -199,6 +199,8 @@ def _compare(name: str, old: FieldRule, new: FieldRule) -> Direction:
     if new.action == "allowlist":
         oa, na = set(old.options["allow"]), set(new.options["allow"])
         ov, nv = set(old.options["values"]), set(new.options["values"])
+        if oa == na and ov == nv:
+            return "same"  # another shape for a kept value
         if na >= oa and nv >= ov:
             return "more"
         if na <= oa and nv <= ov:

@@ -76,11 +76,11 @@ class Locale:
         """A number of days as a sentence's object (``7 Tage``, where :meth:`days` gives ``7 Tagen``)."""
         return self.text("words.span" if n == 1 else "words.spans", n=n)
 
-    def join(self, items: Sequence[str]) -> str:
-        """``a, b and c`` in this language."""
+    def join(self, items: Sequence[str], word: str = "and") -> str:
+        """``a, b and c`` (or ``a, b or c``) in this language."""
         if len(items) <= 1:
             return "".join(items)
-        return f"{', '.join(items[:-1])} {self.text('words.and')} {items[-1]}"
+        return f"{', '.join(items[:-1])} {self.text(f'words.{word}')} {items[-1]}"
 
     def legal_text(self, text: str) -> str:
         """The policy's legal basis in this language's legal terms (``Art. 6 Abs. 1 lit. f DSGVO``)."""

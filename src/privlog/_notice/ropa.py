@@ -140,7 +140,9 @@ def render_ropa(items: list[Entry], loc: Locale, fmt: str) -> str:
         lines = [f"# {md_escape(loc.text('ropa.title'))}"]
         for e in items:
             lines += ["", f"## {md_escape(_flat(e['activity']))}", "", "| | |", "|---|---|"]
-            lines += [f"| {md_escape(t)} | {md_escape(_flat(e[c]))} |" for t, c in zip(titles, COLUMNS, strict=True)]
+            lines += [
+                f"| {md_escape(t)} | {md_escape(_flat(e[c]))} |" for t, c in zip(titles, COLUMNS, strict=True)
+            ]
         return "\n".join(lines) + "\n"
     raise ValueError(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .._policy.types import FieldRule, Stream
@@ -32,7 +32,13 @@ def field_sentence(loc: Locale, name: str, rule: FieldRule) -> str:
         allow = [loc.quote(n) for n in opts.get("allow", [])]
         if not allow:
             return loc.text("field.query.allowlist_none")
-        values = [loc.quote(n) for n in opts.get("values", [])]
+        shapes = opts.get("values", {})
+        values = [
+            loc.text("field.query.value_shape", name=loc.quote(n), shape=shape_phrase(loc, shapes[n]))
+            if isinstance(shapes, Mapping)
+            else loc.quote(n)
+            for n in shapes
+        ]
         kept = (
             loc.text("field.query.values", names=loc.join(values))
             if values
@@ -55,8 +61,16 @@ def _address_part(loc: Locale, prefix: int, total: int, group: int) -> str:
     return loc.text("address.bits", bits=prefix, total=total)
 
 
-def header_sentence(loc: Locale, header: str, action: str) -> str:
-    return loc.text(f"header.{action}", header=loc.quote(header))
+def shape_phrase(loc: Locale, shape: str | Sequence[str]) -> str:
+    """The declared shape of a kept value: ``a whole number of up to six digits``, ``one of "a" or "b"``."""
+    if isinstance(shape, str):
+        return loc.text(f"shape.{shape}")
+    return loc.text("shape.choices", choices=loc.join([loc.quote(c) for c in shape], "or"))
+
+
+def header_sentence(loc: Locale, header: str, action: str, pattern: str | Sequence[str] | None = None) -> str:
+    shape = shape_phrase(loc, pattern) if pattern is not None else ""
+    return loc.text(f"header.{action}", header=loc.quote(header), shape=shape)
 
 
 def events_phrase(loc: Locale, events: Iterable[str]) -> str:
@@ -73,7 +87,7 @@ def stream_title(loc: Locale, stream: Stream) -> str:
 def stream_items(loc: Locale, stream: Stream) -> list[str]:
     """The bullet list of a stream: one sentence per field, then per header."""
     items = [field_sentence(loc, name, rule) for name, rule in stream.fields.items()]
-    items += [header_sentence(loc, h, a) for h, a in stream.headers.items()]
+    items += [header_sentence(loc, h, a, stream.header_patterns.get(h)) for h, a in stream.headers.items()]
     return [i[:1].upper() + i[1:] for i in items]
 
 
