@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,33 +27,46 @@ SECRET = "s" * 40
 ENV = {"PRIVLOG_SECRET": SECRET}
 
 
+def visitor_scope(**kw: Any) -> dict[str, Any]:
+    """The test request, with a visitor cookie beside the session cookie."""
+    sc = scope(**kw)
+    sc["headers"] = [(k, v + b"; visitor=v-4711" if k == b"cookie" else v) for k, v in sc["headers"]]
+    return sc
+
+
 def write_store(directory: Path, policy_name: str, environ: dict[str, str] | None = None) -> Any:
     """A store written by privlog's own pipeline from an example policy: HTTP, WebSocket and auth records."""
     policy = load_policy(EXAMPLES / f"{policy_name}.toml", environ=environ or ENV)
     pipeline = Pipeline(policy)
-    store = JsonlStore(directory, {s.name: s.retention.days for s in policy.streams})
+    store = JsonlStore(
+        directory,
+        {s.name: s.retention.days for s in policy.streams},
+        {s.name: s.retention.counted_from for s in policy.streams},
+    )
     now = time.time_ns()
     ws = Capture.of(
         "websocket",
         reader=read_asgi_scope,
-        source=scope(),
+        source=visitor_scope(),
         start_ns=now,
         duration_ns=10**9,
         user_id="bob",
         extra={"messages_in": 3, "messages_out": 4, "bytes_in": 10, "bytes_out": 20, "close_code": 1000},
     )
     captures = [
-        capture(scope())._replace(start_ns=now),
-        capture(scope(xff="2001:db8:85a3::8a2e:370:7334"))._replace(start_ns=now),
+        capture(visitor_scope())._replace(start_ns=now),
+        capture(visitor_scope(xff="2001:db8:85a3::8a2e:370:7334"))._replace(start_ns=now),
         ws,
-        Capture.auth("login_failure", now, "alice@example.com", read_asgi_scope, scope()),
+        Capture.auth("login_failure", now, "alice@example.com", read_asgi_scope, visitor_scope()),
     ]
     store.write([r for c in captures for r in pipeline.process(c)])
     store.close()
     return policy
 
 
-@pytest.mark.parametrize("name", ["access-7-days", "security-90-days", "connections-30-days"])
+@pytest.mark.parametrize(
+    "name", ["access-7-days", "security-90-days", "connections-30-days", "analytics-2-years"]
+)
 def test_a_store_privlog_wrote_from_an_example_policy_is_clean(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -191,3 +205,29 @@ def test_without_a_policy_the_policy_free_checks_still_run(tmp_path: Path) -> No
 )
 def test_classify(value: str, kinds: tuple[str, ...]) -> None:
     assert classify(value) == kinds
+
+
+def test_a_subject_who_came_back_keeps_records_past_their_own_expiry(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    policy = write_store(store, "analytics-2-years")
+    (day_file,) = (store / "analytics").glob("*.jsonl")
+    first = orjson.loads(day_file.read_bytes().splitlines()[0])
+    assert first["privlog.retention.subject_id"]
+    _append(day_file, **{"privlog.retention.expires_at": "2020-01-01T00:00:00.000Z"})
+    assert audit_store(store, policy).clean  # the index says the subject visited today
+    index = store / "analytics" / ".privlog-last-seen.json"
+    index.write_bytes(orjson.dumps({first["privlog.retention.subject_id"]: 10}))  # last seen in 1970
+    assert list(audit_store(store, policy).findings) == [("expired", "analytics", "")]
+
+
+def test_a_record_under_a_legal_hold_is_not_expired(tmp_path: Path) -> None:
+    from privlog.sinks.holdlog import HoldLog
+
+    store = tmp_path / "store"
+    policy = write_store(store, "security-90-days")
+    (day_file,) = (store / "security").glob("*.jsonl")
+    user = orjson.loads(day_file.read_bytes().splitlines()[0])["user.id"]
+    _append(day_file, **{"privlog.retention.expires_at": "2020-01-01T00:00:00.000Z"})
+    assert list(audit_store(store, policy).findings) == [("expired", "security", "")]
+    HoldLog(store).add("litigation", date.today() + timedelta(days=30), [("user.id", user, "")])
+    assert audit_store(store, policy).clean

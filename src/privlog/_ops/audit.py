@@ -17,16 +17,20 @@ import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .._core.record import iso_utc
+from .._core.steps import SUBJECT_ATTRIBUTE
 from .._policy.catalogue import FIELDS, KEYED_ACTIONS
 from .._policy.model import Policy
 from .._policy.types import Stream
-from ..sinks.jsonl import META_FILE
+from ..sinks.holdlog import HoldLog, held_records
+from ..sinks.jsonl import stream_basis, stream_dirs
+from ..sinks.lastvisit import HeldRecords, LastSeenIndex
 
 #: Attributes every record carries, written by privlog itself, and those of WebSocket sessions.
 _BASE = (
@@ -45,6 +49,8 @@ _BASE = (
     "privlog.websocket.bytes_out",
     "privlog.websocket.close_code",
     "privlog.incomplete",
+    "privlog.retention.from",
+    SUBJECT_ATTRIBUTE,  # a keyed pseudonym of the last-visit subject
 )
 #: What to do with an attribute's value.
 _SKIP, _SCAN, _ADDRESS, _EXPIRY, _KEY_ID = range(5)
@@ -156,6 +162,9 @@ class _Plan:
     actions: dict[str, int]
     listed: bool  # False without a policy: unknown attributes are not findings
     prefixes: tuple[int, int] | None = None
+    last_seen: dict[str, int] | None = None
+    """For a stream counted from each subject's last visit: subject -> last day seen."""
+    days: int = 0
 
 
 def _plan(stream: Stream | None) -> _Plan:
@@ -209,10 +218,14 @@ class Progress:
             self.done += offset
 
 
-def store_streams(store: Path) -> Iterator[tuple[str, Path]]:
-    """Each stream folder of a JSONL store (one with privlog's metadata file)."""
-    for meta in sorted(store.glob(f"*/{META_FILE}")):
-        yield meta.parent.name, meta.parent
+def _date(iso: str) -> date:
+    return date.fromisoformat(iso[:10])
+
+
+def store_streams(store: Path) -> Iterator[tuple[str, Path, int]]:
+    """Each stream folder of a JSONL store (one with privlog's metadata file), with its retention."""
+    for folder, days in stream_dirs(store):
+        yield folder.name, folder, days
 
 
 def _check_mode(path: Path, report: Report, stream: str) -> None:
@@ -241,22 +254,33 @@ def audit_store(
     if policy is None:
         report.notes.append("no policy given: unlisted attributes and truncation were not checked")
     _check_mode(root, report, "")
-    files: list[tuple[str, Path]] = []
-    for name, folder in store_streams(root):
+    files: list[tuple[str, Path, int]] = []
+    today_number = (_date(now_iso) - date(1970, 1, 1)).days
+    held = held_records(HoldLog(root).active(_date(now_iso)))
+    for name, folder, days in store_streams(root):
         report.streams.append(name)
         if policy is not None and name not in streams:
             report.add("unknown-stream", name, "", str(folder))
         _check_mode(folder, report, name)
-        _check_mode(folder / META_FILE, report, name)
-        for path in sorted(folder.glob("*.jsonl")):
-            _check_mode(path, report, name)
-            files.append((name, path))
-    progress = Progress(sum(p.stat().st_size for _, p in files), on_progress)
-    checker = _Checker(report, now_iso, held_key_ids)
-    for name, path in files:
+        for path in sorted(folder.iterdir()):  # the day files, the metadata, the last-seen index
+            if path.is_file():
+                _check_mode(path, report, name)
+                if path.suffix == ".jsonl" and not path.name.startswith("."):
+                    files.append((name, path, days))
+    for path in sorted(root.glob(".privlog-*")):  # the hold log
+        if path.is_file():
+            _check_mode(path, report, "")
+    progress = Progress(sum(p.stat().st_size for _, p, _ in files), on_progress)
+    checker = _Checker(report, now_iso, held_key_ids, held, today_number)
+    last_seen: dict[Path, dict[str, int]] = {}
+    for name, path, days in files:
         plan = _plan(streams.get(name)) if policy is not None else _plan(None)
         if policy is not None and name not in streams:
             plan.listed = False
+        if stream_basis(path.parent) == "last_visit":
+            if path.parent not in last_seen:
+                last_seen[path.parent] = LastSeenIndex.load(path.parent).days
+            plan.last_seen, plan.days = last_seen[path.parent], days
         _audit_file(path, name, plan, checker, progress)
         report.files += 1
     report.seconds = time.perf_counter() - started
@@ -289,10 +313,19 @@ class _Layout:
 class _Checker:
     """Checks records; the values seen clean and the layouts seen are remembered across files."""
 
-    def __init__(self, report: Report, now_iso: str, held: frozenset[str] | None) -> None:
+    def __init__(
+        self,
+        report: Report,
+        now_iso: str,
+        held: frozenset[str] | None,
+        holds: HeldRecords | None,
+        today: int,
+    ) -> None:
         self.report = report
         self.now_iso = now_iso
         self.held = held
+        self.holds = holds
+        self.today = today
         self.clean: set[Any] = set()
         self.dirty: dict[str, tuple[str, ...]] = {}
         self.addresses: dict[str, bool] = {}
@@ -313,6 +346,17 @@ class _Checker:
                 continue
             for kind in kinds:
                 self.report.add(kind, stream, key, where)
+
+    def expired(self, rec: dict[str, Any], line: bytes, plan: _Plan) -> bool:
+        """A record past its expires_at is expired unless a hold keeps it or, counted from its
+        subject's last visit, the subject came back (the index says when)."""
+        if self.holds is not None and self.holds.holds(line):
+            return False
+        subject = rec.get(SUBJECT_ATTRIBUTE)
+        if plan.last_seen is not None and subject is not None:
+            last = plan.last_seen.get(subject)
+            return last is not None and last + plan.days <= self.today
+        return True
 
     def address(self, value: Any, prefixes: tuple[int, int]) -> bool:
         too_much = self.addresses.get(value)
@@ -358,7 +402,11 @@ def _audit_file(path: Path, stream: str, plan: _Plan, checker: _Checker, progres
                 values = layout.scan(rec)
                 if not clean.issuperset(values):
                     checker.values(layout, values, stream, f"{rel}:{lineno}")
-            if layout.expiry and rec["privlog.retention.expires_at"] <= now_iso:
+            if (
+                layout.expiry
+                and rec["privlog.retention.expires_at"] <= now_iso
+                and checker.expired(rec, line, plan)
+            ):
                 report.add("expired", stream, "", f"{rel}:{lineno}")
             if layout.address and prefixes is not None and checker.address(rec["client.address"], prefixes):
                 report.add("raw-address", stream, "client.address", f"{rel}:{lineno}")
