@@ -14,6 +14,7 @@ import string
 from collections.abc import Mapping
 from types import MappingProxyType, SimpleNamespace
 from typing import Any
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from flask import Flask
@@ -21,7 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware, log_auth_event
-from privlog._transforms.text import origin, scrub_path
+from privlog._core.capture import Facts
+from privlog._core.steps import Rejected, kept_header
+from privlog._transforms.shapes import make_shape
+from privlog._transforms.text import make_query_filter, origin, scrub_path
 from privlog._transforms.useragent import (
     BOT_FAMILY,
     BROWSER_FAMILIES,
@@ -397,6 +401,55 @@ class TestDeclaredShapes:
         kept = one_request(pl, sink, scope(headers={"x-request-id": uuid}))
         assert kept["http.request.header.x-request-id"] == uuid
         pl.close()
+
+
+class TestShapeProperties:
+    """Whatever the client sends, a value leaves only when it fits its declared shape."""
+
+    SPECS = ("int", "uuid", ("date", "name", "größe"))
+
+    @settings(max_examples=300)
+    @given(st.text(max_size=60), st.sampled_from(SPECS), st.booleans())
+    def test_a_query_value_leaves_only_in_its_shape(self, value: str, spec: Any, raw: bool) -> None:
+        shape = make_shape(spec)
+        filt = make_query_filter(["p", "q"], {"p": shape})
+        encoded = value.encode() if raw and "&" not in value and "=" not in value and "+" not in value and "%" not in value else quote(value, safe="").encode()
+        out, rejected = filt(b"q=free&p=" + encoded)
+        kept = shape(value)
+        if kept is None:
+            assert (out, rejected) == ("q&p", 1)
+        else:
+            assert rejected == 0
+            assert parse_qsl(out or "", keep_blank_values=True) == [("q", ""), ("p", kept)]
+
+    @settings(max_examples=300)
+    @given(st.text(max_size=60), st.sampled_from(SPECS))
+    def test_a_kept_header_leaves_only_in_its_shape(self, value: str, spec: Any) -> None:
+        rejected = Rejected()
+        step = kept_header(b"x-h", "h", make_shape(spec), rejected)
+        record: dict[str, Any] = {}
+        latin1 = value.encode("utf-8").decode("latin-1")  # how a server hands header bytes over
+        step(Facts(headers={b"x-h": latin1}), None, record)  # type: ignore[arg-type]
+        kept = make_shape(spec)(value)
+        assert record == ({} if kept is None else {"h": kept})
+        assert rejected.count == (kept is None)
+
+    @given(
+        st.text(st.characters(codec="ascii", categories=["Ll", "Nd"]) | st.just("-"), max_size=12),
+        st.sampled_from(
+            ["token", "key", "secret", "session", "signature", "jwt", "auth", "cookie", "forwarded", "credential", "ip", "address", "user", "email"]
+        ),
+        st.text(st.characters(codec="ascii", categories=["Ll", "Nd"]) | st.just("-"), max_size=12),
+    )
+    def test_a_header_naming_a_credential_address_or_identity_is_never_kept(
+        self, before: str, word: str, after: str
+    ) -> None:
+        name = f"x-{before}-{word}-{after}".replace("--", "-").strip("-")
+        data = policy_dict(path="template")
+        data["streams"]["access"]["headers"] = {name: {"action": "keep", "pattern": "uuid"}}
+        with pytest.raises(PolicyError) as err:
+            Policy.from_dict(data, environ=ENV)
+        assert "hash" in err.value.fix or "remove it" in err.value.fix
 
 
 # --- 5. Path scrubbing catches short random tokens ----------------------------------------------------

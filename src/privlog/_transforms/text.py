@@ -266,12 +266,12 @@ def primary_language(accept_language: str) -> str:
     return primary.lower() if _LANG.fullmatch(primary) else "invalid"
 
 
-def _unquote(raw: bytes) -> str:
-    """A query name or value as the client meant it: ``+`` and percent escapes decoded from
-    the raw bytes, then UTF-8 (decoding Latin-1 text would encode raw UTF-8 twice)."""
-    if raw.isalnum():  # plain ASCII letters and digits decode to themselves
-        return raw.decode("ascii")
-    return unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8", "replace")
+def _unquote(raw: str) -> str:
+    """A query name or value (the Latin-1 text of its bytes) as the client meant it: ``+`` and
+    percent escapes decoded from the raw bytes, then UTF-8 (so raw UTF-8 is encoded once)."""
+    if raw.isalnum() and raw.isascii():  # plain letters and digits decode to themselves
+        return raw
+    return unquote_to_bytes(raw.replace("+", " ").encode("latin-1")).decode("utf-8", "replace")
 
 
 QueryFilter = Callable[[bytes], tuple["str | None", int]]
@@ -294,8 +294,8 @@ def make_query_filter(allow: Sequence[str], values: Mapping[str, Shape]) -> Quer
             return None, 0
         kept = []
         rejected = 0
-        for part in query.split(b"&")[:256]:
-            raw_name, sep, raw_value = part.partition(b"=")
+        for part in query.decode("latin-1").split("&")[:256]:
+            raw_name, sep, raw_value = part.partition("=")
             name = _unquote(raw_name)
             if name not in allowed:
                 continue
@@ -303,7 +303,8 @@ def make_query_filter(allow: Sequence[str], values: Mapping[str, Shape]) -> Quer
             if shape is not None and sep:
                 value = shape(_unquote(raw_value[:1024]))
                 if value is not None:
-                    kept.append(f"{name}={quote(value, safe='')}")
+                    # Plain ASCII letters and digits encode to themselves: skip quote().
+                    kept.append(f"{name}={value if value.isalnum() and value.isascii() else quote(value, safe='')}")
                     continue
                 rejected += 1
             kept.append(name)
