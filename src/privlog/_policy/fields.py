@@ -39,7 +39,7 @@ _SENSITIVE_WORDS = (
 )  # fmt: skip
 #: Parts of a header name (between ``-`` or ``_``) that say it holds an address or a signature.
 _SENSITIVE_PARTS = frozenset({"ip", "addr", "address", "sig"})
-#: Headers that name none of the words above but are read by a field, which transforms them.
+#: Headers a field reads and transforms: kept raw as headers, they would bypass the field.
 _FIELD_HEADERS = {"user-agent": "user_agent", "referer": "referrer", "accept-language": "language"}
 
 

@@ -99,7 +99,7 @@ def _is_token(text: str) -> bool:
     fails is taken for a token, the safe mistake (long camelCase is). Of random tokens, a
     ``secrets.token_urlsafe`` one looks readable about once in 1,500 at 12 characters, once in
     15,000 at 16, and none did in 100,000 at 20 or more; base62 and hex ones far less often
-    (``tests/test_hostile_input.py``).
+    (``tests/unit/test_hostile_input.py``).
     """
     if not _TOKEN_CHARS.fullmatch(text):
         return False
