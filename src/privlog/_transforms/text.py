@@ -226,7 +226,26 @@ def scrub_path(path: str) -> str:
     """
     if len(path) > _MAX_PATH:
         path = path[:_MAX_PATH]
-    return "/".join(scrub_segment(s) for s in path.split("/"))
+    known = _PLAIN_SEGMENTS
+    out = []
+    for segment in path.split("/"):
+        if segment in known:
+            out.append(segment)
+            continue
+        scrubbed = scrub_segment(segment)
+        if scrubbed == segment:
+            if len(known) >= _PLAIN_SEGMENTS_MAX:
+                known.clear()
+            known.add(segment)
+        out.append(scrubbed)
+    return "/".join(out)
+
+
+#: Segments that scrub to themselves (``users``, ``orders``, ``app.js``): paths whose ids make
+#: every path new (so :func:`scrub_path`'s cache misses) still share these words. Identifiers
+#: are never kept here, only words that pass through unchanged anyway.
+_PLAIN_SEGMENTS: set[str] = set()
+_PLAIN_SEGMENTS_MAX = 4096
 
 #: A host that is an address: an IPv6 literal, or a last label that is a number (no top-level
 #: domain is: ``203.0.113.77``, ``3405803853`` and ``0xcb.0.113.77`` all reach an address).
