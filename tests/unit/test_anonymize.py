@@ -84,6 +84,20 @@ class TestCombined:
         assert out.endswith(' "198.51.100.0,10.1.2.0"')
         assert "198.51.100.4" not in out
 
+    def test_an_empty_x_forwarded_for_field_stays_in_its_column(self) -> None:
+        out = anonymizer().line(NGINX + ' "-"')
+        assert isinstance(out, str)
+        assert out.endswith('"Chrome 131 / Windows / desktop" "-"')
+
+    def test_an_unusual_request_line_takes_the_slow_path_to_the_same_facts(self) -> None:
+        anon = anonymizer("nginx-combined", "json", method="keep", http_version="keep", path="scrub")
+        line = '192.0.2.1 - - [10/Oct/2026:13:55:36 +0000] "PROPFIND /a\\x22b/9 HTTP/1.1" 207 0 "-" "-"'
+        out = anon.line(line)
+        assert isinstance(out, list)
+        rec = orjson.loads(out[0])
+        assert (rec["http.request.method"], rec["network.protocol.version"]) == ("_OTHER", "1.1")
+        assert rec["url.path"] == '/a"b/{id}'
+
     def test_the_client_is_the_right_most_untrusted_hop_when_the_peer_is_a_trusted_proxy(self) -> None:
         data = policy_dict()
         data["proxies"] = {"trusted": ["203.0.113.0/24", "10.0.0.0/8"]}

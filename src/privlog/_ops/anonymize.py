@@ -37,7 +37,6 @@ log = logging.getLogger("privlog")
 
 OUTPUTS = ("same", "json", "none")
 _READ_SIZE = 65_536
-_MAX_HEADER = 8192  # what the middleware's readers keep of a header
 LogFormat = CombinedFormat | CaddyFormat | RegexFormat
 
 
@@ -137,32 +136,13 @@ class Anonymizer:
         #: The records of the last line, for ``--export``.
         self.last_records: list[Output] = []
 
-    def records(self, line: LogLine) -> tuple[Facts, list[Output]]:
+    def records(self, line: LogLine) -> list[Output]:
         """The pipeline's records for a parsed line, as the middleware makes them for a request."""
-        headers: dict[bytes, str] = {}
-        if line.user_agent is not None:
-            headers[b"user-agent"] = line.user_agent[:_MAX_HEADER]
-        if line.referer is not None:
-            headers[b"referer"] = line.referer[:_MAX_HEADER]
-        if line.xff is not None:
-            headers[b"x-forwarded-for"] = line.xff[:_MAX_HEADER]
-        facts = Facts(
-            line.method,
-            None,
-            line.http_version,
-            line.path,
-            None,
-            line.query,
-            line.peer,
-            line.client_port,
-            headers,
-        )
-        start_ns = line.time_ns if line.time_ns is not None else self._clock()
         capture = Capture(
             "http",
             _given,
-            facts,
-            start_ns,
+            line,
+            line.time_ns if line.time_ns is not None else self._clock(),
             line.duration_ns or 0,
             line.status,
             line.request_bytes,
@@ -174,7 +154,7 @@ class Anonymizer:
         if line.duration_ns is None:  # the log does not say: no made-up zero
             for out in outputs:
                 out.attributes.pop("http.server.request.duration", None)
-        return facts, outputs
+        return outputs
 
     def address_for(self, ring: Any) -> AddressAction:
         """The stream's ``client_ip`` action for addresses elsewhere in a line, with its key."""
@@ -208,7 +188,7 @@ class Anonymizer:
             else:
                 counts.unparsed += 1
             return self.scrub(text) if self.output == "same" else None
-        facts, outputs = self.records(parsed)
+        outputs = self.records(parsed)
         self.last_records = outputs
         if not outputs:
             counts.no_key += 1
@@ -216,7 +196,7 @@ class Anonymizer:
         counts.parsed += 1
         counts.records += len(outputs)
         if self.output == "same":
-            return self.format.write(parsed, outputs[0].attributes, self.address_for(facts.ring))
+            return self.format.write(parsed, outputs[0].attributes, self.address_for(parsed.ring))
         if self.output == "json":
             return [record_line(out) for out in outputs]
         return None

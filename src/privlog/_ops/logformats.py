@@ -43,6 +43,7 @@ _COMBINED = re.compile(
     re.DOTALL,
 )
 _QUOTED_RE = re.compile(_QUOTED, re.DOTALL)
+_PROTOCOLS = {"HTTP/1.0": "1.0", "HTTP/1.1": "1.1", "HTTP/2.0": "2", "HTTP/3.0": "3"}
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f\x7f-\xff]')
 
 
@@ -85,29 +86,39 @@ class CombinedFormat:
         if time_ns is None:
             return None
         line = LogLine(peer, time_ns)
-        line.user = None if user == "-" else unescape(user)
-        req = REQUEST_LINE.fullmatch(unescape(request))
-        if req is not None:
-            line.method = req[1]
-            line.set_target(req[2])
-            line.http_version = http_version(req[3])
-        line.status = number(status)
+        if user != "-":
+            line.user = unescape(user)
+        parts = request.split(" ")
+        if len(parts) == 3 and parts[2] in _PROTOCOLS and parts[0].isalpha() and "\\" not in request:
+            line.method = parts[0]  # the common case, without a regex
+            line.set_target(parts[1])
+            line.http_version = _PROTOCOLS[parts[2]]
+        else:
+            req = REQUEST_LINE.fullmatch(unescape(request))
+            if req is not None:
+                line.method = req[1]
+                line.set_target(req[2])
+                line.http_version = http_version(req[3])
+        if status != "-":
+            line.status = int(status)
         line.response_bytes = 0 if size == "-" else number(size)
         if referer is not None and referer != "-":
-            line.referer = unescape(referer)
+            line.set_header(b"referer", unescape(referer))
         if ua is not None and ua != "-":
-            line.user_agent = unescape(ua)
+            line.set_header(b"user-agent", unescape(ua))
+        has_xff = False
         if extra is not None:
             extra = unescape(extra)
             if _xff_field(extra):
+                has_xff = True
                 if extra != "-":
-                    line.xff = extra
+                    line.set_header(b"x-forwarded-for", extra)
                 extra = None
-        line.source = (time_text, referer is not None, extra, rest)
+        line.source = (time_text, referer is not None, has_xff, extra, rest)
         return line
 
     def write(self, line: LogLine, attrs: Attributes, address: AddressAction) -> str:
-        time_text, has_ua, extra, rest = line.source
+        time_text, has_ua, has_xff, extra, rest = line.source
         method = attrs.get("http.request.method", "-")
         version = attrs.get("network.protocol.version")
         request = f"{method} {request_target(attrs)}" + (f" HTTP/{version}" if version else "")
@@ -124,6 +135,8 @@ class CombinedFormat:
         if line.xff is not None:
             hops = ",".join(hop(h, address) for h in line.xff.split(","))
             out += f' "{self._quote(hops)}"'
+        elif has_xff:
+            out += ' "-"'
         elif extra is not None:
             out += f' "{self._quote(scrub_free_text(extra, address))}"'
         if rest:
@@ -190,12 +203,10 @@ class CaddyFormat:
                 if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                     continue
                 lower = key.lower()
-                if lower == "user-agent":
-                    line.user_agent = value[0] if value else None
-                elif lower == "referer":
-                    line.referer = value[0] if value else None
-                elif lower == "x-forwarded-for":
-                    line.xff = ",".join(value) or None
+                if lower in ("user-agent", "referer") and value:
+                    line.set_header(lower.encode(), value[0])
+                elif lower == "x-forwarded-for" and value:
+                    line.set_header(b"x-forwarded-for", ",".join(value))
         status, size, read = obj.get("status"), obj.get("size"), obj.get("bytes_read")
         line.status = status if isinstance(status, int) else None
         line.response_bytes = size if isinstance(size, int) else None

@@ -7,10 +7,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
 
+from .._core.capture import Facts
 from .._core.record import Attributes
 from .._transforms.address import parse_ip
 from .._transforms.freetext import AddressAction
 
+MAX_HEADER = 8192  # what the middleware's readers keep of a header
 MAX_LINE = 65_536
 """Longest line read whole (bytes); the rest of a longer line is dropped, the line scrubbed."""
 
@@ -26,18 +28,14 @@ _MONTHS = {
 _CLF_TIME = re.compile(r"(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})")
 
 
-class LogLine:
-    """What a log line says about one request, unescaped; None where the line does not say."""
+class LogLine(Facts):
+    """What a log line says about one request, unescaped: the :class:`Facts` the middleware
+    reads from a request (so the pipeline takes the line as it takes a request), plus what only
+    the log holds. None where the line does not say."""
 
     __slots__ = (
-        "client_port",
+        "_headers",
         "duration_ns",
-        "http_version",
-        "method",
-        "path",
-        "peer",
-        "query",
-        "referer",
         "request_bytes",
         "response_bytes",
         "source",
@@ -45,34 +43,36 @@ class LogLine:
         "target",
         "time_ns",
         "user",
-        "user_agent",
         "xff",
     )
 
     def __init__(self, peer: str | None, time_ns: int | None) -> None:
-        self.peer = peer
+        headers: dict[bytes, str] = {}
+        Facts.__init__(self, None, None, None, None, None, b"", peer, None, headers)
+        self._headers = headers
         self.time_ns = time_ns
         self.user: str | None = None
-        self.method: str | None = None
         self.target: str | None = None  # the request target as sent (percent-encoded)
-        self.path: str | None = None  # percent-decoded, as an ASGI server gives it
-        self.query = b""
-        self.http_version: str | None = None
         self.status: int | None = None
         self.request_bytes: int | None = None
         self.response_bytes: int | None = None
-        self.referer: str | None = None
-        self.user_agent: str | None = None
         self.xff: str | None = None
-        self.client_port: int | None = None
         self.duration_ns: int | None = None
         self.source: Any = None  # the format's own parse, for writing the line back
 
     def set_target(self, target: str) -> None:
+        """The request target as sent: the path percent-decoded (as ASGI servers give it), the query raw."""
         self.target = target
         path, sep, query = target.partition("?")
         self.path = unquote(path) if "%" in path else path
         self.query = query.encode("latin-1", "replace") if sep else b""
+
+    def set_header(self, name: bytes, value: str) -> None:
+        """A request header the line holds (``user-agent``, ``referer``, ``x-forwarded-for``),
+        cut where the middleware's readers cut it."""
+        self._headers[name] = value[:MAX_HEADER]
+        if name == b"x-forwarded-for":
+            self.xff = value
 
 
 def unescape(text: str) -> str:

@@ -97,12 +97,14 @@ class RegexFormat:
             line.http_version = http_version(found["protocol"])
         line.status = number(found.get("status"))
         line.response_bytes = number(found.get("bytes"))
-        for kind in ("referer", "user_agent"):
+        for kind, header in (
+            ("referer", b"referer"),
+            ("user_agent", b"user-agent"),
+            ("xff", b"x-forwarded-for"),
+        ):
             value = found.get(kind)
             if value is not None and value != "-":
-                setattr(line, kind, value)
-        xff = found.get("xff")
-        line.xff = xff if xff is not None and xff != "-" else None
+                line.set_header(header, value)
         duration = found.get("duration")
         if duration is not None:
             try:
