@@ -356,6 +356,24 @@ class TestCommand:
         assert "2 lines: 1 anonymised, 1 did not parse" in capsys.readouterr().err
         assert dst.stat().st_mode & 0o077 == 0
 
+    def test_export_sends_the_records_to_the_policys_store(
+        self, policy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("PRIVLOG_SECRET", SECRET)
+        for name in ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_LOGS_EXPORTER", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"):
+            monkeypatch.delenv(name, raising=False)
+        store = tmp_path / "store"
+        policy_file.write_text(policy_file.read_text() + f'[export]\nsink = "jsonl"\ndirectory = "{store}"\n')
+        src = tmp_path / "access.log"
+        src.write_text(NGINX + "\n")
+        args = ["anonymize", "--policy", str(policy_file), "--output", "none", "--export", str(src)]
+        assert main(args) == 0
+        (day_file,) = (store / "access").glob("*.jsonl")
+        (record,) = [orjson.loads(line) for line in day_file.read_bytes().splitlines()]
+        assert record["url.path"] == "/users/{id}/orders"
+        assert record["privlog.retention.days"] == 7
+        assert "203.0.113.77" not in day_file.read_text()
+
     def test_a_bad_format_exits_2_naming_the_option(
         self, policy_file: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
