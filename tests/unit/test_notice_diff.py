@@ -147,6 +147,12 @@ CASES = [
         "less",
         "Pseudonyms stay linkable for a shorter time",
     ),
+    (
+        "counted from the last visit",
+        lambda d: d["retention"]["access"].update({"from": "last_visit", "subject": "user_id"}),
+        "more",
+        "now kept until 7 days after your last visit (your last visit while signed in to your account)",
+    ),
     ("counts", lambda d: d.update(metrics={"enabled": True}), "more", "Anonymous counts are now kept"),
 ]
 

@@ -18,13 +18,13 @@ from privlog._notice.sentences import field_sentence
 from privlog._policy.catalogue import EVENT_KINDS, FIELDS, HEADER_ACTIONS
 from privlog._policy.model import HASH_ALGORITHMS, Policy
 from privlog._policy.sections import SINKS
-from privlog._policy.types import FieldRule
+from privlog._policy.types import SUBJECT_FIELDS, FieldRule
 
 from ..support.policies import policy_dict
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 GOLDEN = Path(__file__).parent / "golden" / "notice"
-POLICIES = ("access-7-days", "connections-30-days", "security-90-days")
+POLICIES = ("access-7-days", "connections-30-days", "security-90-days", "analytics-2-years")
 
 
 def _notice(name: str, lang: str, fmt: str = "md", environ: dict[str, str] | None = None) -> str:
@@ -70,6 +70,7 @@ def test_headers_events_rotations_sinks_and_algorithms_have_sentences(lang: str)
         + [f"keys.rotation_{r}" for r in ROTATIONS]
         + [f"sink.{s}" for s in SINKS]
         + [f"keys.algorithm_{a}" for a in HASH_ALGORITHMS]
+        + [f"subject.{f}" for f in SUBJECT_FIELDS]
     )
     assert [k for k in keys if not loc.has(k)] == []
 
@@ -379,10 +380,36 @@ MINDMORE_CONNECTION_LOGS = [
     ),
 ]
 
+ALIPARTNERSHIP_ANALYTICS = [
+    (
+        "According to our customised settings, Google Analytics (web analytics tool) deletes the gathered information "
+        "on the website users’ behavior in 2 years since every particular visitor’s last access to the website.",
+        {
+            "en": ["deleted 730 days after your last visit"],
+            "de": ["730 Tagen nach Ihrem letzten Besuch gelöscht"],
+        },
+    ),
+    (
+        "The data about your browser and device is used to personalise the website visual appearance",
+        {
+            "en": ["type and major version of your browser", "kind of device"],
+            "de": ["Typ und Hauptversion Ihres Browsers", "Art des Geräts"],
+        },
+    ),
+    (
+        "The way you navigate the store is analysed in order to let us research the ways to improve the website interface",
+        {
+            "en": ["the page or file you requested", "analysing how visitors navigate the shop"],
+            "de": ["die aufgerufene Seite oder Datei", "analysing how visitors navigate the shop"],
+        },
+    ),
+]
+
 FACTS = [
     ("access-7-days", KIRIM_LOG_FILES),
     ("security-90-days", ALINME_LOGS),
     ("connections-30-days", MINDMORE_CONNECTION_LOGS),
+    ("analytics-2-years", ALIPARTNERSHIP_ANALYTICS),
 ]
 
 

@@ -118,3 +118,11 @@ def test_every_field_has_a_category_and_every_action_but_keep_a_measure(lang: st
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown format"):
         render_ropa([], load("en"), "xml")
+
+
+def test_a_last_visit_retention_is_counted_from_the_subjects_last_visit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (entry,) = orjson.loads(_ropa("analytics-2-years", "json", capsys=capsys))
+    assert entry["retention"].startswith("730 days after the data subject's last visit, then deleted")
+    assert any(m.startswith("last-visit link:") for m in entry["technical_measures"])

@@ -160,6 +160,14 @@ def _retention_changes(old: Stream, new: Stream, loc: Locale) -> list[Change]:
         key = "diff.retention_longer" if rn.days > ro.days else "diff.retention_shorter"
         direction: Direction = "more" if rn.days > ro.days else "less"
         out.append(Change(direction, loc.text(key, stream=st, old=loc.span(ro.days), new=loc.span(rn.days))))
+    if (ro.subject, ro.counted_from) != (rn.subject, rn.counted_from):
+        days = loc.span(rn.days)
+        if rn.subject is None:
+            out.append(Change("less", loc.text("diff.basis_record", stream=st, days=days)))
+        else:
+            subject = loc.text(f"subject.{rn.subject}")
+            text = loc.text("diff.basis_last_visit", stream=st, days=days, subject=subject)
+            out.append(Change("more", text))
     if rn.purpose != ro.purpose:
         out.append(Change("more", loc.text("diff.purpose", stream=st, old=ro.purpose, new=rn.purpose)))
     if rn.legal_basis != ro.legal_basis:

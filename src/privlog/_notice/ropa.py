@@ -62,7 +62,10 @@ def entries(policy: Policy, loc: Locale, environ: Mapping[str, str] | None = Non
                 "transfers": loc.text("ropa.transfers_none")
                 if local_only
                 else loc.text("ropa.transfers_collector", host=host),
-                "retention": loc.text("ropa.retention", days=loc.span(r.days)),
+                "retention": loc.text(
+                    "ropa.retention" if r.subject is None else "ropa.retention_last_visit",
+                    days=loc.span(r.days),
+                ),
                 "technical_measures": _measures(loc, policy, s),
             }
         )
@@ -106,6 +109,8 @@ def _measures(loc: Locale, policy: Policy, stream: Stream) -> list[str]:
             )
     if stream.consent_gated:
         out.append(loc.text("ropa.gated"))
+    if stream.retention.subject is not None:
+        out.append(loc.text("ropa.subject_key"))
     if stream.keyed:
         rotation, shred_after = _lifecycle(policy)
         out.append(loc.text("ropa.rotation", rotation=loc.text(f"ropa.rotation_{rotation}")))
