@@ -42,7 +42,7 @@ _RECIPIENTS = {
 
 def entries(policy: Policy, loc: Locale, environ: Mapping[str, str] | None = None) -> list[Entry]:
     """One register entry per stream, in ``loc``'s language."""
-    host = collector_host(environ or {}) or "OpenTelemetry"
+    host = collector_host(environ or {}) or loc.text("ropa.host_unknown")
     local_only = policy.export.sink == "jsonl"
     out: list[Entry] = []
     for s in policy.streams:
