@@ -1,25 +1,41 @@
-# The README's quick start: `make demo` and `make test`. Both create the virtual environment.
+# The README's quick start: `make demo` and `make test`. Both create the virtual environment:
+# `make demo` installs only what the demo needs (`.[demo]`), `make test` adds the dev set.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-min test-versions lint bench clean
+.PHONY: demo test test-nofcntl test-min test-versions lint bench release-check clean
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(BIN)/.installed: pyproject.toml $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@ $(BIN)/.demo-installed
+
+$(BIN)/.demo-installed: pyproject.toml $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[demo]"
 	touch $@
 
-demo: $(BIN)/.installed
+demo: $(BIN)/.demo-installed
 	$(BIN)/privlog demo
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
 
+# The unit tests as on a platform without fcntl (Windows): privlog locks with a lock file.
+test-nofcntl: $(BIN)/.installed
+	PRIVLOG_TEST_WITHOUT_FCNTL=1 $(BIN)/python -m pytest -q tests/unit
+
 lint: $(BIN)/.installed
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check src tests benchmarks examples tools
 	$(BIN)/mypy
+
+# What a user gets: wheel and sdist built, installed in fresh venvs, imported without fcntl,
+# every command's --help, the FastAPI, Flask and Django examples on real servers.
+release-check: $(BIN)/.installed
+	$(BIN)/python tools/release_check.py
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-json=.benchmarks/latest.json -p no:randomly

@@ -1,6 +1,6 @@
 """A FastAPI app logged by privlog, as the README's quick start shows.
 
-    pip install "privlog[demo]"
+    pip install "privlog-middleware[demo]"
     uvicorn examples.fastapi_app:app --proxy-headers   # or: python examples/fastapi_app.py
 
 Records go to ./privlog-logs/<stream>/<day>.jsonl (seed 002's seven-day anonymous access log),

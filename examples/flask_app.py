@@ -1,6 +1,6 @@
 """A Flask app logged by privlog, configured from ``app.config["PRIVLOG"]``.
 
-    pip install "privlog[flask]"
+    pip install "privlog-middleware[flask]"
     python examples/flask_app.py            # serves http://127.0.0.1:5000
 
 Records go to ./privlog-logs/<stream>/<day>.jsonl (seed 002's seven-day anonymous access log),

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
+
+# `make test-nofcntl`: the platform has no fcntl (Windows), so privlog must import and lock
+# without it. Blocked before privlog is first imported; modules holding it already keep it.
+if os.environ.get("PRIVLOG_TEST_WITHOUT_FCNTL"):
+    sys.modules["fcntl"] = None  # type: ignore[assignment]
 
 import pytest
 

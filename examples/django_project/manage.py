@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A minimal Django project logged by privlog.
 
-    pip install "privlog[django]"
+    pip install "privlog-middleware[django]"
     python examples/django_project/manage.py runserver 127.0.0.1:8000
 
 Records go to ./privlog-logs/<stream>/<day>.jsonl: seed 002's seven-day anonymous access log,

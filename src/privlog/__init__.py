@@ -12,9 +12,8 @@ from ._errors import PolicyError
 from ._policy.model import Policy
 from ._policy.types import ExportSettings, FieldRule, RetentionClass, Stream
 from ._privacylog import PrivacyLog
+from ._version import __version__
 from .asgi import PrivacyLogMiddleware, current_privlog, log_auth_event
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ExportSettings",

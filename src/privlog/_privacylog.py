@@ -6,17 +6,17 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
-
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk._logs import LoggerProvider
+from typing import TYPE_CHECKING, Any
 
 from ._core.capture import Capture, Reader
 from ._core.dispatcher import Dispatcher, Sink, Stats
 from ._core.pipeline import AUTH_EVENTS, Pipeline
 from ._errors import PolicyError, did_you_mean
 from ._policy.model import Policy
-from .sinks.select import build_sinks
+
+if TYPE_CHECKING:  # the SDK is imported only when a configuration uses it
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.sdk._logs import LoggerProvider
 
 log = logging.getLogger("privlog")
 
@@ -39,6 +39,8 @@ class PrivacyLog:
     ) -> None:
         self.policy = policy
         self.pipeline = Pipeline(policy)
+        from .sinks.select import build_sinks
+
         chosen = (
             sinks
             if sinks is not None

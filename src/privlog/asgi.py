@@ -16,9 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
-
-from opentelemetry.sdk._logs import LoggerProvider
+from typing import TYPE_CHECKING, Any
 
 from ._core.capture import INCOMPLETE, Capture, Facts
 from ._errors import PolicyError
@@ -26,6 +24,9 @@ from ._logging.servers import ServerLogs, server_logs_mode
 from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
+
+if TYPE_CHECKING:  # the SDK is imported only when a configuration uses it
+    from opentelemetry.sdk._logs import LoggerProvider
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -18,9 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-from opentelemetry.sdk._logs import LoggerProvider
+from typing import TYPE_CHECKING, Any
 
 from ._core.capture import INCOMPLETE, Capture, Facts
 from ._logging.servers import ServerLogs, server_logs_mode
@@ -28,6 +26,9 @@ from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
 from ._privacylog import PrivacyLog, call_user_hook
 from ._transforms.text import scrub_path
+
+if TYPE_CHECKING:  # the SDK is imported only when a configuration uses it
+    from opentelemetry.sdk._logs import LoggerProvider
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]

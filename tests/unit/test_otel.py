@@ -11,7 +11,8 @@ from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogR
 from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
-from privlog.sinks.otel import OpenTelemetrySink, env_requests_otel
+from privlog.sinks.otel import OpenTelemetrySink
+from privlog.sinks.otelenv import env_requests_otel
 
 from ..support.otlp_receiver import OtlpReceiver
 from ..support.policies import ENV, FULL

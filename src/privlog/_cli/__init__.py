@@ -14,8 +14,12 @@ from .._errors import PolicyError
 from .._keys.ring import KeyRing
 from .._policy.advice import raw_data_warnings
 from .._policy.model import Policy
+from .._version import __version__
 from . import audit, holds, init, notice
 from .anonymize import add_parser as add_anonymize
+
+DISTRIBUTION = "privlog-middleware"
+"""This project's name on the package index; the import package and the command are ``privlog``."""
 
 
 def describe(policy: Policy) -> str:
@@ -210,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="privlog", description="Request logs that keep your privacy policy's promises."
     )
+    parser.add_argument("--version", action="version", version=f"privlog {__version__} ({DISTRIBUTION})")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo", help="run a FastAPI app, send requests full of personal data, show what was logged"
@@ -291,7 +296,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def clashing_distribution() -> str | None:
+    """The version of the unrelated ``privlog`` distribution if it is installed here.
+
+    That project (a logging linter) installs its own ``privlog`` package and command over
+    ours, so whichever was installed last wins: say so instead of failing obscurely.
+    """
+    from importlib import metadata
+
+    try:
+        return metadata.version("privlog")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def warn_clash() -> None:
+    other = clashing_distribution()
+    if other is not None:
+        print(
+            f"privlog: warning: the unrelated 'privlog' distribution {other} is installed beside "
+            f"{DISTRIBUTION}; both provide the `privlog` command and import package, so either may "
+            f"be broken. Fix: pip uninstall privlog && pip install --force-reinstall {DISTRIBUTION}",
+            file=sys.stderr,
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warn_clash()
     args = build_parser().parse_args(argv)
     try:
         code: int = args.func(args)

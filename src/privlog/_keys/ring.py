@@ -14,9 +14,6 @@ import hmac
 from collections.abc import Callable
 from typing import Any, cast
 
-from .cryptopan import make_cryptopan
-from .reversible import make_sealer, reveal
-
 _b64 = binascii.b2a_base64
 _URLSAFE = bytes.maketrans(b"+/", b"-_")  # on bytes: str.translate is 6x slower
 _blake = hashlib.blake2b
@@ -101,6 +98,8 @@ class KeyRing:
 
     def sealer(self, domain: str) -> Callable[[bytes], str]:
         """Reversible pseudonyms (AES-SIV): opaque, deterministic, revealable with this ring."""
+        from .reversible import make_sealer  # `cryptography` only for policies that use it
+
         return cast(
             "Callable[[bytes], str]",
             self.cached(
@@ -110,10 +109,14 @@ class KeyRing:
 
     def reveal(self, domain: str, token: str) -> bytes:
         """The value behind a reversible pseudonym; ``ValueError`` if another key made it."""
+        from .reversible import reveal
+
         return reveal(self.subkey("privlog aes-siv v1", 64), domain, token)
 
     def cryptopan(self) -> Callable[[bytes], str]:
         """Prefix-preserving address pseudonyms (Crypto-PAn) under this ring's key."""
+        from .cryptopan import make_cryptopan  # `cryptography` only for policies that use it
+
         return cast(
             "Callable[[bytes], str]",
             self.cached("cryptopan", lambda ring: make_cryptopan(ring.subkey("privlog crypto-pan v1", 32))),

@@ -12,7 +12,6 @@ be computed from anything on disk. See docs/keys.md for the threat model.
 from __future__ import annotations
 
 import errno
-import fcntl
 import hmac
 import logging
 import os
@@ -26,6 +25,7 @@ from typing import TypeVar
 
 import orjson
 
+from .. import _filelock
 from .._errors import PolicyError, did_you_mean
 from .epochs import (
     DAY_NS,
@@ -141,9 +141,12 @@ class KeyStore:
         except FileExistsError:
             raise exists from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            overwrite(fd, dump_store(rotation, retention_days, chains))
-            store._version = file_version(os.fstat(fd))
+            _filelock.lock(fd, store.path)
+            try:
+                overwrite(fd, dump_store(rotation, retention_days, chains))
+                store._version = file_version(os.fstat(fd))
+            finally:
+                _filelock.unlock(fd, store.path)
         finally:
             os.close(fd)
         return store
@@ -161,9 +164,12 @@ class KeyStore:
         except OSError:
             raise damaged(path) from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_SH)  # a writer overwrites in place: never read half of it
-            raw = read_fd(fd)
-            version = file_version(os.fstat(fd))
+            _filelock.lock(fd, path, shared=True)  # a writer overwrites in place: never read half of it
+            try:
+                raw = read_fd(fd)
+                version = file_version(os.fstat(fd))
+            finally:
+                _filelock.unlock(fd, path)
         except OSError:
             raise damaged(path) from None
         finally:
@@ -215,7 +221,11 @@ class KeyStore:
                 denied = exc
                 fd = os.open(self.path, os.O_RDONLY)
             try:
-                fcntl.flock(fd, fcntl.LOCK_SH if denied else fcntl.LOCK_EX)
+                _filelock.lock(fd, self.path, shared=denied is not None)
+            except BaseException:
+                os.close(fd)
+                raise
+            try:
                 raw = read_fd(fd)
                 rotation, days, disk = parse_store(raw, self.path)
                 self.rotation, self.retention_days = rotation, days
@@ -230,6 +240,7 @@ class KeyStore:
                 self._rings.clear()
                 self._version = file_version(os.fstat(fd))
             finally:
+                _filelock.unlock(fd, self.path)
                 os.close(fd)
             if denied is not None and data != raw:
                 raise denied

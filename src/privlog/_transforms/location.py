@@ -2,7 +2,7 @@
 
 Seed 004 keeps "city/region based on IP", seed 002 country only: the policy picks the level.
 Uses a MaxMind-format database (GeoLite2/GeoIP2 City or Country) through ``maxminddb``, an
-optional dependency (``pip install privlog[geo]``). Only the chosen level is ever returned.
+optional dependency (``pip install privlog-middleware[geo]``). Only the chosen level is ever returned.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def open_database(path: str) -> Any:
         import maxminddb
     except ImportError:
         raise PolicyError(
-            "geo.database", "the location field needs the maxminddb package", "pip install privlog[geo]"
+            "geo.database", "the location field needs the maxminddb package", "pip install privlog-middleware[geo]"
         ) from None
     try:
         return maxminddb.open_database(path)

@@ -8,7 +8,6 @@ on day rollover in a running process, and by ``privlog retention sweep DIR`` (e.
 from __future__ import annotations
 
 import errno
-import fcntl
 import logging
 import os
 import re
@@ -17,10 +16,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import orjson
 
+from .. import _filelock
 from .._core.record import Output, iso_utc
 from .._core.steps import SUBJECT_ATTRIBUTE
 from .holdlog import HoldLog, held_records
@@ -147,16 +147,17 @@ class JsonlStore:
         fd = self._file(stream, day)
         # Locked, and re-opened if `privlog subject --delete` replaced the file meanwhile (or
         # it was deleted): appending to a replaced (unlinked) file would lose the records.
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        path = self._path(stream, day)
+        _filelock.lock(fd, path)
         try:
             if self._replaced(stream, day, fd):
-                fcntl.flock(fd, fcntl.LOCK_UN)
+                _filelock.unlock(fd, path)
                 self._forget(stream)
                 fd = self._file(stream, day)
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                _filelock.lock(fd, path)
             append_whole(fd, data)
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
+            _filelock.unlock(fd, path)
 
     def _replaced(self, stream: str, day: date, fd: int) -> bool:
         try:
@@ -291,7 +292,11 @@ def day_files(stream_dir: Path) -> list[tuple[Path, date]]:
 
 
 def sweep(
-    directory: str | os.PathLike[str], today: date | None = None, held: HeldRecords | None = None
+    directory: str | os.PathLike[str],
+    today: date | None = None,
+    held: HeldRecords | None = None,
+    *,
+    dry_run: bool = False,
 ) -> list[Path]:
     """Delete every record in a store that is past its stream's retention.
 
@@ -299,6 +304,8 @@ def sweep(
     subject's last visit loses the records of subjects who stayed away too long (see
     ``lastvisit.py``). Records under an active legal hold (the store's hold log, or ``held``)
     are kept: a day file holding some is rewritten with only those instead of deleted.
+    ``dry_run`` lists the expired day files of streams counted from each record and deletes
+    nothing (a last-visit stream's records depend on each subject: not listed).
     """
     today = today or _today()
     root = Path(directory)
@@ -308,11 +315,16 @@ def sweep(
     for sdir, days in stream_dirs(root):
         files = day_files(sdir)
         if stream_basis(sdir) == "last_visit":
+            if dry_run:
+                continue
             gone, _ = sweep_last_visit(sdir, days, today, files, held)
             deleted.extend(gone)
             continue
         for path, file_day in files:
             if not expired(file_day, days, today):
+                continue
+            if dry_run:
+                deleted.append(path)
                 continue
             if held:
                 _, emptied = rewrite(path, held.holds)
@@ -337,8 +349,13 @@ class Scan:
     damaged: dict[Path, int]
 
 
-def _store_files(directory: Path) -> list[Path]:
+def store_files(directory: Path) -> list[Path]:
+    """Every day file of a store."""
     return sorted(directory.glob("*/*.jsonl"))
+
+
+Progress = Callable[[int], None]
+"""Told how many more bytes of the store were read, for a progress display."""
 
 
 def parse_line(line: bytes) -> Record | None:
@@ -350,20 +367,26 @@ def parse_line(line: bytes) -> Record | None:
     return record if isinstance(record, dict) else None
 
 
-def count_records(directory: Path, selected: Callable[[Record], bool]) -> Scan:
-    """How many records of each day file ``selected`` picks; damaged lines are skipped."""
+def count_records(
+    directory: Path, selected: Callable[[Record], bool], progress: Progress | None = None
+) -> Scan:
+    """How many records of each day file ``selected`` picks; damaged lines are skipped. Files
+    are read a line at a time, so memory stays one line whatever their size."""
     found: dict[Path, int] = {}
     damaged: dict[Path, int] = {}
-    for path in _store_files(directory):
+    for path in store_files(directory):
         n = bad = 0
-        for line in path.read_bytes().splitlines():
-            if not line:
-                continue
-            record = parse_line(line)
-            if record is None:
-                bad += 1
-            elif selected(record):
-                n += 1
+        with open(path, "rb") as fh:
+            for line in fh:
+                if not line.strip():
+                    continue
+                record = parse_line(line)
+                if record is None:
+                    bad += 1
+                elif selected(record):
+                    n += 1
+            if progress is not None:
+                progress(fh.tell())
         if n:
             found[path] = n
         if bad:
@@ -375,41 +398,65 @@ def delete_records(
     directory: Path,
     selected: Callable[[Record], bool],
     selected_raw: Callable[[bytes], bool] | None = None,
+    progress: Progress | None = None,
 ) -> Scan:
     """Remove the records ``selected`` picks from every day file, atomically and owner-only.
 
     A damaged line is removed too when ``selected_raw`` finds the subject in its bytes, and
-    kept (and reported) otherwise. Each file is rewritten under the same lock a running store
-    appends with, so no record written meanwhile is lost (the store re-opens a replaced file).
+    kept (and reported) otherwise. Each file is streamed, a line at a time, into a private copy
+    under the same lock a running store appends with, so no record written meanwhile is lost
+    (the store re-opens a replaced file).
     """
     deleted: dict[Path, int] = {}
     damaged: dict[Path, int] = {}
-    for path in _store_files(directory):
+    for path in store_files(directory):
         with open(path, "rb") as locked:
-            fcntl.flock(locked.fileno(), fcntl.LOCK_EX)
-            keep: list[bytes] = []
-            removed = bad = 0
-            for line in locked.read().splitlines():
-                if not line:
+            _filelock.lock(locked.fileno(), path)
+            try:
+                removed, bad = _rewrite_without(path, locked, selected, selected_raw)
+                if progress is not None:
+                    progress(locked.tell())
+            finally:
+                _filelock.unlock(locked.fileno(), path)
+        if bad:
+            damaged[path] = bad
+        if removed:
+            deleted[path] = removed
+    return Scan(deleted, damaged)
+
+
+def _rewrite_without(
+    path: Path,
+    locked: IO[bytes],
+    selected: Callable[[Record], bool],
+    selected_raw: Callable[[bytes], bool] | None,
+) -> tuple[int, int]:
+    """Copy the lines to keep into a private temporary file and put it in place of ``path``
+    if any line was removed: (lines removed, damaged lines kept)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
+    removed = bad = 0
+    replaced = False
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for line in locked:
+                stripped = line.rstrip(b"\n")
+                if not stripped.strip():
                     continue
-                record = parse_line(line)
+                record = parse_line(stripped)
                 if record is None:
-                    if selected_raw is not None and selected_raw(line):
+                    if selected_raw is not None and selected_raw(stripped):
                         removed += 1
                         continue
                     bad += 1
                 elif selected(record):
                     removed += 1
                     continue
-                keep.append(line)
-            if bad:
-                damaged[path] = bad
-            if not removed:
-                continue
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(b"".join(line + b"\n" for line in keep))
+                out.write(stripped + b"\n")
+        if removed:
             os.chmod(tmp, 0o600)
             os.replace(tmp, path)
-            deleted[path] = removed
-    return Scan(deleted, damaged)
+            replaced = True
+    finally:
+        if not replaced:
+            os.unlink(tmp)
+    return removed, bad

@@ -11,7 +11,6 @@ memory: memory is bounded by the index.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import orjson
 
+from .. import _filelock
 from .._core.steps import SUBJECT_ATTRIBUTE
 
 INDEX_FILE = ".privlog-last-seen.json"
@@ -144,35 +144,37 @@ def rewrite(path: Path, keep: KeepLine) -> tuple[int, bool]:
     appends meanwhile waits for the lock and re-opens the replaced file.
     """
     with open(path, "rb") as locked:
-        fcntl.flock(locked.fileno(), fcntl.LOCK_EX)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
-        kept = removed = 0
+        _filelock.lock(locked.fileno(), path)
         try:
-            with os.fdopen(fd, "wb") as out:
-                for line in locked:
-                    body = line.rstrip(b"\n")
-                    if not body:
-                        continue
-                    if keep(body):
-                        out.write(body + b"\n")
-                        kept += 1
-                    else:
-                        removed += 1
-            if not removed:
-                os.unlink(tmp)
-                return 0, False
-            if not kept:
-                os.unlink(tmp)
-                path.unlink()
-                return removed, True
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-            return removed, False
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".rewrite-")
+            kept = removed = 0
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for line in locked:
+                        body = line.rstrip(b"\n")
+                        if not body:
+                            continue
+                        if keep(body):
+                            out.write(body + b"\n")
+                            kept += 1
+                        else:
+                            removed += 1
+                if not removed:
+                    os.unlink(tmp)
+                    return 0, False
+                if not kept:
+                    os.unlink(tmp)
+                    path.unlink()
+                    return removed, True
+                os.chmod(tmp, 0o600)
+                os.replace(tmp, path)
+                return removed, False
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        finally:
+            _filelock.unlock(locked.fileno(), path)
 
 
 class HeldRecords:

@@ -45,7 +45,7 @@ def meter_provider_from_env(service: str, environ: Mapping[str, str] | None = No
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         except ImportError:
             raise PolicyError(
-                "metrics", "the OTLP metric exporter is not installed", "pip install privlog[otlp]"
+                "metrics", "the OTLP metric exporter is not installed", "pip install privlog-middleware[otlp]"
             ) from None
         exporter = OTLPMetricExporter()
     attrs = {} if env.get("OTEL_SERVICE_NAME") else {"service.name": service}

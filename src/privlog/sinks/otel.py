@@ -10,7 +10,6 @@ import inspect
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry._logs import LogRecord, SeverityNumber, get_logger_provider
@@ -24,49 +23,12 @@ from opentelemetry.sdk.resources import Resource
 
 from .._core.record import Output
 from .._errors import PolicyError
+from .._version import __version__
+from .otelenv import OtelEnvironment
 
-_VERSION = "0.1.0"
+_VERSION = __version__
 #: The log record's own event name (OTLP ``event_name``) exists in opentelemetry-api 1.35 and later.
 _HAS_EVENT_NAME = "event_name" in inspect.signature(LogRecord.__init__).parameters
-
-
-@dataclass(frozen=True)
-class OtelEnvironment:
-    """What the standard OpenTelemetry variables ask of log export."""
-
-    exporters: tuple[str, ...]
-    """``OTEL_LOGS_EXPORTER`` as a list (empty when unset)."""
-    protocol: str
-    """``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`` or ``OTEL_EXPORTER_OTLP_PROTOCOL`` (default http/protobuf)."""
-    endpoint_set: bool
-    """An OTLP endpoint is configured."""
-
-    @classmethod
-    def read(cls, environ: Mapping[str, str] | None = None) -> OtelEnvironment:
-        env = os.environ if environ is None else environ
-        names = tuple(n.strip().lower() for n in env.get("OTEL_LOGS_EXPORTER", "").split(",") if n.strip())
-        protocol = (
-            env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
-        ).strip()
-        endpoint = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"))
-        return cls(names, protocol, endpoint)
-
-    @property
-    def requests_export(self) -> bool:
-        """True when the variables ask for a log exporter (``none`` asks for none)."""
-        if self.exporters == ("none",):
-            return False
-        return bool(self.exporters) or self.endpoint_set
-
-    @property
-    def fast_otlp(self) -> bool:
-        """True when privlog's own OTLP/HTTP sink can serve what the variables ask for."""
-        return self.exporters in ((), ("otlp",)) and self.protocol == "http/protobuf"
-
-
-def env_requests_otel(environ: Mapping[str, str] | None = None) -> bool:
-    """True when the standard OTEL_* variables ask for a log exporter."""
-    return OtelEnvironment.read(environ).requests_export
 
 
 def app_logger_provider() -> LoggerProvider | None:
@@ -90,7 +52,7 @@ def _exporter(name: str, protocol: str) -> LogRecordExporter:
 
         return OTLPLogExporter()
     except ImportError:
-        package = "opentelemetry-exporter-otlp-proto-grpc" if protocol == "grpc" else "privlog[otlp]"
+        package = "opentelemetry-exporter-otlp-proto-grpc" if protocol == "grpc" else "privlog-middleware[otlp]"
         raise PolicyError(
             "OTEL_EXPORTER_OTLP_PROTOCOL",
             f"the OTLP {protocol} exporter is not installed",

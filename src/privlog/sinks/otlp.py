@@ -31,11 +31,12 @@ from urllib.parse import unquote, urlsplit
 
 from .._core.record import Output
 from .._errors import PolicyError
+from .._version import __version__
 from ._otlp_encode import LogEncoder, rejected_records
 
 log = logging.getLogger("privlog")
 
-_VERSION = "0.1.0"
+_VERSION = __version__
 _RETRYABLE = frozenset({429, 502, 503, 504})
 _MAX_RESPONSE = 64 * 1024
 

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-
-from opentelemetry.metrics import MeterProvider
-from opentelemetry.sdk._logs import LoggerProvider
+from typing import TYPE_CHECKING
 
 from .._core.dispatcher import Sink
 from .._policy.model import Policy
-from .jsonl import JsonlStore
-from .metrics import AggregateMetricsSink, meter_provider_from_env
-from .otel import OpenTelemetrySink, OtelEnvironment, app_logger_provider, logger_provider_from_env
-from .otlp import OtlpHttpSink
+from .otelenv import OtelEnvironment
+
+if TYPE_CHECKING:  # each sink's module, and the SDK, is imported only when the policy uses it
+    from opentelemetry.metrics import MeterProvider
+    from opentelemetry.sdk._logs import LoggerProvider
+
+
+def app_logger_provider() -> LoggerProvider | None:
+    """The application's global SDK LoggerProvider, if it installed one.
+
+    An app that set one has imported the SDK: when it is not loaded there is none to find,
+    and privlog does not load it just to look.
+    """
+    if "opentelemetry.sdk._logs" not in sys.modules:
+        return None
+    from .otel import app_logger_provider as installed
+
+    return installed()
 
 
 def build_sinks(
@@ -40,17 +53,25 @@ def build_sinks(
             sink = "otlp" if both else "jsonl"  # "both" means an exporter too: OTLP's defaults
     sinks: list[Sink] = []
     if sink == "otlp":
+        from .otlp import OtlpHttpSink
+
         sinks.append(OtlpHttpSink(service_name=env.get("OTEL_SERVICE_NAME") or policy.service, environ=env))
     elif sink == "otel":
+        from .otel import OpenTelemetrySink, logger_provider_from_env
+
         if otel_provider is not None:
             sinks.append(OpenTelemetrySink(otel_provider))
         else:
             sinks.append(OpenTelemetrySink(logger_provider_from_env(policy.service, env), owns_provider=True))
     if sink == "jsonl" or both:
+        from .jsonl import JsonlStore
+
         days = {s.name: s.retention.days for s in policy.streams}
         basis = {s.name: s.retention.counted_from for s in policy.streams}
         sinks.append(JsonlStore(directory or policy.export.directory, days, basis))
     if policy.metrics_stream is not None:
+        from .metrics import AggregateMetricsSink, meter_provider_from_env
+
         meters = meter_provider or meter_provider_from_env(policy.service)
         sinks.append(AggregateMetricsSink(meters, policy.metrics_stream))
     return sinks

@@ -1,0 +1,7 @@
+"""``python -m privlog``: the same as the ``privlog`` command."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
