@@ -8,7 +8,7 @@ through OpenTelemetry or into a local JSONL store that deletes what has expired.
 from ._core.dispatcher import Sink, SinkStats, Stats
 from ._core.pipeline import Pipeline
 from ._core.record import Output
-from ._errors import PolicyError
+from ._errors import ConfigurationError, PolicyError, PrivlogError, UsageError
 from ._policy.model import Policy
 from ._policy.types import ExportSettings, FieldRule, RetentionClass, Stream
 from ._privacylog import PrivacyLog
@@ -16,6 +16,7 @@ from ._version import __version__
 from .asgi import PrivacyLogMiddleware, current_privlog, log_auth_event
 
 __all__ = [
+    "ConfigurationError",
     "ExportSettings",
     "FieldRule",
     "Output",
@@ -24,11 +25,13 @@ __all__ = [
     "PolicyError",
     "PrivacyLog",
     "PrivacyLogMiddleware",
+    "PrivlogError",
     "RetentionClass",
     "Sink",
     "SinkStats",
     "Stats",
     "Stream",
+    "UsageError",
     "__version__",
     "current_privlog",
     "log_auth_event",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ._core.capture import Capture, Reader
 from ._core.dispatcher import Dispatcher, Sink, Stats
 from ._core.pipeline import AUTH_EVENTS, Pipeline
-from ._errors import PolicyError, did_you_mean
+from ._errors import UsageError, did_you_mean
 from ._policy.model import Policy
 
 if TYPE_CHECKING:  # the SDK is imported only when a configuration uses it
@@ -69,7 +69,7 @@ class PrivacyLog:
         if privlog is not None:
             return privlog
         if policy is None:
-            raise PolicyError(
+            raise UsageError(
                 "policy",
                 "PrivacyLogMiddleware needs a policy",
                 'pass policy=Policy.from_toml("privlog.toml") or privlog=PrivacyLog(...)',

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._core.capture import INCOMPLETE, Capture, Facts
-from ._errors import PolicyError
+from ._errors import UsageError
 from ._logging.servers import ServerLogs, server_logs_mode
 from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
@@ -160,7 +160,7 @@ def log_auth_event(
     """
     target = privlog or _serving.get()
     if target is None:
-        raise PolicyError(
+        raise UsageError(
             "log_auth_event",
             "no privlog serves this request",
             "call it while handling a request that PrivacyLogMiddleware serves, or pass privlog=",

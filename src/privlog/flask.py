@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask, current_app, g, has_app_context, has_request_context, request, session
 
 from ._adapter import privlog_from_setting
-from ._errors import PolicyError
+from ._errors import UsageError
 from ._logging.servers import ServerLogs, server_logs_mode
 from ._logging.servers import wire as wire_server_logs
 from ._policy.model import Policy
@@ -113,7 +113,7 @@ class PrivacyLogExtension:
         if has_app_context():
             privlog = current_app.extensions.get("privlog", privlog)
         if privlog is None:
-            raise PolicyError("PrivacyLogExtension", "is not bound to an app", "call init_app(app) first")
+            raise UsageError("PrivacyLogExtension", "is not bound to an app", "call init_app(app) first")
         environ = None
         if has_request_context():
             # A copy: uWSGI empties and reuses the environ once the request ends, and the worker

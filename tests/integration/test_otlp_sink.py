@@ -26,7 +26,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult, SimpleLogRecordProcessor
 from starlette.testclient import TestClient
 
-from privlog import Output, Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware
+from privlog import ConfigurationError, Output, Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog.sinks._otlp_encode import LogEncoder, any_value, rejected_records, varint
 from privlog.sinks.otlp import OtlpHttpSink, _retry_after, endpoint_from_env
 
@@ -386,7 +386,7 @@ class TestSettings:
         ],
     )
     def test_bad_settings_fail_at_start_up(self, kwargs: dict[str, Any], setting: str) -> None:
-        with pytest.raises(PolicyError, match=setting) as info:
+        with pytest.raises(ConfigurationError, match=setting) as info:
             OtlpHttpSink(**kwargs)
         assert "Injected: 1" not in str(info.value)
 

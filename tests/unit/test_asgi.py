@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
 
-from privlog import Policy, PolicyError, PrivacyLog, PrivacyLogMiddleware, current_privlog, log_auth_event
+from privlog import Policy, PrivacyLog, PrivacyLogMiddleware, UsageError, current_privlog, log_auth_event
 from privlog.asgi import user_from_scope
 
 from ..support.policies import ENV, FULL
@@ -163,7 +163,7 @@ class TestLifecycle:
         pl.close()
 
     def test_no_policy_fails_at_start_up(self) -> None:
-        with pytest.raises(PolicyError, match="PrivacyLogMiddleware needs a policy"):
+        with pytest.raises(UsageError, match="PrivacyLogMiddleware needs a policy"):
             PrivacyLogMiddleware(FastAPI())
 
     def test_policy_argument_builds_its_own_privlog(self, tmp_path: Any) -> None:
@@ -277,7 +277,7 @@ class TestAuthEventBinding:
 
     def test_outside_a_request_the_privlog_must_be_named(self, privlog: PrivacyLog, sink: ListSink) -> None:
         assert current_privlog() is None
-        with pytest.raises(PolicyError, match="no privlog serves this request"):
+        with pytest.raises(UsageError, match="no privlog serves this request"):
             log_auth_event("logout", user_id=1)
         log_auth_event("logout", user_id=1, privlog=privlog)
         assert [r["event.name"] for r in security(sink, privlog)] == ["auth.logout"]

@@ -5,6 +5,7 @@ import privlog
 
 def test_all_is_the_documented_api() -> None:
     assert set(privlog.__all__) == {
+        "ConfigurationError",
         "ExportSettings",
         "FieldRule",
         "Output",
@@ -13,11 +14,13 @@ def test_all_is_the_documented_api() -> None:
         "PolicyError",
         "PrivacyLog",
         "PrivacyLogMiddleware",
+        "PrivlogError",
         "RetentionClass",
         "Sink",
         "SinkStats",
         "Stats",
         "Stream",
+        "UsageError",
         "__version__",
         "current_privlog",
         "log_auth_event",

@@ -13,7 +13,7 @@ import pytest
 from flask import Flask, Response, abort, stream_with_context
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from privlog import Policy, PolicyError, PrivacyLog
+from privlog import Policy, PolicyError, PrivacyLog, UsageError
 from privlog.flask import PrivacyLogExtension
 
 from ..support.policies import ENV, FULL, policy_dict
@@ -207,7 +207,7 @@ class TestUsers:
         assert "client.address" not in rec
 
     def test_auth_event_before_init_app(self) -> None:
-        with pytest.raises(PolicyError, match="init_app"):
+        with pytest.raises(UsageError, match="init_app"):
             PrivacyLogExtension().auth_event("logout")
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from privlog import Pipeline, Policy, PolicyError
+from privlog import ConfigurationError, Pipeline, Policy
 from privlog._cli import main
 from privlog._core.capture import Capture
 from privlog._keys.epochs import KeyShredded, StaticKeys, epoch_label, epoch_of, today_utc
@@ -66,7 +66,7 @@ class TestKeyStore:
 
     def test_init_refuses_to_overwrite(self, tmp_path: Path) -> None:
         KeyStore.init(tmp_path, "daily", 30)
-        with pytest.raises(PolicyError, match="already exists"):
+        with pytest.raises(ConfigurationError, match="already exists"):
             KeyStore.init(tmp_path, "daily", 30)
 
     def test_two_processes_compute_the_same_pseudonym(self, tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ class TestKeyStore:
         data = {**copy.deepcopy(FULL), "secret": {"store": str(tmp_path)}}
         policy = Policy.from_dict(data, environ={})
         with pytest.raises(
-            PolicyError, match=r"secret.store: .* 30 days, but a keyed stream keeps records 90 days"
+            ConfigurationError, match=r"secret.store: .* 30 days, but a keyed stream keeps records 90 days"
         ):
             Pipeline(policy)
 
@@ -178,7 +178,7 @@ class TestKeyStore:
 
     def test_missing_store_is_a_start_up_error(self, tmp_path: Path) -> None:
         data = {**copy.deepcopy(FULL), "secret": {"store": str(tmp_path / "nope")}}
-        with pytest.raises(PolicyError, match=r"secret.store: no key store.*privlog keys init"):
+        with pytest.raises(ConfigurationError, match=r"secret.store: no key store.*privlog keys init"):
             Policy.from_dict(data, environ={})
 
 
@@ -314,7 +314,7 @@ class TestStoreChanges:
         (tmp_path / "keys.json").unlink()
         with caplog.at_level(logging.WARNING, logger="privlog"):
             store.ring_for(ns(today_utc()))
-        assert "housekeeping failed (PolicyError)" in caplog.text
+        assert "housekeeping failed (ConfigurationError)" in caplog.text
         with pytest.raises(KeyShredded):
             store.ring_for_epoch(daily(days_ago(10)))
 

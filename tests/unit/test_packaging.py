@@ -76,7 +76,8 @@ class TestCommand:
 def _loaded_after(code: str) -> set[str]:
     """Top-level package names loaded by ``import privlog`` followed by ``code``, in a fresh process."""
     script = f"import sys, json\nimport privlog\n{code}\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
     return set(json.loads(out.stdout.splitlines()[-1]))
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from privlog import Policy, PolicyError, PrivacyLog
+from privlog import Policy, PrivacyLog, UsageError
 from privlog.wsgi import PrivacyLogMiddleware, read_wsgi_environ, user_from_environ
 
 from ..support.policies import ENV, FULL, policy_dict
@@ -269,7 +269,7 @@ class TestMiddleware:
         assert sink.records == []
 
     def test_needs_a_policy(self) -> None:
-        with pytest.raises(PolicyError, match="needs a policy"):
+        with pytest.raises(UsageError, match="needs a policy"):
             PrivacyLogMiddleware(hello)
 
     def test_builds_its_own_privlog_from_a_policy(self, tmp_path: Any) -> None:

@@ -44,7 +44,7 @@ def add_commands(policy: Any) -> None:
     explain = policy.add_parser(
         "explain", help='write the "server log files" section of a privacy notice from a policy file'
     )
-    explain.add_argument("file")
+    explain.add_argument("file", help="the policy TOML file")
     explain.add_argument("--format", choices=FORMATS, default="md", help="md (default), html or text")
     explain.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
     explain.set_defaults(func=_cmd_explain)
@@ -52,14 +52,14 @@ def add_commands(policy: Any) -> None:
         "diff",
         help="what changes for the people logged between two policy files; exit 1 when the notice must be updated",
     )
-    diff.add_argument("old")
-    diff.add_argument("new")
+    diff.add_argument("old", help="the policy file the published notice describes")
+    diff.add_argument("new", help="the changed policy file")
     diff.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
     diff.set_defaults(func=_cmd_diff)
     ropa = policy.add_parser(
         "ropa", help="the record of processing activities (GDPR Art. 30), one entry per stream"
     )
-    ropa.add_argument("file")
+    ropa.add_argument("file", help="the policy TOML file")
     ropa.add_argument("--format", choices=ROPA_FORMATS, default="md", help="md (default), json or csv")
     ropa.add_argument("--lang", choices=languages(), default="en", help="language (default: en)")
     ropa.set_defaults(func=_cmd_ropa)

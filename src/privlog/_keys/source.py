@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .._errors import PolicyError
+from .._errors import ConfigurationError
 from .epochs import StaticKeys
 from .store import KeyStore
 
@@ -39,7 +39,7 @@ def open_keys(policy: KeySettings) -> Keys | None:
         store = KeyStore.load(policy.key_store, policy.hash_algorithm)
         needed = policy.keyed_retention_days
         if store.retention_days < needed:
-            raise PolicyError(
+            raise ConfigurationError(
                 "secret.store",
                 f"the key store keeps keys {store.retention_days} days, but a keyed stream keeps records {needed} days",
                 f"create a store with `privlog keys init DIR --retention-days {needed}`",

@@ -26,7 +26,7 @@ from typing import TypeVar
 import orjson
 
 from .. import _filelock
-from .._errors import PolicyError, did_you_mean
+from .._errors import ConfigurationError, did_you_mean
 from .epochs import (
     DAY_NS,
     EPOCH_DATE,
@@ -116,9 +116,9 @@ class KeyStore:
     ) -> KeyStore:
         """Create a store with a fresh random key chain starting at the current epoch."""
         if rotation not in ROTATIONS:
-            raise PolicyError("rotation", f"unknown rotation {rotation!r}", did_you_mean(rotation, ROTATIONS))
+            raise ConfigurationError("rotation", f"unknown rotation {rotation!r}", did_you_mean(rotation, ROTATIONS))
         if isinstance(retention_days, bool) or not 0 < retention_days <= MAX_RETENTION_DAYS:
-            raise PolicyError(
+            raise ConfigurationError(
                 "retention_days",
                 f"must be a positive number of days (at most {MAX_RETENTION_DAYS})",
                 "use your longest keyed stream's retention",
@@ -126,7 +126,7 @@ class KeyStore:
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(path, 0o700)
-        exists = PolicyError(
+        exists = ConfigurationError(
             str(path / STORE_FILE),
             "a key store already exists here",
             "use `privlog keys rotate` or another directory",
@@ -158,7 +158,7 @@ class KeyStore:
         try:
             fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            raise PolicyError(
+            raise ConfigurationError(
                 "secret.store", f"no key store at {path}", "create one with `privlog keys init DIR`"
             ) from None
         except OSError:
@@ -212,7 +212,7 @@ class KeyStore:
             try:
                 fd = os.open(self.path, os.O_RDWR)
             except FileNotFoundError:
-                raise PolicyError(
+                raise ConfigurationError(
                     "secret.store", f"no key store at {self.path}", "restore it from the host copy"
                 ) from None
             except OSError as exc:
@@ -290,7 +290,7 @@ class KeyStore:
             self._seen_day = day
             try:
                 self.housekeeping()
-            except (OSError, PolicyError) as exc:
+            except (OSError, ConfigurationError) as exc:
                 log.warning(
                     "privlog: key store housekeeping failed (%s); expired keys were shredded in memory only",
                     type(exc).__name__,
@@ -409,7 +409,7 @@ class KeyStore:
             self._checked = today
             try:
                 return self._transact(lambda chains: self._shred_chains(chains, today), keep_unwritten=True)
-            except (OSError, PolicyError):
+            except (OSError, ConfigurationError):
                 self._chains, _ = self._shred_chains([replace(c) for c in self._chains], today)
                 self._rings.clear()
                 raise

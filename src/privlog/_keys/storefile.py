@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .._errors import PolicyError
+from .._errors import ConfigurationError
 from .epochs import MAX_RETENTION_DAYS, ROTATIONS
 
 _CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")
@@ -50,8 +50,8 @@ def new_chain_id(chains: list[Chain]) -> str:
             return chain_id
 
 
-def damaged(path: Path) -> PolicyError:
-    return PolicyError(
+def damaged(path: Path) -> ConfigurationError:
+    return ConfigurationError(
         "secret.store", f"the key store at {path} cannot be read", "restore it from the host copy"
     )
 
@@ -76,7 +76,7 @@ def parse_store(raw: bytes, path: Path) -> tuple[str, int, list[Chain]]:
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
         raise damaged(path) from None
     if rotation not in ROTATIONS:
-        raise PolicyError("secret.store", f"unknown rotation in {path}", "recreate the store")
+        raise ConfigurationError("secret.store", f"unknown rotation in {path}", "recreate the store")
     if not 0 < days <= MAX_RETENTION_DAYS or not chains:
         raise damaged(path)
     return rotation, days, chains

@@ -22,7 +22,7 @@ from .._policy.model import Policy
 from .._transforms.address import parse_ip
 from ..clickhouse import subject_delete, subject_query
 from ..sinks.holdlog import HoldLog, held_records
-from ..sinks.jsonl import Scan, count_records, delete_records
+from ..sinks.jsonl import Progress, Scan, count_records, delete_records
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,13 @@ def _index(matches: Iterable[Match]) -> dict[tuple[str, str], set[str]]:
     return index
 
 
-def find_in_store(directory: Path, matches: Iterable[Match]) -> Scan:
+def find_in_store(directory: Path, matches: Iterable[Match], progress: Progress | None = None) -> Scan:
     """How many records of each JSONL file belong to the subject; damaged lines skipped."""
     index = _index(matches)
-    return count_records(directory, lambda record: _matches(record, index))
+    return count_records(directory, lambda record: _matches(record, index), progress)
 
 
-def delete_in_store(directory: Path, matches: Iterable[Match]) -> Scan:
+def delete_in_store(directory: Path, matches: Iterable[Match], progress: Progress | None = None) -> Scan:
     """Remove the subject's records from every JSONL file (see :func:`delete_records`); a
     damaged line that holds one of the subject's values goes too."""
     matches = list(matches)
@@ -127,12 +127,16 @@ def delete_in_store(directory: Path, matches: Iterable[Match]) -> Scan:
     held = held_records(HoldLog(directory).active(date.today()))
     if held is None:
         return delete_records(
-            directory, lambda record: _matches(record, index), lambda line: any(v in line for v in values)
+            directory,
+            lambda record: _matches(record, index),
+            lambda line: any(v in line for v in values),
+            progress,
         )
     return delete_records(
         directory,
         lambda record: _matches(record, index) and not held.holds_record(record),
         lambda line: any(v in line for v in values) and not held.holds(line),
+        progress,
     )
 
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from .._errors import PolicyError
+from .._errors import ConfigurationError
 from .address import format_ip
 
 LEVELS = ("country", "region", "city")
@@ -25,13 +25,13 @@ def open_database(path: str) -> Any:
     try:
         import maxminddb
     except ImportError:
-        raise PolicyError(
+        raise ConfigurationError(
             "geo.database", "the location field needs the maxminddb package", "pip install privlog-middleware[geo]"
         ) from None
     try:
         return maxminddb.open_database(path)
     except (OSError, ValueError) as exc:
-        raise PolicyError(
+        raise ConfigurationError(
             "geo.database",
             f"cannot open {path} ({type(exc).__name__})",
             "point it at a GeoLite2/GeoIP2 .mmdb file",

@@ -23,7 +23,7 @@ from opentelemetry.sdk.resources import Resource
 
 from .._core.dispatcher import Stats
 from .._core.record import Output
-from .._errors import PolicyError
+from .._errors import ConfigurationError
 
 #: The only attributes aggregates carry: none of them identifies a person.
 DIMENSIONS = ("http.route", "http.request.method", "user_agent.name", "geo.country.iso_code")
@@ -44,7 +44,7 @@ def meter_provider_from_env(service: str, environ: Mapping[str, str] | None = No
         try:
             from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         except ImportError:
-            raise PolicyError(
+            raise ConfigurationError(
                 "metrics", "the OTLP metric exporter is not installed", "pip install privlog-middleware[otlp]"
             ) from None
         exporter = OTLPMetricExporter()

@@ -22,7 +22,7 @@ from opentelemetry.sdk._logs.export import (
 from opentelemetry.sdk.resources import Resource
 
 from .._core.record import Output
-from .._errors import PolicyError
+from .._errors import ConfigurationError
 from .._version import __version__
 from .otelenv import OtelEnvironment
 
@@ -41,7 +41,7 @@ def _exporter(name: str, protocol: str) -> LogRecordExporter:
     if name == "console":
         return ConsoleLogRecordExporter()
     if name != "otlp":
-        raise PolicyError("OTEL_LOGS_EXPORTER", f"unknown exporter {name!r}", "use otlp, console or none")
+        raise ConfigurationError("OTEL_LOGS_EXPORTER", f"unknown exporter {name!r}", "use otlp, console or none")
     try:
         if protocol == "grpc":
             from opentelemetry.exporter.otlp.proto.grpc._log_exporter import OTLPLogExporter as GrpcExporter
@@ -53,7 +53,7 @@ def _exporter(name: str, protocol: str) -> LogRecordExporter:
         return OTLPLogExporter()
     except ImportError:
         package = "opentelemetry-exporter-otlp-proto-grpc" if protocol == "grpc" else "privlog-middleware[otlp]"
-        raise PolicyError(
+        raise ConfigurationError(
             "OTEL_EXPORTER_OTLP_PROTOCOL",
             f"the OTLP {protocol} exporter is not installed",
             f"pip install {package}",

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from .._core.record import Output
-from .._errors import PolicyError
+from .._errors import ConfigurationError
 from .._version import __version__
 from ._otlp_encode import LogEncoder, rejected_records
 
@@ -138,7 +138,7 @@ class OtlpHttpSink:
         self.endpoint = endpoint or endpoint_from_env(env)
         url = urlsplit(self.endpoint)
         if url.scheme not in ("http", "https") or not url.hostname:
-            raise PolicyError("OTEL_EXPORTER_OTLP_ENDPOINT", "not an http(s) URL", "use http://host:4318")
+            raise ConfigurationError("OTEL_EXPORTER_OTLP_ENDPOINT", "not an http(s) URL", "use http://host:4318")
         self._https = url.scheme == "https"
         self._host = url.hostname
         self._port = url.port or (443 if self._https else 80)
@@ -148,18 +148,18 @@ class OtlpHttpSink:
             try:
                 timeout = float(raw) / 1000 if raw else 10.0
             except ValueError:
-                raise PolicyError("OTEL_EXPORTER_OTLP_TIMEOUT", "not a number", "set milliseconds") from None
+                raise ConfigurationError("OTEL_EXPORTER_OTLP_TIMEOUT", "not a number", "set milliseconds") from None
         self.timeout = timeout
         compression = (compression or _env(env, "COMPRESSION") or "none").lower()
         if compression not in ("gzip", "none"):
-            raise PolicyError("OTEL_EXPORTER_OTLP_COMPRESSION", f"{compression!r}", "use gzip or none")
+            raise ConfigurationError("OTEL_EXPORTER_OTLP_COMPRESSION", f"{compression!r}", "use gzip or none")
         self.compression = compression
         raw_headers = _env(env, "HEADERS")
         sent = parse_pairs(raw_headers, "OTEL_EXPORTER_OTLP_HEADERS") if raw_headers else {}
         sent.update(headers or {})
         for name, value in sent.items():
             if any(c in name + value for c in "\r\n\0") or not name:
-                raise PolicyError(f"OTLP header {name!r}", "has a control character", "remove it")
+                raise ConfigurationError(f"OTLP header {name!r}", "has a control character", "remove it")
         self._headers = {"Content-Type": "application/x-protobuf", "User-Agent": f"privlog/{_VERSION}"}
         self._headers.update(sent)
         if compression == "gzip":
