@@ -73,14 +73,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve(name: str, cmd: list[str | Path], port: int, cwd: Path, env: dict[str, str]) -> None:
-    """Start a server, request /users/4711, stop it, and check the one record it wrote."""
+def serve(name: str, cmd: list[str | Path], port: int, cwd: Path, env: dict[str, str], path: str) -> None:
+    """Start a server, request ``path`` (user 4711), stop it, and check the one record it wrote."""
     proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/users/4711", timeout=2) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as r:
                     body = json.loads(r.read())
                 break
             except OSError:
@@ -103,7 +103,7 @@ def serve(name: str, cmd: list[str | Path], port: int, cwd: Path, env: dict[str,
     rec = records[0]
     assert rec["client.address"] == "127.0.0.0", rec  # truncated to /16 by the example policy
     assert "4711" not in json.dumps(rec), rec
-    print(f"{name}: served /users/4711, logged {rec.get('http.route')} {rec.get('http.response.status_code')}")
+    print(f"{name}: served {path}, logged {rec.get('http.route')} {rec.get('http.response.status_code')}")
 
 
 def main() -> None:
@@ -136,15 +136,15 @@ def main() -> None:
         print(f"{len(paths)} commands: " + ", ".join(" ".join(p) or "privlog" for p in paths))
 
         step("the examples on real servers")
-        for name, cmd in (
-            ("FastAPI", [bin_ / "uvicorn", "--app-dir", EXAMPLES, "fastapi_app:app", "--port", "{port}"]),
-            ("Flask", [bin_ / "flask", "--app", EXAMPLES / "flask_app.py", "run", "--port", "{port}"]),
-            ("Django", [bin_ / "python", EXAMPLES / "django_project" / "manage.py", "runserver", "--noreload", "127.0.0.1:{port}"]),
+        for name, path, cmd in (
+            ("FastAPI", "/users/4711", [bin_ / "uvicorn", "--app-dir", EXAMPLES, "fastapi_app:app", "--port", "{port}"]),
+            ("Flask", "/users/4711", [bin_ / "flask", "--app", EXAMPLES / "flask_app.py", "run", "--port", "{port}"]),
+            ("Django", "/users/4711/", [bin_ / "python", EXAMPLES / "django_project" / "manage.py", "runserver", "--noreload", "127.0.0.1:{port}"]),
         ):
             port = free_port()
             cwd = work / f"run-{name}"
             cwd.mkdir()
-            serve(name, [str(c).format(port=port) for c in cmd], port, cwd, env)
+            serve(name, [str(c).format(port=port) for c in cmd], port, cwd, env, path)
         step("release check passed")
     finally:
         shutil.rmtree(work, ignore_errors=True)
