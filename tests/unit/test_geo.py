@@ -11,7 +11,7 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from privlog import ConfigurationError, Pipeline, Policy
+from privlog import Pipeline, Policy, PolicyError
 
 from ..support.policies import ENV, FULL
 from ..support.requests import capture, scope
@@ -84,7 +84,7 @@ class TestLocation:
             assert "198.51.100.1" not in orjson.dumps(rec).decode()
 
     def test_a_missing_database_fails_at_start_up(self, tmp_path: Path) -> None:
-        with pytest.raises(ConfigurationError, match=r"geo.database: cannot open"):
+        with pytest.raises(PolicyError, match=r"geo.database: cannot open"):
             policy(tmp_path / "nope.mmdb", "city")
-        with pytest.raises(ConfigurationError, match=r"geo.database: the location field needs a MaxMind database"):
+        with pytest.raises(PolicyError, match=r"geo.database: the location field needs a MaxMind database"):
             policy(None, "city")

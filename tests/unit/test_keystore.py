@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from privlog import ConfigurationError, Pipeline, Policy
+from privlog import ConfigurationError, Pipeline, Policy, PolicyError
 from privlog._cli import main
 from privlog._core.capture import Capture
 from privlog._keys.epochs import KeyShredded, StaticKeys, epoch_label, epoch_of, today_utc
@@ -178,7 +178,7 @@ class TestKeyStore:
 
     def test_missing_store_is_a_start_up_error(self, tmp_path: Path) -> None:
         data = {**copy.deepcopy(FULL), "secret": {"store": str(tmp_path / "nope")}}
-        with pytest.raises(ConfigurationError, match=r"secret.store: no key store.*privlog keys init"):
+        with pytest.raises(PolicyError, match=r"secret.store: no key store.*privlog keys init"):
             Policy.from_dict(data, environ={})
 
 

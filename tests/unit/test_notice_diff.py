@@ -277,7 +277,7 @@ def test_exit_0_when_nothing_the_notice_states_changes(
     assert "the published notice still holds" in capsys.readouterr().out
 
 
-def test_exit_2_for_an_invalid_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_exit_3_for_an_invalid_policy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = _base()
     bad["retention"]["access"]["days"] = 0
     assert (
@@ -289,6 +289,6 @@ def test_exit_2_for_an_invalid_policy(tmp_path: Path, capsys: pytest.CaptureFixt
                 str(_write(tmp_path / "new.toml", bad)),
             ]
         )
-        == 2
+        == 3  # the documented code for an invalid policy (privlog --help)
     )
     assert "retention.access.days" in capsys.readouterr().err
