@@ -210,7 +210,7 @@ def assert_arrived_whole(listed: ListSink, receiver: OtlpReceiver, rotel: Rotel)
     assert {r["_body"] for r in receiver.records} == {o.attributes["event.name"] for o in expected}
     assert [r["_event_name"] for r in receiver.records] == [r["event.name"] for r in receiver.records]
     assert {res["service.name"] for res in receiver.resources} == {"test"}
-    sec = next(r for r in receiver.records if r["privlog.stream"] == "security")
+    sec = next(r for r in receiver.records if r["privlog.stream"] == "security" and r["event.name"] == "http.request")
     for attr in ("client.address", "user.id", "session.id", "user_agent.name", "privlog.key_id"):
         assert attr in sec
     assert isinstance(sec["http.response.status_code"], int)

@@ -140,7 +140,7 @@ class TestDamagedLines:
         out = capsys.readouterr()
         assert "found 1 record(s)" in out.out
         assert "skipped 1 damaged line(s)" in out.err
-        assert main(["subject", "--policy", str(policy), "--user-id", "alice@example.com", "--delete"]) == 0
+        assert main(["subject", "--policy", str(policy), "--user-id", "alice@example.com", "--delete", "--yes"]) == 0
         out = capsys.readouterr()
         assert "deleted 2 record(s)" in out.out  # the whole one, and the fragment holding alice's pseudonym
         assert path.read_bytes() == b""  # bob's record was glued to alice's fragment: it went with it
