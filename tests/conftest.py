@@ -9,6 +9,11 @@ from collections.abc import Iterator
 # `make test-nofcntl`: the platform has no fcntl (Windows), so privlog must import and lock
 # without it. Blocked before privlog is first imported; modules holding it already keep it.
 if os.environ.get("PRIVLOG_TEST_WITHOUT_FCNTL"):
+    import contextlib
+
+    # Test helpers that are POSIX-only themselves (gunicorn's logging classes) load it first.
+    with contextlib.suppress(ImportError):
+        import gunicorn.util  # noqa: F401
     sys.modules["fcntl"] = None  # type: ignore[assignment]
 
 import pytest
