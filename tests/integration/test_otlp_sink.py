@@ -28,6 +28,7 @@ from starlette.testclient import TestClient
 
 from privlog import ConfigurationError, Output, Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog.sinks._otlp_encode import LogEncoder, any_value, rejected_records, varint
+from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otlp import OtlpHttpSink, _retry_after, endpoint_from_env
 
 from ..support.otlp_fake import Reply, ScriptedReceiver, free_port
@@ -226,6 +227,81 @@ class TestEncoding:
         enc = LogEncoder({}, "privlog", cache_size=16)
         plain_enc = LogEncoder({}, "privlog", cache_size=16)
         assert enc.encode(records, 1) == plain_enc.encode([r._replace(tags=None) for r in records], 1)
+
+    @pytest.mark.parametrize(
+        ("attrs", "severity", "body"),
+        [
+            (
+                {"http.request.method": "GET", "http.route": "/users/{user_id}", "url.path": "/users/{user_id}",
+                 "http.response.status_code": 200, "http.server.request.duration": 0.0123},
+                ("INFO", SeverityNumber.SEVERITY_NUMBER_INFO),
+                "GET /users/{user_id} 200 12ms",
+            ),
+            (
+                {"http.request.method": "POST", "url.path": "/x/:id", "http.response.status_code": 404,
+                 "http.server.request.duration": 0.00081},
+                ("WARN", SeverityNumber.SEVERITY_NUMBER_WARN),
+                "POST /x/:id 404 0.8ms",
+            ),
+            (
+                {"http.request.method": "GET", "http.response.status_code": 503, "http.server.request.duration": 12.34},
+                ("ERROR", SeverityNumber.SEVERITY_NUMBER_ERROR),
+                "GET 503 12.3s",
+            ),
+            (
+                {"http.response.status_code": 200, "privlog.incomplete": True},
+                ("ERROR", SeverityNumber.SEVERITY_NUMBER_ERROR),
+                "200",
+            ),
+            ({"user.id": "u1"}, ("INFO", SeverityNumber.SEVERITY_NUMBER_INFO), "http.request"),
+            (
+                {"event.name": "auth.login_failure", "http.request.method": "POST", "url.path": "/login",
+                 "http.response.status_code": 200},
+                ("WARN", SeverityNumber.SEVERITY_NUMBER_WARN),
+                "auth.login_failure POST /login 200",
+            ),
+            ({"event.name": "auth.logout"}, ("INFO", SeverityNumber.SEVERITY_NUMBER_INFO), "auth.logout"),
+            (
+                {"event.name": "websocket.session", "url.path": "/ws/{room}", "privlog.websocket.close_code": 1011,
+                 "http.server.request.duration": 3.21, "privlog.websocket.messages_in": 5,
+                 "privlog.websocket.messages_out": 4},
+                ("ERROR", SeverityNumber.SEVERITY_NUMBER_ERROR),
+                "websocket /ws/{room} 1011 3.2s in=5 out=4",
+            ),
+        ],
+    )
+    def test_severity_and_body_from_the_outcome_as_the_sdk_sink_sends_them(
+        self, attrs: dict[str, Any], severity: tuple[str, int], body: str
+    ) -> None:
+        """Both sinks give a record the same severity, line and event name (the SDK's own
+        encoder turns the SDK sink's record into a message equal to the fast encoder's)."""
+        batches: list[ExportLogsServiceRequest] = []
+
+        class Capture(LogRecordExporter):
+            def export(self, batch: Any) -> LogRecordExportResult:
+                batches.append(encode_logs(list(batch)))
+                return LogRecordExportResult.SUCCESS
+
+            def shutdown(self) -> None:
+                pass
+
+            def force_flush(self, timeout_millis: int = 0) -> bool:
+                return True
+
+        provider = LoggerProvider()
+        provider.add_log_record_processor(SimpleLogRecordProcessor(Capture()))
+        record = out(attrs, ts=5)
+        OpenTelemetrySink(provider).write([record])
+        provider.shutdown()
+        sdk_record = batches[0].resource_logs[0].scope_logs[0].log_records[0]
+        encoder = LogEncoder({}, "privlog")
+        for _ in range(2):  # the second time from the encoder's caches
+            ours = parse(encoder.encode([record], sdk_record.observed_time_unix_nano))
+            lr = ours.resource_logs[0].scope_logs[0].log_records[0]
+            assert lr == sdk_record
+            assert (lr.severity_text, lr.severity_number) == severity
+            assert lr.body.string_value == body
+            assert lr.event_name == record.attributes["event.name"]
 
     def test_the_same_bytes_as_the_sdk_for_each_log_record(self) -> None:
         """The SDK's own encoder, fed the same record, yields an equal LogRecord message."""

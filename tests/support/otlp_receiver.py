@@ -43,6 +43,7 @@ class OtlpReceiver:
                             rec = {kv.key: plain(kv.value) for kv in lr.attributes}
                             rec["_body"] = plain(lr.body)
                             rec["_event_name"] = lr.event_name
+                            rec["_severity"] = (lr.severity_number, lr.severity_text)
                             rec["_time_unix_nano"] = lr.time_unix_nano
                             rec["_scope"] = sl.scope.name
                             receiver.records.append(rec)

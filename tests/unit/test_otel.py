@@ -6,11 +6,13 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
+from opentelemetry._logs import SeverityNumber
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
+from privlog.sinks._summary import duration_text
 from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otelenv import env_requests_otel
 
@@ -57,7 +59,8 @@ class TestOpenTelemetrySink:
         sec = by_stream["security"]
         assert sec.attributes["http.route"] == "/users/{user_id}"
         assert sec.attributes["privlog.retention.days"] == 90
-        assert sec.body == "http.request"
+        assert sec.body == f"GET /users/{{user_id}} 200 {duration_text(sec.attributes['http.server.request.duration'])}"
+        assert (sec.severity_number, sec.severity_text) == (SeverityNumber.INFO, "INFO")
         assert sec.event_name == "http.request"
         assert sec.timestamp is not None
         assert sec.observed_timestamp is not None

@@ -17,6 +17,7 @@ from itertools import islice
 from typing import Any
 
 from .._core.record import Output
+from ._summary import body, duration_text, http_head, http_line, http_severity, severity
 
 _MASK64 = (1 << 64) - 1
 _INT64_MIN = -(1 << 63)
@@ -24,8 +25,8 @@ _INT64_MAX = (1 << 63) - 1
 _Q = struct.Struct("<Q").pack
 _D = struct.Struct("<d").pack
 
-# LogRecord: severity_number = 2 (INFO = 9), severity_text = 3 ("INFO"), as the SDK sink sends.
-_SEVERITY = b"\x10\x09\x1a\x04INFO"
+_SEVERITY_NUMBER = b"\x10"  # LogRecord.severity_number = 2
+_SEVERITY_TEXT = b"\x1a"  # LogRecord.severity_text = 3
 _TIME = b"\x09"  # LogRecord.time_unix_nano = 1, fixed64
 _OBSERVED = b"\x59"  # LogRecord.observed_time_unix_nano = 11, fixed64
 _BODY = b"\x2a"  # LogRecord.body = 5
@@ -122,6 +123,23 @@ def _attribute(key_head: bytes, value: Any) -> bytes:
     return b"".join((_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), encoded))
 
 
+def _severity(level: tuple[int, str]) -> bytes:
+    """The severity_number and severity_text fields of a level, as the SDK sink sends them."""
+    return _SEVERITY_NUMBER + varint(level[0]) + _field(_SEVERITY_TEXT, level[1].encode())
+
+
+def _text_body(text: bytes) -> bytes:
+    """LogRecord.body = AnyValue { string_value = 1 }."""
+    return _field(_BODY, _field(b"\x0a", text))
+
+
+def _other_head(attrs: Mapping[str, Any]) -> bytes:
+    """Severity, body and event name of a record that is not an HTTP request (rare: not cached)."""
+    name = attrs.get("event.name")
+    out = _severity(severity(attrs)) + _text_body(_utf8(body(attrs)))
+    return out + _field(_EVENT_NAME, _utf8(name)) if type(name) is str else out
+
+
 class LogEncoder:
     """Encodes batches of :class:`Output` into one ExportLogsServiceRequest.
 
@@ -133,7 +151,9 @@ class LogEncoder:
     - for keys whose values keep missing that cache (ids, hashes, timestamps: *volatile* keys),
       the bytes before the value, per value length, so a unique value costs one ``encode``;
     - the encoded block of a record's ``tags`` (the stream's retention tags, the same dict object
-      in every record of a stream and key epoch), which the pipeline puts last in ``attributes``.
+      in every record of a stream and key epoch), which the pipeline puts last in ``attributes``;
+    - per (method, route, status) of HTTP records, the severity and event-name fields and the
+      start of the body line (``_summary``), so a record adds only its duration's text.
     """
 
     def __init__(
@@ -153,6 +173,7 @@ class LogEncoder:
         self._volatile_after = max(16, cache_size // 16)
         self._prefixes: dict[tuple[str, int], bytes] = {}  # (volatile key, value length) -> head
         self._blocks: dict[int, tuple[Mapping[str, Any], bytes]] = {}  # id(tags) -> (tags, block)
+        self._heads: dict[tuple[Any, ...], tuple[bytes, bytes, bytes]] = {}  # see _http_head
 
     def _key_head(self, key: str) -> bytes:
         key_head = self._keys.get(key)
@@ -206,9 +227,22 @@ class LogEncoder:
         self._blocks[id(tags)] = (tags, block)  # holding tags keeps its id from being reused
         return block
 
+    def _http_head(self, key: tuple[Any, ...], name: str) -> tuple[bytes, bytes, bytes]:
+        """For an HTTP record's (method, target, status, incomplete): its severity and event-name
+        fields, the start of its body line, and its whole body field when it has no duration."""
+        method, path, status, incomplete = key
+        head = _utf8(http_head(method, path, status))
+        fixed = _severity(http_severity(status, incomplete is True)) + _field(_EVENT_NAME, _utf8(name))
+        bare = _text_body(_utf8(http_line(head.decode(), "", name)))
+        if len(self._heads) >= 1024:
+            self._heads.clear()
+        found = self._heads[key] = (fixed, head, bare)
+        return found
+
     def encode(self, records: Sequence[Output], observed_ns: int) -> bytes:
         """The serialised request. ``observed_ns``: when privlog handed the batch to the exporter."""
-        fixed = _OBSERVED + _Q(observed_ns) + _SEVERITY
+        fixed = _OBSERVED + _Q(observed_ns)
+        heads_get = self._heads.get
         cache = self._cache
         cache_get = cache.get
         volatile = self._volatile
@@ -220,19 +254,33 @@ class LogEncoder:
         for rec in records:
             attrs = rec.attributes
             name = attrs.get("event.name")
-            if type(name) is str:
-                body = cache_get((_BODY, name))
-                if body is None:
-                    if len(cache) >= self._cache_size:
-                        cache.clear()
-                    text = _utf8(name)
-                    body = cache[(_BODY, name)] = _field(_BODY, _field(b"\x0a", text)) + _field(
-                        _EVENT_NAME, text
-                    )
-            else:
-                body = b"" if name is None else _field(_BODY, any_value(name) or b"")
-            fields = [_TIME + _Q(rec.timestamp_ns & _MASK64) + fixed + body]
+            fields = [_TIME + _Q(rec.timestamp_ns & _MASK64) + fixed]
             add = fields.append
+            if name == "http.request":  # severity, body and event name: see _summary
+                route = attrs.get("http.route")
+                outcome = (
+                    attrs.get("http.request.method"),
+                    attrs.get("url.path") if route is None else route,
+                    attrs.get("http.response.status_code"),
+                    attrs.get("privlog.incomplete"),
+                )
+                try:
+                    found = heads_get(outcome) or self._http_head(outcome, name)
+                except TypeError:  # an unhashable value: not from privlog's pipeline
+                    add(_other_head(attrs))
+                else:
+                    add(found[0])
+                    tail = duration_text(attrs.get("http.server.request.duration"))
+                    if tail:
+                        head = found[1]
+                        n = len(head) + len(tail)
+                        add(_BODY + varint(n + 1 + len(varint(n))) + b"\x0a" + varint(n))
+                        add(head)
+                        add(tail.encode())
+                    else:
+                        add(found[2])
+            else:
+                add(_other_head(attrs))
             tags = rec.tags
             items: Iterable[tuple[str, Any]] = attrs.items()
             if tags is not None and len(tags) <= len(attrs):

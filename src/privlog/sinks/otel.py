@@ -24,6 +24,7 @@ from opentelemetry.sdk.resources import Resource
 from .._core.record import Output
 from .._errors import ConfigurationError
 from .._version import __version__
+from ._summary import body, severity
 from .otelenv import OtelEnvironment
 
 _VERSION = __version__
@@ -87,13 +88,14 @@ class OpenTelemetrySink:
         for rec in records:
             name = rec.attributes.get("event.name")
             extra: dict[str, Any] = {"event_name": name} if _HAS_EVENT_NAME else {}
+            number, text = severity(rec.attributes)
             emit(
                 LogRecord(
                     timestamp=rec.timestamp_ns,
                     observed_timestamp=now,
-                    severity_text="INFO",
-                    severity_number=SeverityNumber.INFO,
-                    body=name,
+                    severity_text=text,
+                    severity_number=SeverityNumber(number),
+                    body=body(rec.attributes),
                     attributes=rec.attributes,
                     **extra,
                 )
