@@ -50,7 +50,7 @@ class Server:
 
 
 @contextmanager
-def uwsgi(module: str, directory: Path, stream_dir: Path, ready: str) -> Iterator[Server]:
+def uwsgi(module: str, directory: Path, stream_dir: Path, ready: str, processes: int = 2) -> Iterator[Server]:
     """uWSGI in its default preforking mode: the app is loaded once, then two workers fork."""
     srv = Server(directory, stream_dir)
     log = (directory / "uwsgi.log").open("wb")
@@ -63,7 +63,7 @@ def uwsgi(module: str, directory: Path, stream_dir: Path, ready: str) -> Iterato
             module,
             "--master",
             "--processes",
-            "2",
+            str(processes),
             "--die-on-term",
             "--disable-logging",
         ],
@@ -147,3 +147,23 @@ class TestUwsgi:
         assert len(users) == 20
         assert {(r["http.response.status_code"], r["client.address"]) for r in users} == {(200, "127.0.0.0")}
         assert {r["user_agent.name"] for r in users} == {"bot"}  # urllib's agent, generalised
+
+    def test_a_flask_auth_event_keeps_its_own_request_when_uwsgi_reuses_the_environ(
+        self, tmp_path: Path
+    ) -> None:
+        """One worker: the login's environ is emptied and refilled by the next request, which
+        is still running (slowly) when the worker reads the event, a second later."""
+        with uwsgi("tests.support.uwsgi_auth_app:app", tmp_path, tmp_path / "access", "/ready", processes=1) as srv:
+            request = urllib.request.Request(
+                srv.url + "/login",
+                data=b"",
+                method="POST",
+                headers={"X-Forwarded-For": "198.51.100.1", "User-Agent": "alice-agent"},
+            )
+            with pytest.raises(urllib.error.HTTPError, match="401"):
+                urllib.request.urlopen(request, timeout=10)
+            get(srv.url + "/other/1", **{"X-Forwarded-For": "203.0.113.2", "User-Agent": "bob-agent"})
+            records = srv.wait_for_records(4)
+        (event,) = [r for r in records if r.get("event.name") == "auth.login_failure"]
+        whose = (event.get("http.route"), event.get("client.address"), event.get("user_agent.original"))
+        assert whose == ("/login", "198.51.100.0", "alice-agent")
