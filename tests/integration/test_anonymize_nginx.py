@@ -28,6 +28,7 @@ import orjson
 import pytest
 
 from privlog import Policy, PrivacyLog
+from privlog._core.record import client_address
 from privlog.asgi import PrivacyLogMiddleware
 
 from ..support.policies import ENV, SECRET
@@ -314,7 +315,7 @@ class TestNginxThroughAnonymize:
                 rec.pop("timestamp", None)
                 rec.pop("privlog.retention.expires_at")
             assert logged == direct
-        assert {r["client.address"] for r in from_log}.isdisjoint({r[2] for r in REQUESTS})
+        assert {client_address(r) for r in from_log}.isdisjoint({r[2] for r in REQUESTS})
         assert "user.id" in from_log[1]
         text = nginx_logs.records.read_text()
         for planted in (*PLANTED, SECRET):

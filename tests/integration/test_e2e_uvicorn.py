@@ -70,7 +70,7 @@ class TestDemoOnUvicorn:
         assert len(security) == len(REQUESTS) + 1 + 2  # requests, the WebSocket session, two auth events
         analytics = [r for r in records if r["privlog.stream"] == "analytics"]
         assert len(analytics) == len(REQUESTS) - 1  # the Sec-GPC request is not in the gated stream
-        assert any(r.get("client.address") == "invalid" for r in security)
+        assert any(r.get("privlog.client.address") == "invalid" for r in security)  # hashed: privlog.*
         for value in personal_values():
             assert value not in blob, value
         # Short numbers can occur by chance inside hashes and durations: check where they could leak.

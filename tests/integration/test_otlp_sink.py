@@ -687,3 +687,56 @@ class TestWithPrivacyLog:
         wire = b"".join(r.body for r in receiver.requests)
         for value in [*PERSONAL, "jane", "s3cr3t", "90817263"]:
             assert value.encode() not in wire
+
+
+class TestProxyAndDisabling:
+    """The standard variables the SDK's exporter honours, honoured by the fast sink too."""
+
+    def test_http_proxy_carries_the_batch(self, receiver: ScriptedReceiver) -> None:
+        """The receiver stands in for a proxy: it gets the absolute URL of an unreachable collector."""
+        env = {"HTTP_PROXY": f"http://user:p%40ss@127.0.0.1:{receiver.port}"}
+        sink = OtlpHttpSink("http://collector.invalid:4318/v1/logs", timeout=5.0, environ=env)
+        sink.write(BATCH)
+        sink.close()
+        assert sink.stats().exported == len(BATCH)
+        (request,) = receiver.requests
+        assert request.path == "http://collector.invalid:4318/v1/logs"
+        assert request.headers["proxy-authorization"] == "Basic dXNlcjpwQHNz"  # user:p@ss
+
+    def test_no_proxy_goes_direct(self, receiver: ScriptedReceiver) -> None:
+        env = {"HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "localhost,127.0.0.1"}
+        sink = sink_for(receiver, environ=env)
+        sink.write(BATCH)
+        sink.close()
+        assert sink.stats().exported == len(BATCH)
+        assert receiver.requests[0].path == "/v1/logs"
+
+    def test_https_goes_through_a_connect_tunnel(self) -> None:
+        sink = OtlpHttpSink(
+            "https://collector.example:4318/v1/logs", environ={"https_proxy": "proxy.example:3128"}
+        )
+        conn = sink._connect(1.0)
+        assert (conn.host, conn.port) == ("proxy.example", 3128)
+        assert (conn._tunnel_host, conn._tunnel_port) == ("collector.example", 4318)  # type: ignore[attr-defined]
+        sink.close()
+
+    def test_a_bad_proxy_url_names_the_variable_only(self) -> None:
+        with pytest.raises(ConfigurationError, match="HTTPS_PROXY: not a proxy URL") as info:
+            OtlpHttpSink("https://c.example/v1/logs", environ={"HTTPS_PROXY": "ftp://secret@proxy"})
+        assert "secret" not in str(info.value)
+
+    def test_otel_sdk_disabled_turns_otlp_export_off(self, tmp_path: Any, caplog: pytest.LogCaptureFixture) -> None:
+        from privlog.sinks.jsonl import JsonlStore
+        from privlog.sinks.select import build_sinks
+
+        from ..support.policies import ENV, policy_dict
+
+        env = {"OTEL_SDK_DISABLED": "true", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9"}
+        auto = Policy.from_dict(policy_dict(), environ=ENV)
+        sinks = build_sinks(auto, directory=str(tmp_path), environ=env)
+        assert [type(s) for s in sinks] == [JsonlStore]  # "auto": as if nothing asked for OTLP
+        explicit = Policy.from_dict({**policy_dict(), "export": {"sink": "otlp"}}, environ=ENV)
+        assert build_sinks(explicit, directory=str(tmp_path), environ=env) == []
+        assert "OTEL_SDK_DISABLED" in caplog.text
+        for sink in sinks:
+            sink.close()

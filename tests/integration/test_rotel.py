@@ -28,6 +28,7 @@ from starlette.testclient import TestClient
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog._core.capture import Capture
 from privlog._core.dispatcher import Sink
+from privlog._core.record import as_exported
 from privlog.asgi import read_asgi_scope
 from privlog.sinks import _summary as summary
 from privlog.sinks.otel import OpenTelemetrySink
@@ -194,7 +195,8 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
 
 
 def comparable(rec: dict[str, Any]) -> tuple[Any, ...]:
-    return tuple(sorted((k, repr(v)) for k, v in rec.items()))
+    """A record's attributes as exported: request headers are lists of one string over OTLP."""
+    return tuple(sorted((k, repr(as_exported(k, v))) for k, v in rec.items()))
 
 
 def assert_arrived_whole(listed: ListSink, receiver: OtlpReceiver, rotel: Rotel) -> None:
@@ -216,7 +218,7 @@ def assert_arrived_whole(listed: ListSink, receiver: OtlpReceiver, rotel: Rotel)
     assert [r["_event_name"] for r in receiver.records] == [r["event.name"] for r in receiver.records]
     assert {res["service.name"] for res in receiver.resources} == {"test"}
     sec = next(r for r in receiver.records if r["privlog.stream"] == "security" and r["event.name"] == "http.request")
-    for attr in ("client.address", "user.id", "session.id", "user_agent.name", "privlog.key_id"):
+    for attr in ("privlog.client.address", "user.id", "session.id", "user_agent.name", "privlog.key_id"):
         assert attr in sec
     assert isinstance(sec["http.response.status_code"], int)
     assert isinstance(sec["http.server.request.duration"], float)
@@ -298,7 +300,7 @@ def test_outage_does_not_slow_requests_and_export_resumes(rotel: Rotel, receiver
         return sum(
             1
             for r in receiver.records
-            if str(r.get("http.request.header.x-request-id", "")).startswith(PHASES[prefix.rstrip("-")])
+            if str((r.get("http.request.header.x-request-id") or [""])[0]).startswith(PHASES[prefix.rstrip("-")])
         )
 
     with TestClient(app_with(pl), client=("127.0.0.1", 1234)) as c:

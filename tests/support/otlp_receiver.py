@@ -16,6 +16,8 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 
 def plain(value: AnyValue) -> Any:
     kind = value.WhichOneof("value")
+    if kind == "array_value":  # http.request.header.*: a list of strings
+        return [plain(v) for v in value.array_value.values]
     return None if kind is None else getattr(value, kind)
 
 

@@ -167,7 +167,7 @@ class TestUsersAndSignals:
         assert login_event["user.id"] == login_req["user.id"] == me["user.id"] == logout_event["user.id"]
         assert "user.id" not in logout_req
         assert "user.id" not in anon
-        assert login_event["client.address"] == me["client.address"]
+        assert login_event["privlog.client.address"] == me["privlog.client.address"]
         blob = orjson.dumps([r.attributes for r in sink.records]).decode()
         assert "90817263" not in blob
         assert "alice" not in blob
@@ -180,7 +180,7 @@ class TestUsersAndSignals:
         assert with_request["event.name"] == without_request["event.name"] == "auth.login_failure"
         assert with_request["user.id"]
         assert "alice" not in with_request["user.id"]
-        assert "client.address" in with_request
+        assert "privlog.client.address" in with_request
         assert "client.address" not in without_request
 
     def test_force_login_user_is_recorded(self, privlog: PrivacyLog, sink: ListSink) -> None:
@@ -236,7 +236,7 @@ class TestAsgi:
         assert ahello["network.protocol.version"] == "1.1"
         assert ahello["user.id"] == user["user.id"]
         assert ahello["user.id"] != "90817263"
-        assert ahello["client.address"] == wsgi["client.address"]  # from X-Forwarded-For in both
+        assert ahello["privlog.client.address"] == wsgi["privlog.client.address"]  # from X-Forwarded-For in both
         assert ahello["user_agent.name"] == "Firefox"
 
     def test_async_streaming_and_errors(self, privlog: PrivacyLog, sink: ListSink) -> None:

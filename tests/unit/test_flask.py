@@ -138,7 +138,7 @@ class TestUsers:
         assert login_event["user.id"] == login_req["user.id"] == me["user.id"]
         assert "user.id" not in anon
         assert "user.id" not in logout_req  # logged out during the request
-        assert login_event["client.address"] == me["client.address"]
+        assert login_event["privlog.client.address"] == me["privlog.client.address"]
         assert "90817263" not in orjson.dumps([login_event, me]).decode()
 
     def test_user_loader_is_called_only_when_the_view_loads_the_user(

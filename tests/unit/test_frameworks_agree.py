@@ -168,7 +168,7 @@ def test_every_stack_writes_the_same_records() -> None:
     assert access["http.request.header.x-request-id"] == REQUEST_ID
     assert access["user.id"]
     assert access["session.id"]
-    assert access["client.address"]
+    assert access["privlog.client.address"]  # hashed: not in client.address
     assert coarse["client.address"] == "198.51.0.0"
     for stack, recs in results.items():
         assert recs == reference, stack
@@ -179,10 +179,10 @@ def test_every_stack_writes_the_same_records() -> None:
 
 def test_a_different_client_gives_a_different_hash() -> None:
     """Guards the comparison above: the hashed address does depend on the client."""
-    first = records("flask")[0]["client.address"]
+    first = records("flask")[0]["privlog.client.address"]
     HEADERS["x-forwarded-for"] = "198.51.100.78"
     try:
-        second = records("flask")[0]["client.address"]
+        second = records("flask")[0]["privlog.client.address"]
     finally:
         HEADERS["x-forwarded-for"] = "198.51.100.77"
     assert first != second

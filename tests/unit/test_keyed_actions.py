@@ -33,9 +33,9 @@ def security(p: Policy, xff: str = "203.0.113.195", user: str = "alice@example.c
 class TestCryptoPAn:
     def test_prefix_preserving_addresses(self) -> None:
         p = policy(client_ip="cryptopan")
-        a = ipaddress.ip_address(security(p, "203.0.113.195")["client.address"])
-        b = ipaddress.ip_address(security(p, "203.0.113.7")["client.address"])
-        c = ipaddress.ip_address(security(p, "198.51.100.1")["client.address"])
+        a = ipaddress.ip_address(security(p, "203.0.113.195")["privlog.client.address"])
+        b = ipaddress.ip_address(security(p, "203.0.113.7")["privlog.client.address"])
+        c = ipaddress.ip_address(security(p, "198.51.100.1")["privlog.client.address"])
         assert int(a) >> 8 == int(b) >> 8  # same /24 in, same /24 out
         assert int(a) >> 24 != int(c) >> 24
         assert str(a) != "203.0.113.195"

@@ -388,7 +388,7 @@ class TestSubject:
     def test_ip_lookup_with_a_static_secret(self, tmp_path: Path) -> None:
         policy = Policy.from_dict(FULL, environ=ENV)
         (match,) = subject_matches(policy, ip="203.0.113.195")
-        assert match.attribute == "client.address"
+        assert match.attribute == "privlog.client.address"
         assert len(match.value) == 32
 
     def test_cli_prints_pseudonyms_and_queries(

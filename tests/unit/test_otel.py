@@ -80,7 +80,7 @@ class TestOpenTelemetrySink:
             assert {r["privlog.stream"] for r in receiver.records} == {"security", "analytics"}
             sec = next(r for r in receiver.records if r["privlog.stream"] == "security")
             for attr in (
-                "client.address",
+                "privlog.client.address",
                 "user.id",
                 "session.id",
                 "http.route",

@@ -38,7 +38,8 @@ class TestFields:
         assert sec["privlog.language"] == "de"
         assert sec["client.port"] == 51234
         assert sec["http.request.header.x-request-id"] == REQUEST_ID
-        assert len(sec["client.address"]) == 32
+        assert len(sec["privlog.client.address"]) == 32
+        assert "client.address" not in sec  # a hash is no address for geo-IP enrichment
         assert sec["http.request.header.x-tenant"] != "acme-corp"
 
     def test_fields_not_listed_are_absent(self) -> None:
@@ -167,7 +168,7 @@ class TestPseudonyms:
         other = Pipeline(Policy.from_dict(FULL, environ={"PRIVLOG_SECRET": "z" * 40}))
         b = {o.stream: o.attributes for o in other.process(capture(scope()))}["security"]
         assert a["user.id"] != b["user.id"]
-        assert a["client.address"] != b["client.address"]
+        assert a["privlog.client.address"] != b["privlog.client.address"]
         assert a["privlog.key_id"] != b["privlog.key_id"]
 
 

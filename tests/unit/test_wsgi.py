@@ -116,7 +116,7 @@ class TestMiddleware:
         assert rec["network.protocol.version"] == "1.1"
         assert rec["url.path"] == "/users/{id}"
         assert rec["client.port"] == 52100
-        assert rec["client.address"] != "198.51.100.77"  # hashed, from X-Forwarded-For via 127.0.0.1
+        assert rec["privlog.client.address"] != "198.51.100.77"  # hashed, from X-Forwarded-For via 127.0.0.1
 
     def test_trusted_proxy_rules_apply(self, sink: ListSink) -> None:
         pl = PrivacyLog(Policy.from_dict(FULL, environ=ENV), sinks=[sink])

@@ -51,3 +51,36 @@ class IsoFormatter:
 
 iso_utc = IsoFormatter()
 """A shared formatter, for timestamps of the moment (record times)."""
+
+
+def client_address(attributes: Mapping[str, Any]) -> Any:
+    """The record's client address as written: ``client.address`` (truncated or kept) or
+    ``privlog.client.address`` (hashed or Crypto-PAn); None when the policy records neither."""
+    value = attributes.get("client.address")
+    return value if value is not None else attributes.get("privlog.client.address")
+
+
+def header_text(attributes: Mapping[str, Any], header: str) -> Any:
+    """The one value of ``http.request.header.<header>`` (a list of strings, as the semantic
+    conventions have it), or None."""
+    value = attributes.get(f"http.request.header.{header}")
+    if isinstance(value, (list, tuple)):
+        return value[0] if value else None
+    return value
+
+
+HEADER_PREFIX = "http.request.header."
+"""Request header attributes: a string on the record (and in the JSONL store), a list of one
+string when exported over OpenTelemetry, as the semantic conventions have it."""
+
+
+def as_exported(key: str, value: Any) -> Any:
+    """``value`` as the OpenTelemetry sinks send it: a header's string becomes ``[string]``."""
+    return [value] if type(value) is str and key.startswith(HEADER_PREFIX) else value
+
+
+def otel_attributes(attributes: Attributes) -> Attributes:
+    """The attributes as the OpenTelemetry sinks send them (a copy only when a header is there)."""
+    if not any(key.startswith(HEADER_PREFIX) for key in attributes):
+        return attributes
+    return {key: as_exported(key, value) for key, value in attributes.items()}

@@ -12,6 +12,7 @@ from typing import Any
 
 from .._keys.ring import KeyRing
 from .._keys.source import open_keys
+from .._policy.catalogue import KEYED_ADDRESS
 from .._policy.model import Policy
 from .._policy.types import FieldRule
 from .._transforms.address import INVALID, format_ip, make_client_resolver, make_truncate
@@ -100,7 +101,8 @@ def _client_ip(rule: FieldRule, ctx: StepContext) -> Step:
         def keyed_ip(f: Facts, c: Capture, r: Attributes) -> None:
             found = f.client
             if found is not None:
-                r["client.address"] = INVALID if isinstance(found, str) else keyed(f.ring, found)
+                # Not client.address: geo-IP enrichment would look a hash up as an address.
+                r[KEYED_ADDRESS] = INVALID if isinstance(found, str) else keyed(f.ring, found)
 
         return keyed_ip
     transform = plain_address(rule)
@@ -345,7 +347,13 @@ def _scalar(step: Step) -> StepFactory:
 
 def _referrer(rule: FieldRule, ctx: StepContext) -> Step:
     convert = origin if rule.action == "origin" else (lambda v: v[:MAX_TEXT])
-    return header_value(b"referer", "http.request.header.referer", convert)
+
+    def referrer(f: Facts, c: Capture, r: Attributes) -> None:
+        value = f.headers.get(b"referer")
+        if value is not None:
+            r["http.request.header.referer"] = convert(value)
+
+    return referrer
 
 
 def _language(rule: FieldRule, ctx: StepContext) -> Step:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import orjson
 
+from .._core.record import header_text
 from .._policy.model import Policy
 from .._privacylog import PrivacyLog
 from ..sinks.jsonl import JsonlStore
@@ -120,6 +121,7 @@ REQUESTS = [
 _SHOWN = (
     "event.name",
     "client.address",
+    "privlog.client.address",
     "user.id",
     "session.id",
     "url.path",
@@ -216,7 +218,7 @@ def run_demo(directory: Path, out: Any = print) -> int:
     records = _read_store(directory)
     security = records.get("security", [])
     auth = [r for r in security if str(r.get("event.name", "")).startswith("auth.")]
-    by_request = {r.get("http.request.header.x-request-id"): r for r in security if r not in auth}
+    by_request = {header_text(r, "x-request-id"): r for r in security if r not in auth}
     sent = [
         *REQUESTS,
         DemoRequest(

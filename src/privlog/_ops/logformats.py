@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from .._core.record import Attributes
+from .._core.record import Attributes, client_address, header_text
 from .._errors import PolicyError
 from .._transforms.address import parse_ip
 from .._transforms.freetext import AddressAction, scrub_free_text
@@ -123,13 +123,13 @@ class CombinedFormat:
         version = attrs.get("network.protocol.version")
         request = f"{method} {request_target(attrs)}" + (f" HTTP/{version}" if version else "")
         out = (
-            f"{attrs.get('client.address', '-')} - {self._quote(attrs.get('user.id'))} [{time_text}] "
+            f"{client_address(attrs) or '-'} - {self._quote(attrs.get('user.id'))} [{time_text}] "
             f'"{self._quote(request)}" {attrs.get("http.response.status_code", "-")} '
             f"{attrs.get('http.response.body.size', '-')}"
         )
         if has_ua:
             out += (
-                f' "{self._quote(attrs.get("http.request.header.referer"))}"'
+                f' "{self._quote(header_text(attrs, "referer"))}"'
                 f' "{self._quote(user_agent_text(attrs))}"'
             )
         if line.xff is not None:
@@ -224,7 +224,7 @@ class CaddyFormat:
         req: dict[str, Any] = obj["request"]
         out: dict[str, Any] = {k: obj[k] for k in _CADDY_TOP if isinstance(obj.get(k), (str, int, float))}
         request: dict[str, Any] = {}
-        client = attrs.get("client.address")
+        client = client_address(attrs)
         if client is not None:
             request["remote_ip"] = request["client_ip"] = client
         if "client.port" in attrs:
@@ -242,8 +242,9 @@ class CaddyFormat:
         ua = user_agent_text(attrs)
         if ua is not None:
             headers["User-Agent"] = [ua]
-        if "http.request.header.referer" in attrs:
-            headers["Referer"] = [attrs["http.request.header.referer"]]
+        referer = header_text(attrs, "referer")
+        if referer is not None:
+            headers["Referer"] = [referer]
         if line.xff is not None:
             headers["X-Forwarded-For"] = [",".join(hop(h, address) for h in line.xff.split(","))]
         request["headers"] = headers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from .._core.record import Attributes
+from .._core.record import Attributes, client_address, header_text
 from .._errors import PolicyError
 from .._transforms.freetext import AddressAction, scrub_free_text
 from .logline import (
@@ -136,7 +136,7 @@ class RegexFormat:
         version = attrs.get("network.protocol.version")
         value: object
         if kind == "client":
-            value = attrs.get("client.address")
+            value = client_address(attrs)
         elif kind == "user":
             value = attrs.get("user.id")
         elif kind == "time":
@@ -155,7 +155,7 @@ class RegexFormat:
         elif kind == "bytes":
             value = attrs.get("http.response.body.size")
         elif kind == "referer":
-            value = attrs.get("http.request.header.referer")
+            value = header_text(attrs, "referer")
         elif kind == "user_agent":
             value = user_agent_text(attrs)
         elif kind == "xff":

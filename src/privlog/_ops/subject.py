@@ -17,7 +17,7 @@ from .._keys.epochs import StaticKeys
 from .._keys.ring import KeyRing
 from .._keys.source import open_keys
 from .._keys.store import KeyStore
-from .._policy.catalogue import FIELDS, KEYED_ACTIONS
+from .._policy.catalogue import FIELDS, KEYED_ACTIONS, KEYED_ADDRESS
 from .._policy.model import Policy
 from .._transforms.address import parse_ip
 from ..clickhouse import subject_delete, subject_query
@@ -61,7 +61,8 @@ def subject_matches(
         for name, rule in stream.fields.items():
             spec = FIELDS[name]
             if rule.action in KEYED_ACTIONS and spec.identifies is not None and spec.identifies in raw:
-                wanted.append((spec.attributes[0], rule.action, name, raw[spec.identifies]))
+                attribute = KEYED_ADDRESS if name == "client_ip" else spec.attributes[0]
+                wanted.append((attribute, rule.action, name, raw[spec.identifies]))
     out: dict[tuple[str, str, str], Match] = {}
     for ring in held_rings(policy, today):
         for attribute, action, domain, value_in in wanted:

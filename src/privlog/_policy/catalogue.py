@@ -21,6 +21,10 @@ from .._transforms.shapes import ShapeSpec, parse_shape
 #: Actions that need a secret key.
 KEYED_ACTIONS: Final = frozenset({"hash", "pseudonymise", "reversible", "cryptopan"})
 
+KEYED_ADDRESS: Final = "privlog.client.address"
+"""Where a hashed or Crypto-PAn client address goes: ``client.address`` holds only real
+(truncated or kept) addresses, which geo-IP enrichment in a collector may look up."""
+
 #: Actions allowed on an allow-listed request header.
 HEADER_ACTIONS: Final = frozenset({"keep", "hash", "pseudonymise", "reversible"})
 
@@ -161,6 +165,7 @@ FIELDS: Final[Mapping[str, FieldSpec]] = {
             "client_ip",
             ("truncate", "hash", "cryptopan", "keep"),
             "client.address",
+            KEYED_ADDRESS,
             options={"truncate": (Option("ipv4_prefix", 24, _prefix(32, 24)), Option("ipv6_prefix", 48, _prefix(128, 48)))},
             needs_client=True,
             identifies="address",

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from .._core.record import Output
+from .._core.record import HEADER_PREFIX, Output
 from ._summary import body, duration_text, http_head, http_line, http_severity, severity
 
 _MASK64 = (1 << 64) - 1
@@ -101,6 +101,18 @@ def _str_head(key_head: bytes, n: int) -> bytes:
     any_len = n + 1 + len(varint(n))
     kv_len = len(key_head) + 1 + len(varint(any_len)) + any_len
     return b"".join((_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), b"\x0a", varint(n)))
+
+
+def _header_head(key_head: bytes, n: int) -> bytes:
+    """LogRecord.attributes field of an ``n``-byte header value sent as a list of one string
+    (AnyValue.array_value = 5 { values = 1 { string_value = 1 } }), up to the value's bytes."""
+    inner = 1 + len(varint(n)) + n
+    array = 1 + len(varint(inner)) + inner
+    any_len = 1 + len(varint(array)) + array
+    kv_len = len(key_head) + 1 + len(varint(any_len)) + any_len
+    return b"".join(
+        (_ATTR, varint(kv_len), key_head, b"\x12", varint(any_len), b"\x2a", varint(array), b"\x0a", varint(inner), b"\x0a", varint(n))
+    )
 
 
 def _float_head(key_head: bytes) -> bytes:
@@ -188,7 +200,13 @@ class LogEncoder:
         key_head = self._key_head(key)
         if len(self._prefixes) >= self._cache_size:
             self._prefixes.clear()
-        head = self._prefixes[(key, n)] = _float_head(key_head) if n < 0 else _str_head(key_head, n)
+        if n < 0:
+            head = _float_head(key_head)
+        elif key.startswith(HEADER_PREFIX):  # a list of strings, as the semantic conventions say
+            head = _header_head(key_head, n)
+        else:
+            head = _str_head(key_head, n)
+        self._prefixes[(key, n)] = head
         return head
 
     def _miss(self, key: str, value: Any) -> bytes:

@@ -21,7 +21,7 @@ from opentelemetry.sdk._logs.export import (
 )
 from opentelemetry.sdk.resources import Resource
 
-from .._core.record import Output
+from .._core.record import Output, otel_attributes
 from .._errors import ConfigurationError
 from .._version import __version__
 from ._summary import body, severity
@@ -96,7 +96,7 @@ class OpenTelemetrySink:
                     severity_text=text,
                     severity_number=SeverityNumber(number),
                     body=body(rec.attributes),
-                    attributes=rec.attributes,
+                    attributes=otel_attributes(rec.attributes),
                     **extra,
                 )
             )

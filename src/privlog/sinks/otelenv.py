@@ -17,6 +17,8 @@ class OtelEnvironment:
     """``OTEL_EXPORTER_OTLP_LOGS_PROTOCOL`` or ``OTEL_EXPORTER_OTLP_PROTOCOL`` (default http/protobuf)."""
     endpoint_set: bool
     """An OTLP endpoint is configured."""
+    disabled: bool = False
+    """``OTEL_SDK_DISABLED=true``: the SDK exports nothing, and neither does privlog's own OTLP sink."""
 
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> OtelEnvironment:
@@ -26,12 +28,13 @@ class OtelEnvironment:
             env.get("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL") or env.get("OTEL_EXPORTER_OTLP_PROTOCOL") or "http/protobuf"
         ).strip()
         endpoint = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"))
-        return cls(names, protocol, endpoint)
+        disabled = env.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+        return cls(names, protocol, endpoint, disabled)
 
     @property
     def requests_export(self) -> bool:
         """True when the variables ask for a log exporter (``none`` asks for none)."""
-        if self.exporters == ("none",):
+        if self.exporters == ("none",) or self.disabled:
             return False
         return bool(self.exporters) or self.endpoint_set
 

@@ -14,6 +14,7 @@ probe through per cool-down window, so export resumes by itself when the collect
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import logging
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
+from urllib.request import proxy_bypass_environment  # type: ignore[attr-defined]
 
 from .._core.record import Output
 from .._errors import ConfigurationError
@@ -76,6 +78,41 @@ def parse_pairs(raw: str, setting: str) -> dict[str, str]:
             continue
         pairs[unquote(key.strip())] = unquote(value.strip())
     return pairs
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """The HTTP proxy an endpoint is reached through (``HTTPS_PROXY``/``HTTP_PROXY``)."""
+
+    host: str
+    port: int
+    headers: dict[str, str]
+    """``Proxy-Authorization`` when the proxy URL has credentials."""
+
+
+def proxy_from_env(env: Mapping[str, str], https: bool, host: str) -> Proxy | None:
+    """The proxy the standard variables name for ``host``, or None (none set, or ``NO_PROXY``
+    matches), read as urllib and the SDK's exporter (requests) read them."""
+    name = "https_proxy" if https else "http_proxy"
+    raw = env.get(name) or env.get(name.upper())
+    if not raw or not raw.strip():
+        return None
+    no_proxy = env.get("no_proxy") or env.get("NO_PROXY")
+    if no_proxy and proxy_bypass_environment(host, {"no": no_proxy}):
+        return None
+    url = urlsplit(raw.strip() if "://" in raw else f"http://{raw.strip()}")
+    try:
+        port = url.port or (443 if url.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    if url.scheme not in ("http", "https") or not url.hostname or not port:
+        # Name the variable only: a proxy URL may hold a password.
+        raise ConfigurationError(name.upper(), "not a proxy URL", "use http://proxy.example:3128")
+    headers = {}
+    if url.username is not None:
+        credentials = f"{unquote(url.username)}:{unquote(url.password or '')}".encode()
+        headers["Proxy-Authorization"] = "Basic " + base64.b64encode(credentials).decode()
+    return Proxy(url.hostname, port, headers)
 
 
 def endpoint_from_env(env: Mapping[str, str]) -> str:
@@ -143,6 +180,10 @@ class OtlpHttpSink:
         self._host = url.hostname
         self._port = url.port or (443 if self._https else 80)
         self._path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        self._proxy = proxy_from_env(env, self._https, self._host)
+        if self._proxy is not None and not self._https:
+            # A plain-HTTP proxy takes the absolute URL; HTTPS goes through a CONNECT tunnel.
+            self._path = f"http://{url.netloc.rpartition('@')[2]}{self._path}"
         if timeout is None:
             raw = _env(env, "TIMEOUT")
             try:
@@ -162,6 +203,8 @@ class OtlpHttpSink:
                 raise ConfigurationError(f"OTLP header {name!r}", "has a control character", "remove it")
         self._headers = {"Content-Type": "application/x-protobuf", "User-Agent": f"privlog/{_VERSION}"}
         self._headers.update(sent)
+        if self._proxy is not None and not self._https:
+            self._headers.update(self._proxy.headers)
         if compression == "gzip":
             self._headers["Content-Encoding"] = "gzip"
         self._cafile = _env(env, "CERTIFICATE")
@@ -314,13 +357,18 @@ class OtlpHttpSink:
         return resp.status, data, resp.getheader("retry-after")
 
     def _connect(self, timeout: float) -> http.client.HTTPConnection:
+        proxy = self._proxy
+        host, port = (proxy.host, proxy.port) if proxy is not None else (self._host, self._port)
         if not self._https:
-            return http.client.HTTPConnection(self._host, self._port, timeout=timeout)
+            return http.client.HTTPConnection(host, port, timeout=timeout)
         context = ssl.create_default_context(cafile=self._cafile)
         cert, key = self._client_cert
         if cert:
             context.load_cert_chain(cert, key)
-        return http.client.HTTPSConnection(self._host, self._port, timeout=timeout, context=context)
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+        if proxy is not None:
+            conn.set_tunnel(self._host, self._port, headers=proxy.headers)
+        return conn
 
     def _disconnect(self) -> None:
         conn, self._conn = self._conn, None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Mapping
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING
 from .._core.dispatcher import Sink
 from .._policy.model import Policy
 from .otelenv import OtelEnvironment
+
+log = logging.getLogger("privlog")
 
 if TYPE_CHECKING:  # each sink's module, and the SDK, is imported only when the policy uses it
     from opentelemetry.metrics import MeterProvider
@@ -38,7 +41,8 @@ def build_sinks(
 ) -> list[Sink]:
     """The sinks ``[export] sink`` names. ``auto``: the app's OpenTelemetry LoggerProvider if it
     has one; else, when OTEL_* asks for OTLP/HTTP, privlog's fast OTLP sink (the SDK path for
-    other exporters); else the embedded JSONL store."""
+    other exporters); else the embedded JSONL store. ``OTEL_SDK_DISABLED=true`` turns the
+    OpenTelemetry sinks off, as it does the SDK."""
     env = os.environ if environ is None else environ
     otel = OtelEnvironment.read(env)
     sink = policy.export.sink
@@ -51,6 +55,10 @@ def build_sinks(
             sink = "otlp" if otel.fast_otlp else "otel"
         else:
             sink = "otlp" if both else "jsonl"  # "both" means an exporter too: OTLP's defaults
+    if otel.disabled and (sink == "otlp" or (sink == "otel" and otel_provider is None)):
+        # As the SDK does: export nothing over OpenTelemetry, keep the JSONL store if asked for.
+        log.warning("privlog: OTEL_SDK_DISABLED is true: records are not exported over OpenTelemetry")
+        sink = "none"
     sinks: list[Sink] = []
     if sink == "otlp":
         from .otlp import OtlpHttpSink
