@@ -18,6 +18,8 @@ from django.contrib.auth import authenticate
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIHandler
 from django.core.handlers.wsgi import WSGIHandler
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client, override_settings
@@ -26,7 +28,7 @@ from django.urls import path
 from starlette.testclient import TestClient
 
 from privlog import Policy, PrivacyLog
-from privlog.django import conf
+from privlog.django import checks, conf
 
 from ..support import django_site as site
 from ..support.django_site import configure
@@ -179,9 +181,34 @@ class TestUsersAndSignals:
         with_request, _request, without_request = security(sink, privlog)
         assert with_request["event.name"] == without_request["event.name"] == "auth.login_failure"
         assert with_request["user.id"]
+        assert without_request["user.id"]  # mallory has no account: the username, pseudonymised
         assert "alice" not in with_request["user.id"]
+        assert "mallory" not in without_request["user.id"]
         assert "privlog.client.address" in with_request
         assert "client.address" not in without_request
+
+    def test_failed_and_successful_logins_of_an_account_share_its_pseudonym(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        """Attempts on an account link to the account they hit (resolved to its primary key)."""
+        Client().post("/login/", {"username": "alice@example.com", "password": "wrong"})
+        Client().post("/login/", {"username": "alice@example.com", "password": "correct horse"})
+        Client().post("/login/", {"username": "nobody@example.com", "password": "x"})
+        events = [r for r in security(sink, privlog) if r["event.name"].startswith("auth.")]
+        failed, succeeded, unknown = events
+        assert failed["event.name"] == "auth.login_failure"
+        assert succeeded["event.name"] == "auth.login_success"
+        assert failed["user.id"] == succeeded["user.id"]
+        assert unknown["user.id"] != succeeded["user.id"]
+
+    def test_the_account_lookup_is_the_query_django_already_made(self, privlog: PrivacyLog) -> None:
+        """One query by natural key, the same whether the account exists or not."""
+        counts = []
+        for username in ("alice@example.com", "nobody@example.com"):
+            with CaptureQueriesContext(connection) as queries:
+                authenticate(None, username=username, password="wrong")
+            counts.append([q["sql"].split("WHERE")[0] for q in queries.captured_queries])
+        assert len(counts[0]) == len(counts[1])
 
     def test_force_login_user_is_recorded(self, privlog: PrivacyLog, sink: ListSink) -> None:
         client = Client()
@@ -310,18 +337,60 @@ class TestConfiguration:
         )
         assert "did you mean 'client_ip'" in message
 
-    def test_ready_refuses_a_bad_policy(self) -> None:
+    def test_manage_py_check_reports_a_bad_policy_with_an_id(self) -> None:
         bad = copy.deepcopy(FULL)
         bad["retention"]["security"]["days"] = 0
-        with override_settings(PRIVLOG=bad), pytest.raises(ImproperlyConfigured, match=r"\['days'\]"):
-            apps.get_app_config("privlog").ready()
+        with override_settings(PRIVLOG=bad):
+            (message,) = checks.check_policy()
+            assert message.id == "privlog.E001"
+            assert "['days']" in message.msg
+            assert message.hint
+            with pytest.raises(SystemCheckError, match=r"privlog\.E001"):
+                call_command("check")
 
-    def test_middleware_alone_validates_at_start_up(self) -> None:
-        with (
-            override_settings(PRIVLOG=None),
-            pytest.raises(ImproperlyConfigured, match="PRIVLOG: is not set"),
-        ):
-            Client().get("/hello")
+    def test_ready_builds_nothing(self, tmp_path: Path) -> None:
+        """A management command (check, collectstatic) creates no store folder."""
+        store = tmp_path / "never-created"
+        data = {**policy_dict(), "export": {"sink": "jsonl", "directory": str(store)}}
+        with override_settings(PRIVLOG=data):
+            apps.get_app_config("privlog").ready()
+            assert checks.check_policy() == []
+            call_command("check")
+            assert not store.exists()
+
+    def test_a_keyed_policy_is_checked_without_its_secret(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A Docker build runs `check` and `collectstatic` without PRIVLOG_SECRET: a warning only."""
+        monkeypatch.delenv("PRIVLOG_SECRET", raising=False)
+        monkeypatch.delenv("PRIVLOG_SECRET_FILE", raising=False)
+        keyed = {**copy.deepcopy(FULL), "export": {"sink": "jsonl", "directory": str(tmp_path / "logs")}}
+        with override_settings(PRIVLOG=keyed):
+            (message,) = checks.check_policy()
+            assert message.id == "privlog.W001"
+            assert "PRIVLOG_SECRET" in message.msg
+            keyed["streams"]["security"]["fields"]["client_ipp"] = "hash"
+            (error,) = checks.check_policy()  # the rest is still validated
+            assert error.id == "privlog.E001"
+            assert "client_ipp" in error.msg
+        assert not (tmp_path / "logs").exists()
+
+    def test_the_middleware_missing_or_not_first_is_a_warning(self) -> None:
+        with override_settings(MIDDLEWARE=site.MIDDLEWARE[1:]):
+            assert [m.id for m in checks.check_middleware()] == ["privlog.W002"]
+        with override_settings(MIDDLEWARE=[*site.MIDDLEWARE[1:], site.MIDDLEWARE[0]]):
+            (message,) = checks.check_middleware()
+            assert "not first" in message.msg
+        assert checks.check_middleware() == []
+
+    def test_a_broken_policy_serves_requests_unlogged_and_says_so_once(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with override_settings(PRIVLOG=None):
+            assert Client().get("/hello").status_code == 200
+            assert Client().get("/hello").status_code == 200
+        errors = [r for r in caplog.records if "PRIVLOG: is not set" in r.getMessage()]
+        assert len(errors) == 1
 
     def test_dict_setting_builds_and_replaces_the_shared_privlog(self, tmp_path: Path) -> None:
         data = {**policy_dict(), "export": {"sink": "jsonl", "directory": str(tmp_path)}}

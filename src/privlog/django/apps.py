@@ -1,4 +1,6 @@
-"""The Django app: validates ``settings.PRIVLOG`` at start-up and connects the auth signals."""
+"""The Django app: registers the system checks of ``settings.PRIVLOG`` and connects the auth
+signals. The PrivacyLog itself is built on the first request (or auth event), so management
+commands (``check``, ``collectstatic``, ``migrate``) create no store and need no secret."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ class PrivlogConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: the app registry must be ready before the auth signals are.
-        from . import conf, signals
+        from . import checks, signals  # noqa: F401 - importing registers the checks
 
-        conf.shared()  # a wrong policy raises ImproperlyConfigured now, not on a request
         signals.connect()

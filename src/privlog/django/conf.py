@@ -1,12 +1,14 @@
 """The one :class:`PrivacyLog` a Django project shares, built from ``settings.PRIVLOG``.
 
-Built by the app's ``ready()`` (or lazily by the middleware when the app is not installed),
-so a wrong policy stops start-up with ``ImproperlyConfigured`` naming the key. Rebuilt when
-a test overrides ``PRIVLOG``.
+Built on first use (the first request or auth event), never by a management command:
+``manage.py check`` reports a wrong policy through the system checks (``checks.py``). If it
+cannot be built, that is logged once as an error naming the setting and requests are served
+unlogged. Rebuilt when a test overrides ``PRIVLOG``.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any, NamedTuple
 
@@ -15,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from .._adapter import policy_from_setting
-from .._errors import PolicyError
+from .._errors import PolicyError, PrivlogError
 from .._logging.servers import ServerLogs, server_logs_mode
 from .._logging.servers import wire as wire_server_logs
 from .._policy.model import Policy
@@ -36,7 +38,9 @@ class Shared(NamedTuple):
 
 
 _shared: Shared | None = None
+_broken: ImproperlyConfigured | None = None  # why it could not be built, until settings change
 _lock = threading.Lock()
+log = logging.getLogger("privlog")
 
 
 def check(value: Any) -> Policy:
@@ -49,20 +53,33 @@ def check(value: Any) -> Policy:
 
 def build(value: Any) -> PrivacyLog:
     """A :class:`PrivacyLog` from a ``PRIVLOG`` value, or ``ImproperlyConfigured``."""
-    return value if isinstance(value, PrivacyLog) else PrivacyLog(check(value))
+    if isinstance(value, PrivacyLog):
+        return value
+    policy = check(value)
+    try:
+        return PrivacyLog(policy)
+    except PrivlogError as err:  # a key store, a database, an OTEL_* variable
+        raise ImproperlyConfigured(str(err)) from None
 
 
 def shared() -> Shared:
     """The project's privlog, built from settings on first use."""
-    global _shared
+    global _shared, _broken
     current = _shared
     if current is not None:
         return current
     with _lock:
+        if _broken is not None:
+            raise _broken
         if _shared is None:
             value = getattr(settings, SETTING, None)
-            logs = _server_logs(getattr(settings, SERVER_LOGS_SETTING, "rewrite"))
-            privlog = build(value)
+            try:
+                logs = _server_logs(getattr(settings, SERVER_LOGS_SETTING, "rewrite"))
+                privlog = build(value)
+            except ImproperlyConfigured as exc:
+                _broken = exc
+                log.error("privlog: requests are served but not logged: %s", exc)
+                raise
             wire_server_logs(privlog, logs)
             _shared = Shared(
                 privlog,
@@ -88,11 +105,11 @@ def get_privlog() -> PrivacyLog:
 
 
 def _reset(*, setting: str, **kwargs: Any) -> None:
-    global _shared
+    global _shared, _broken
     if setting not in (SETTING, SERVER_LOGS_SETTING):
         return
     with _lock:
-        old, _shared = _shared, None
+        old, _shared, _broken = _shared, None, None
     if old is not None and old.owned:
         old.privlog.close()
 

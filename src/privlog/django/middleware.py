@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.functional import LazyObject, empty
@@ -42,7 +43,9 @@ class PrivacyLogMiddleware:
         self._is_async = iscoroutinefunction(get_response)
         if self._is_async:
             markcoroutinefunction(self)
-        conf.shared()  # without the app installed, validate settings.PRIVLOG here, at start-up
+        # The PrivacyLog is built on the first request (conf.shared): a management command
+        # that loads the middleware creates no store and needs no secret. `manage.py check`
+        # reports a wrong policy (privlog.E001) before that.
 
     def __call__(self, request: HttpRequest) -> Any:
         if self._is_async:
@@ -78,7 +81,9 @@ class PrivacyLogMiddleware:
 def _current() -> conf.Shared | None:
     try:
         return conf.shared()
-    except Exception as exc:  # e.g. a test overrode PRIVLOG with a broken policy
+    except ImproperlyConfigured:  # logged once, when it failed
+        return None
+    except Exception as exc:
         log.warning("privlog: not logging this request (%s)", type(exc).__name__)
         return None
 

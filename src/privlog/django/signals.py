@@ -1,7 +1,12 @@
 """Django's auth signals as privlog auth events: login_success, logout, login_failure.
 
-The user id is the user's primary key (pseudonymised or hashed as the policy says); a failed
-login has no user, so its id is the username that was tried. A receiver never raises.
+The user id is the user's primary key (pseudonymised or hashed as the policy says). A failed
+login has no user: the username that was tried is resolved to its account's primary key when
+the account exists, so attempts on an account get the same pseudonym as its logins and a
+brute-force run can be linked to the account it hit; a username without an account stays the
+username. The lookup is the one Django's own ``ModelBackend`` has just made (``get_by_natural_key``,
+one indexed query whether or not the account exists), so it tells a timing observer nothing
+Django's authentication did not. A receiver never raises.
 """
 
 from __future__ import annotations
@@ -38,7 +43,30 @@ def _login_failed(sender: Any, credentials: Any = None, request: Any = None, **k
     if isinstance(credentials, dict):
         field = getattr(get_user_model(), "USERNAME_FIELD", "username")
         username = credentials.get("username", credentials.get(field))
-    _event("login_failure", request, username if isinstance(username, (str, int)) else None)
+    if not isinstance(username, (str, int)):
+        _event("login_failure", request, None)
+        return
+    try:
+        key = _account_key(username)
+    except Exception:  # privlog not built (logged once): the event is not recorded anyway
+        key = username
+    _event("login_failure", request, key)
+
+
+def _account_key(username: str | int) -> str | int:
+    """The primary key of the account ``username`` names, or the username when there is none."""
+    if not conf.shared().wants_user:
+        return username  # the policy records no user id: no query
+    model = get_user_model()
+    try:
+        user = model._default_manager.get_by_natural_key(username)
+    except model.DoesNotExist:
+        return username
+    except Exception as exc:  # a database error must not turn into a failed request
+        log.warning("privlog: could not look up the account of a failed login (%s)", type(exc).__name__)
+        return username
+    pk = getattr(user, "pk", None)
+    return username if pk is None else pk
 
 
 def _event(event: str, request: Any, user_id: Any) -> None:
