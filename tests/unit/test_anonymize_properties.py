@@ -29,7 +29,10 @@ UAS = (
     "{addr}",
 )
 SAFE_TEXT = st.text(alphabet="abcxyz-_~.", max_size=8)
-SEPARATORS = st.sampled_from([" ", ",", ", ", ";", "=", "'", "(", ")", "<", ">", " for=", " client: ", "|"])
+SEPARATORS = st.one_of(
+    st.sampled_from([" ", ",", ", ", ";", "=", "'", "(", ")", "<", ">", " for=", " client: ", "|"]),
+    st.text(alphabet=" ,;=()[]<>\"'/:@?&#|\\\t", min_size=1, max_size=3),  # colons glue addresses too
+)
 
 
 def addresses_in(text: str) -> set[Address]:

@@ -37,6 +37,12 @@ class TestWhatIsReplaced:
     def test_an_ipv6_address_with_a_port_as_uvicorn_writes_it(self) -> None:
         assert placeholders("2001:db8::7:51234 - GET") == "{ip}:51234 - GET"
 
+    def test_addresses_glued_by_colons_are_all_found(self) -> None:
+        assert placeholders("x 7:::5: y") == "x {ip} y"  # "7::" or "::5": the run goes whole
+        assert "2001:db8::7:1:2:3:4" not in placeholders("=0:2001:db8::7:1:2:3:4")  # hex glued before
+        assert placeholders(";:2001:2a:66f6:2800::;") == ";:{ip};"
+        assert placeholders(":2001:db8::1::2001:db8::2:") == ":{ip}::{ip}:"
+
     def test_credentials_after_a_scheme_or_a_credential_name(self) -> None:
         assert scrub("Authorization: Bearer sk_live_Jq8Wv1Xy3Ab6") == "Authorization: Bearer {token}"
         assert scrub("sent Basic dXNlcjpwYXNz") == "sent Basic {token}"

@@ -109,6 +109,18 @@ def _locate_v6(text: str) -> tuple[int, int, bytes] | None:
     packed = parse_ip(text)
     if packed is not None:
         return 0, len(text), packed
+    triple = text.find(":::")
+    if triple >= 0:
+        # an address that begins or ends with "::" glued to a colon around it (":::1:",
+        # "2001:db8:::"): look on each side of the third colon. "1:::1" reads as "1::" or
+        # "::1", so the whole run goes, or what is written back could re-form the other
+        finds = []
+        for s, e in ((0, triple + 2), (triple + 1, len(text))):
+            found = _locate_v6(text[s:e])
+            if found is not None:
+                finds.append((any(found[2]), found[1] - found[0], found[2]))
+        if finds:
+            return 0, len(text), max(finds, key=lambda f: f[:2])[2]
     end = len(text.rstrip(":."))
     packed = parse_ip(text[:end]) if end < len(text) else None
     if packed is not None:
@@ -117,16 +129,48 @@ def _locate_v6(text: str) -> tuple[int, int, bytes] | None:
     head = _V6_HEAD.match(text, start)
     if head is not None:
         start = head.end() - 5  # keep the last four hex digits of the glued group
-    if start != 0 or end != len(text):
-        packed = parse_ip(text[start:end]) if end > start else None
-        if packed is not None:
-            return start, end, packed
+    for s, e in ((start, end), (start, len(text))):  # "::" at its end is the address's own
+        if (s, e) != (0, len(text)) and e > s:
+            packed = parse_ip(text[s:e])
+            if packed is not None:
+                return s, e, packed
     host, sep, port = text[start:end].rpartition(":")
     if sep and port.isdecimal() and ":" in host:
         packed = parse_ip(host)
         if packed is not None:
             return start, start + len(host), packed
+    return _trimmed_groups(text, start, end)
+
+
+def _trimmed_groups(text: str, start: int, end: int) -> tuple[int, int, bytes] | None:
+    """An address with hex groups glued before or after it (``0:`` + a full address): groups
+    dropped from either end, a few at a time, until what is left parses."""
+    colons = [i for i in range(start, end) if text[i] == ":"]
+    for k in range(1, min(len(colons) - 1, 40)):  # a run holds at most a few addresses
+        for s, e in ((colons[k - 1] + 1, end), (start, colons[-k])):
+            packed = parse_ip(text[s:e])
+            if packed is not None:
+                return s, e, packed
     return None
+
+
+def _shape_v6(run: str, address: Callable[[bytes], str | None], depth: int = 0) -> str:
+    """An IPv6-looking run with its address shaped, and the text on either side of it too:
+    addresses glued by colons (``:a::1::b::2:``) are one run."""
+    where = _locate_v6(run)
+    if where is None:
+        return run
+    start, end, packed = where
+    shaped = address(packed)
+    if shaped is None:
+        return run
+    head, tail = run[:start], run[end:]
+    if depth < 4:
+        if head.count(":") >= 2:
+            head = _shape_v6(head, address, depth + 1)
+        if tail.count(":") >= 2:
+            tail = _shape_v6(tail, address, depth + 1)
+    return head + shaped + tail
 
 
 def _scrub(text: str, address: Callable[[bytes], str | None], queries: bool) -> str:
@@ -142,13 +186,7 @@ def _scrub(text: str, address: Callable[[bytes], str | None], queries: bool) -> 
     if text.count(":") >= 2:
 
         def v6(m: re.Match[str]) -> str:
-            found = m[0]
-            where = _locate_v6(found)
-            if where is None:
-                return found
-            start, end, packed = where
-            shaped = address(packed)
-            return found if shaped is None else found[:start] + shaped + found[end:]
+            return _shape_v6(m[0], address)
 
         text = _V6.sub(v6, text)
     if "." in text:
