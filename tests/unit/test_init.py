@@ -16,7 +16,7 @@ from privlog._policy.model import Policy
 
 from ..support.policies import policy_dict
 
-ENV = {"PRIVLOG_SECRET": "s" * 40}
+ENV = {"PRIVLOG_SECRET": "s" * 20 + "0123456789abcdefghij"}
 
 
 @pytest.mark.parametrize("preset", sorted(PRESETS))

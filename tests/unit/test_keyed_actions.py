@@ -61,7 +61,7 @@ class TestReversible:
         monkeypatch.setenv("PRIVLOG_SECRET", SECRET)
         assert main(["reveal", token, "--policy", str(policy_file)]) == 0
         assert capsys.readouterr().out.strip() == "alice@example.com"
-        monkeypatch.setenv("PRIVLOG_SECRET", "another-key-another-key-another-key!")
+        monkeypatch.setenv("PRIVLOG_SECRET", "another-key-another-key-0123456789!")
         assert main(["reveal", token, "--policy", str(policy_file)]) == 1
 
     def test_reversible_is_not_allowed_on_the_path(self) -> None:

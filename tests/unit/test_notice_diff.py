@@ -17,7 +17,7 @@ from privlog._policy.model import Policy
 
 from ..support.policies import policy_dict
 
-ENV = {"PRIVLOG_SECRET": "s" * 40}
+ENV = {"PRIVLOG_SECRET": "s" * 20 + "0123456789abcdefghij"}
 
 
 def _base() -> dict[str, Any]:

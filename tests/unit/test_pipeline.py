@@ -165,7 +165,7 @@ class TestPseudonyms:
 
     def test_a_different_key_gives_different_pseudonyms(self) -> None:
         a = records(scope())["security"]
-        other = Pipeline(Policy.from_dict(FULL, environ={"PRIVLOG_SECRET": "z" * 40}))
+        other = Pipeline(Policy.from_dict(FULL, environ={"PRIVLOG_SECRET": "z" * 20 + "9876543210jihgfedcba"}))
         b = {o.stream: o.attributes for o in other.process(capture(scope()))}["security"]
         assert a["user.id"] != b["user.id"]
         assert a["privlog.client.address"] != b["privlog.client.address"]

@@ -95,6 +95,7 @@ class TestValidation:
     def test_secret_from_a_file(self, tmp_path: Path) -> None:
         secret_file = tmp_path / "secret"
         secret_file.write_text(SECRET + "\n")
+        secret_file.chmod(0o600)
         policy = Policy.from_dict(FULL, environ={"PRIVLOG_SECRET_FILE": str(secret_file)})
         assert policy.secret == SECRET.encode()
 

@@ -41,6 +41,7 @@ from .epochs import (
     ratchet,
     today_utc,
 )
+from .private import check_private
 from .ring import KeyRing, derive, key_id_of
 from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
 
@@ -124,15 +125,15 @@ class KeyStore:
                 "use your longest keyed stream's retention",
             )
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)
         exists = ConfigurationError(
             str(path / STORE_FILE),
             "a key store already exists here",
             "use `privlog keys rotate` or another directory",
         )
         if (path / STORE_FILE).exists():
-            raise exists
+            raise exists  # before touching the folder: a refusal changes nothing
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
         now = epoch_today(rotation, today or today_utc())
         chains = [Chain(secrets.token_hex(2), now, now, secrets.token_bytes(32))]
         store = cls(path / STORE_FILE, rotation, retention_days, chains)
@@ -163,6 +164,12 @@ class KeyStore:
             ) from None
         except OSError:
             raise damaged(path) from None
+        try:
+            check_private(path.parent, "secret.store", folder=True)
+            check_private(path, "secret.store")
+        except ConfigurationError:
+            os.close(fd)
+            raise
         try:
             _filelock.lock(fd, path, shared=True)  # a writer overwrites in place: never read half of it
             try:

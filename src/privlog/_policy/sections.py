@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._errors import PolicyError, did_you_mean
+from .._keys.private import check_private
 from .._transforms.address import PROXY_HEADERS
 from .catalogue import EVENT_KINDS, KEYED_ACTIONS
 from .common import MAX_RETENTION_DAYS, choice
@@ -17,6 +19,8 @@ from .fields import parse_fields, parse_headers
 from .types import RETENTION_BASES, SUBJECT_FIELDS, ExportSettings, RetentionClass, Stream
 
 MIN_SECRET_BYTES = 32
+MIN_DISTINCT_BYTES = 8  # well below the 13 or so different characters of 32 random hex digits
+_ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]{0,127}")
 SINKS = frozenset({"auto", "jsonl", "otlp", "otel", "both"})
 MAX_FLUSH_INTERVAL = 3600.0
 
@@ -272,9 +276,22 @@ def parse_geo(value: Any, env: Mapping[str, str], streams: tuple[Stream, ...]) -
 
 def load_secret(cfg: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, bytes]:
     var = cfg.get("env", "PRIVLOG_SECRET")
+    # A long name without "_" (a base32 key, say) is as likely the secret pasted here.
+    if not isinstance(var, str) or not _ENV_NAME.fullmatch(var) or (len(var) >= 20 and "_" not in var):
+        # Never shown: people paste the secret itself here.
+        raise PolicyError(
+            "secret.env",
+            "holds something that is not an environment variable name (upper-case letters, digits "
+            "and _); it is not shown, in case it is the secret itself",
+            'set env = "PRIVLOG_SECRET" and put the secret in that variable: '
+            "export PRIVLOG_SECRET=$(privlog secret)",
+        )
     path = cfg.get("file") or env.get("PRIVLOG_SECRET_FILE")
     if path:
         setting = "secret.file"
+        if not isinstance(path, str) or "\0" in path:
+            raise PolicyError(setting, "must be a file path", 'set file = "/run/secrets/privlog"')
+        check_private(Path(path), setting)
         try:
             raw = Path(str(path)).read_bytes().strip()
         except OSError as exc:
@@ -300,4 +317,20 @@ def load_secret(cfg: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str, by
             f"the secret is {len(raw)} bytes; at least {MIN_SECRET_BYTES} are needed",
             "generate one with `privlog secret`",
         )
+    weakness = weak_secret(raw)
+    if weakness:
+        raise PolicyError(setting, f"the secret is too easy to guess ({weakness})", "generate one with `privlog secret`")
     return setting, raw
+
+
+def weak_secret(raw: bytes) -> str | None:
+    """Why a secret is easy to guess, or None. Says how, never what: a repeated pattern
+    (``"password" * 4``) or too few different characters (``"a" * 32``). A guessed secret
+    opens every pseudonym, so these are refused; ``privlog secret`` makes a strong one."""
+    for period in range(1, len(raw) // 2 + 1):
+        if raw == (raw[:period] * (len(raw) // period + 1))[: len(raw)]:
+            return f"a pattern of {period} character(s) repeated"
+    distinct = len(set(raw))
+    if distinct < MIN_DISTINCT_BYTES:
+        return f"only {distinct} different characters"
+    return None
