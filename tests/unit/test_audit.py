@@ -23,7 +23,7 @@ from privlog.sinks.jsonl import JsonlStore
 from ..support.requests import capture, scope
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
-SECRET = "s" * 40
+SECRET = "s" * 20 + "0123456789abcdefghij"
 ENV = {"PRIVLOG_SECRET": SECRET}
 
 
