@@ -51,6 +51,7 @@ class PrivacyLog:
             self.pipeline, chosen, export.queue_size, export.batch_size, export.flush_interval
         )
         self.kinds = self.pipeline.kinds
+        self._said_no_auth_stream = False
         for sink in chosen:
             watch = getattr(sink, "watch", None)
             if callable(watch):  # the aggregate metrics report privlog's own counters too
@@ -106,6 +107,12 @@ class PrivacyLog:
         if event not in AUTH_EVENTS:
             raise ValueError(f"unknown auth event {event!r}: {did_you_mean(event, AUTH_EVENTS)}")
         if "auth" not in self.kinds:
+            if not self._said_no_auth_stream:
+                self._said_no_auth_stream = True
+                log.warning(
+                    "privlog: auth events are not recorded: no stream of this policy takes them "
+                    '(add "auth" to a stream\'s events)'
+                )
             return
         uid = None if user_id is None else str(user_id)
         self.dispatcher.submit(Capture.auth(event, time.time_ns(), uid, reader, source))

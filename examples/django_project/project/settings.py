@@ -20,7 +20,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
 ]
 
-# Seed 002 (Kirim Email): referrer, file requested, date and time, amount of data transferred,
+# A German e-mail provider's privacy policy: referrer, file requested, date and time, amount of data transferred,
 # access status, browser type; the IP address shortened; kept anonymously for seven days.
 PRIVLOG = {
     "service": "kirim-web",

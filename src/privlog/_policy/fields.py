@@ -42,6 +42,9 @@ _SENSITIVE_PARTS = frozenset({"ip", "addr", "address", "sig"})
 #: Headers a field reads and transforms: kept raw as headers, they would bypass the field.
 _FIELD_HEADERS = {"user-agent": "user_agent", "referer": "referrer", "accept-language": "language"}
 
+SPELLINGS = {"generalize": "generalise", "pseudonymize": "pseudonymise"}
+"""American spellings of actions, accepted as the British names privlog uses."""
+
 
 def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
     """A stream's ``fields`` table, checked against the field registry."""
@@ -72,6 +75,7 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
             raise PolicyError(
                 fsetting, f"must be an action name or a table, got {spec!r}", f'write {name} = "{field.default}"'
             )
+        action = SPELLINGS.get(action, action) if isinstance(action, str) else action
         if not isinstance(action, str):
             raise PolicyError(
                 fsetting, f"the action must be a name, got a {type(action).__name__}", did_you_mean("", field.actions)
@@ -118,6 +122,7 @@ def parse_headers(value: Any, setting: str) -> tuple[dict[str, str], dict[str, S
             action = spec
         if action == "drop":
             continue
+        action = SPELLINGS.get(action, action) if isinstance(action, str) else action
         choice(action, HEADER_ACTIONS, hsetting, "header action")
         if action == "keep":
             patterns[lname] = _kept_header_pattern(lname, options, hsetting)

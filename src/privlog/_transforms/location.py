@@ -1,6 +1,6 @@
 """Approximate location from the full client address, before it is truncated or hashed.
 
-Seed 004 keeps "city/region based on IP", seed 002 country only: the policy picks the level.
+One policy promises "city/region based on IP", another the country only: the policy picks the level.
 Uses a MaxMind-format database (GeoLite2/GeoIP2 City or Country) through ``maxminddb``, an
 optional dependency (``pip install privlog-middleware[geo]``). Only the chosen level is ever returned.
 """

@@ -1,4 +1,4 @@
-"""Anonymous aggregates as OpenTelemetry metrics (seed 000: "aggregated statistics may be
+"""Anonymous aggregates as OpenTelemetry metrics (as a privacy policy may promise: "aggregated statistics may be
 kept longer in anonymised form").
 
 Counts and duration histograms by route template, method, status class, browser family and
