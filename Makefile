@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-nofcntl test-min test-versions lint bench release-check clean
+.PHONY: demo test test-nofcntl test-min test-versions lint bench release-check docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint: $(BIN)/.installed
 # every command's --help, the FastAPI, Flask and Django examples on real servers.
 release-check: $(BIN)/.installed
 	$(BIN)/python tools/release_check.py
+
+# The API reference, generated from the docstrings into build/api/ (CI builds it: it cannot rot).
+docs: $(BIN)/.installed
+	$(BIN)/python tools/apidocs.py build/api
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-json=.benchmarks/latest.json -p no:randomly
