@@ -20,6 +20,7 @@ MODULES = [
     "privlog.flask",
     "privlog.django",
     "privlog.django.middleware",
+    "privlog.django.checks",
     "privlog.django.conf",
     "privlog.sinks",
     "privlog.testing",
