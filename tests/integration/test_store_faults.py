@@ -4,8 +4,14 @@ what is on disk."""
 
 from __future__ import annotations
 
+import http.client
+import os
 import shutil
+import signal
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import orjson
@@ -19,7 +25,10 @@ from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog._cli import main
 
 from ..support.mounts import fill, tmpfs
+from ..support.otlp_fake import free_port
 from ..support.policies import ENV, FULL
+
+ROOT = Path(__file__).parents[2]
 
 
 def store_lines(directory: Path) -> list[bytes]:
@@ -54,6 +63,47 @@ class TestReadOnlyStore:
         assert stats.failed == stats.sinks["jsonl"].lost > 0  # every record of every stream
         assert stats.sinks["jsonl"].delivered == 0
         assert any("cannot be written" in r.message and str(ro) in r.message for r in caplog.records)
+
+
+    def test_under_uvicorn_with_the_readme_wiring(self, tmp_path: Path) -> None:
+        """The README's wiring (add_middleware(policy=...)): Starlette builds the middleware, and
+        so the store, on the first request; that used to turn every request into a 500."""
+        with tmpfs(tmp_path / "ro", read_only=True) as ro:
+            port = free_port()
+            env = {**os.environ, "PRIVLOG_TEST_DIR": str(ro / "privlog-logs"), "PYTHONPATH": str(ROOT)}
+            app = "tests.support.shutdown_apps:starlette_app"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "uvicorn", "--port", str(port), "--lifespan", "off", app],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            try:
+                statuses = [status_of(port, f"/hello?n={i}") for i in range(5)]
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                _, err = proc.communicate(timeout=20)
+        assert statuses == [200] * 5
+        assert b"cannot be written" in err, err.decode()
+        assert str(ro).encode() in err
+
+
+def status_of(port: int, path: str) -> int:
+    deadline = time.monotonic() + 20
+    while True:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        try:
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            return resp.status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+        finally:
+            conn.close()
 
 
 class TestFullDisk:
