@@ -119,3 +119,78 @@ class TestFastApiDependsPattern:
         (record,) = capture.records
         assert record["user.id"]
         assert record["user.id"] != "alice"
+
+
+TRUSTING = {**policy_dict(), "proxies": {"trusted": ["127.0.0.1"]}}
+UA = "Mozilla/5.0 (X11; Linux x86_64; rv:125.0) Gecko/20100101 Firefox/125.0"
+
+
+class TestEachFramework:
+    def test_a_policy_gets_a_privlog_that_only_captures(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.chdir(tmp_path)
+        with capture_records(policy_dict()) as records:
+            assert records.privlog is not None
+            app = PrivacyLogMiddleware(Starlette(routes=[Route("/users/{user_id}", user)]), privlog=records.privlog)
+            with TestClient(app) as client:
+                client.get("/users/90817263?token=s3cr3t", headers={"user-agent": UA})
+        (record,) = records
+        assert record["http.route"] == "/users/{user_id}"
+        assert record["privlog.retention.days"] == 7
+        assert "90817263" not in repr(record)
+        assert "s3cr3t" not in repr(record)
+        assert list(tmp_path.iterdir()) == []  # no store written: the capture is its only sink
+        assert records.privlog.stats().queued == 0
+
+    def test_a_flask_app_with_the_extension(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from flask import Flask
+
+        from privlog.flask import PrivacyLogExtension
+
+        monkeypatch.chdir(tmp_path)  # the policy's own JSONL store goes here
+        app = Flask(__name__)
+        app.config.update(TESTING=True, PRIVLOG=TRUSTING)
+        PrivacyLogExtension(app)
+
+        @app.get("/users/<int:user_id>")
+        def show(user_id: int) -> str:
+            return "hi"
+
+        with capture_records(app) as records:
+            # Flask finishes a request when its response is closed, or read whole (buffered)
+            with app.test_client().get("/users/90817263", headers={"x-forwarded-for": "198.51.100.77"}):
+                pass
+            app.test_client().get("/users/1?token=s3cr3t", buffered=True)
+        first, second = records
+        assert first["http.route"] == second["http.route"] == "/users/<int:user_id>"
+        assert first["client.address"] == "198.51.100.0"  # the forwarded address, truncated
+        assert "s3cr3t" not in repr(second)
+        app.extensions["privlog"].close()
+
+    def test_django_without_a_target_is_the_projects_privlog(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        from django.test import Client
+
+        from privlog.django import conf
+
+        from ..support.django_site import configure
+
+        configure(tmp_path_factory.mktemp("django"))
+        own = conf.get_privlog().sinks
+        with capture_records() as records:
+            Client(headers={"user-agent": UA}).get("/users/90817263/?token=s3cr3t")
+        (record,) = records.stream("access")
+        assert record["url.path"] == "/users/<int:pk>/"
+        assert record["http.response.status_code"] == 200
+        assert "s3cr3t" not in repr(record)
+        assert conf.get_privlog().sinks == own  # the capture is gone again
+
+    def test_django_with_a_policy_of_the_test(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        from django.test import Client, override_settings
+
+        from ..support.django_site import configure
+
+        configure(tmp_path_factory.mktemp("django"))
+        with capture_records(policy_dict(status="keep")) as records, override_settings(PRIVLOG=records.privlog):
+            Client().get("/users/90817263/")
+        (record,) = records
+        assert record["http.response.status_code"] == 200
+        assert "url.path" not in record  # this policy keeps the status only
