@@ -47,7 +47,7 @@ timestamp = "keep"
 method = "keep"
 http_version = "keep"
 path = "template"
-query = { action = "allowlist", allow = ["page"], values = ["page"] }
+query = { action = "allowlist", allow = ["page"], values = { page = "int" } }
 status = "keep"
 response_bytes = "keep"
 referrer = "origin"
@@ -57,7 +57,7 @@ client_ip = { action = "truncate", ipv4_prefix = 20, ipv6_prefix = 44 }
 ADDRESS_ONLY = (
     FULL.replace('path = "template"', 'path = "keep"')
     .replace('referrer = "origin"\nuser_agent = "generalise"', 'referrer = "keep"\nuser_agent = "keep"')
-    .replace('query = { action = "allowlist", allow = ["page"], values = ["page"] }\n', "")
+    .replace('query = { action = "allowlist", allow = ["page"], values = { page = "int" } }\n', "")
 )
 
 
