@@ -80,7 +80,7 @@ def test_a_long_prefix_and_a_raw_header_are_warnings() -> None:
     assert warnings == [
         "streams.access.fields.client_ip.ipv4_prefix = 32 keeps enough of the address to identify a connection. Fix: 24 or less",
         'streams.access.headers.x-request-id = "keep" stores the raw header value, which can carry an identifier. '
-        'Fix: use "pseudonymise" unless the value says nothing about a person',
+        'Fix: use "pseudonymise" (or "pseudonymize") unless the value says nothing about a person',
     ]
 
 

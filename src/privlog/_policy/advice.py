@@ -38,6 +38,6 @@ def raw_data_warnings(policy: Policy) -> list[str]:
             if action == "keep" and isinstance(s.header_patterns.get(header), str):  # "uuid", "int"
                 out.append(
                     f'streams.{s.name}.headers.{header} = "keep" stores the raw header value, '
-                    'which can carry an identifier. Fix: use "pseudonymise" unless the value says nothing about a person'
+                    'which can carry an identifier. Fix: use "pseudonymise" (or "pseudonymize") unless the value says nothing about a person'
                 )
     return out

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._errors import PolicyError, did_you_mean
 from .._transforms.shapes import ShapeSpec, parse_shape
 from .catalogue import FIELDS, HEADER_ACTIONS
-from .common import as_table, check_keys, choice
+from .common import as_table, check_keys
 from .types import FieldRule
 
 _CREDENTIAL_HEADERS = frozenset(
@@ -46,6 +47,20 @@ SPELLINGS = {"generalize": "generalise", "pseudonymize": "pseudonymise"}
 """American spellings of actions, accepted as the British names privlog uses."""
 
 
+def suggest_action(name: str, actions: Iterable[str]) -> str:
+    """The fix for an unknown action: the nearest one in both spellings, and every choice."""
+    options = sorted(actions)
+    american = {uk: us for us, uk in SPELLINGS.items()}
+    listing = ", ".join(f"{a} (or {american[a]})" if a in american else a for a in options)
+    spelt = sorted({*options, *(american[a] for a in options if a in american)})
+    close = difflib.get_close_matches(name, spelt, n=1, cutoff=0.6)
+    if not close:
+        return f"use one of: {listing}"
+    best = SPELLINGS.get(close[0], close[0])
+    named = f"{best!r} (or {american[best]!r})" if best in american else repr(best)
+    return f"did you mean {named}? Valid names: {listing}"
+
+
 def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
     """A stream's ``fields`` table, checked against the field registry."""
     if value is None:
@@ -78,7 +93,7 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
         action = SPELLINGS.get(action, action) if isinstance(action, str) else action
         if not isinstance(action, str):
             raise PolicyError(
-                fsetting, f"the action must be a name, got a {type(action).__name__}", did_you_mean("", field.actions)
+                fsetting, f"the action must be a name, got a {type(action).__name__}", suggest_action("", field.actions)
             )
         if action == "drop":
             continue
@@ -86,7 +101,7 @@ def parse_fields(value: Any, setting: str) -> dict[str, FieldRule]:
             raise PolicyError(
                 fsetting,
                 f"action {action!r} is not valid for this field",
-                did_you_mean(str(action), {*field.actions, "drop"}),
+                suggest_action(str(action), {*field.actions, "drop"}),
             )
         known = field.options.get(action, ())
         check_keys(options, frozenset(o.name for o in known), fsetting)
@@ -123,7 +138,14 @@ def parse_headers(value: Any, setting: str) -> tuple[dict[str, str], dict[str, S
         if action == "drop":
             continue
         action = SPELLINGS.get(action, action) if isinstance(action, str) else action
-        choice(action, HEADER_ACTIONS, hsetting, "header action")
+        if not isinstance(action, str):
+            raise PolicyError(
+                hsetting,
+                f"must be the name of a header action, got a {type(action).__name__}",
+                suggest_action("", HEADER_ACTIONS),
+            )
+        if action not in HEADER_ACTIONS:
+            raise PolicyError(hsetting, f"unknown header action {action!r}", suggest_action(action, HEADER_ACTIONS))
         if action == "keep":
             patterns[lname] = _kept_header_pattern(lname, options, hsetting)
         out[lname] = action

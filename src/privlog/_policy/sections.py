@@ -147,7 +147,9 @@ def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[
                     f"{setting}.fields.{kept_for.subject}",
                     f"retention {rname!r} counts from each {kept_for.subject}'s last visit, so this stream "
                     f"must record {kept_for.subject} with a keyed action",
-                    f'set {kept_for.subject} = "{"hash" if kept_for.subject == "client_ip" else "pseudonymise"}"',
+                    f'set {kept_for.subject} = "hash"'
+                    if kept_for.subject == "client_ip"
+                    else f'set {kept_for.subject} = "pseudonymise" (or "pseudonymize")',
                 )
         headers, patterns = parse_headers(spec.get("headers", {}), f"{setting}.headers")
         out.append(
