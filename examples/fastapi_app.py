@@ -3,7 +3,7 @@
     pip install "privlog-middleware[demo]"
     uvicorn examples.fastapi_app:app --proxy-headers   # or: python examples/fastapi_app.py
 
-Records go to ./privlog-logs/<stream>/<day>.jsonl (a seven-day anonymous access log),
+Records go to ./privlog-logs/<stream>/<day>.jsonl (a seven-day access log with shortened addresses),
 or through OpenTelemetry when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 """
 

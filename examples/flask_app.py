@@ -3,7 +3,7 @@
     pip install "privlog-middleware[flask]"
     python examples/flask_app.py            # serves http://127.0.0.1:5000
 
-Records go to ./privlog-logs/<stream>/<day>.jsonl (a seven-day anonymous access log),
+Records go to ./privlog-logs/<stream>/<day>.jsonl (a seven-day access log with shortened addresses),
 or through OpenTelemetry when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 """
 

@@ -4,7 +4,7 @@
     pip install "privlog-middleware[django]"
     python examples/django_project/manage.py runserver 127.0.0.1:8000
 
-Records go to ./privlog-logs/<stream>/<day>.jsonl: a seven-day anonymous access log,
+Records go to ./privlog-logs/<stream>/<day>.jsonl: a seven-day access log with shortened addresses,
 as ``settings.PRIVLOG`` describes it.
 """
 

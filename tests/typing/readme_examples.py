@@ -31,3 +31,31 @@ def flask_app() -> Flask:
     privlog.auth_event("login_success", user_id="4711")
     app.wsgi_app = WsgiPrivacyLogMiddleware(app.wsgi_app, Policy.from_toml("privlog.toml"))  # type: ignore[method-assign]
     return app
+
+
+def fastapi_depends_user_id(privlog: PrivacyLog) -> FastAPI:
+    from typing import Annotated
+
+    from fastapi import Depends, Request
+
+    class User:
+        id = 4711
+
+    def authenticate(request: Request) -> User:
+        return User()
+
+    def current_user(request: Request) -> User:
+        user = authenticate(request)
+        request.state.user_id = user.id
+        return user
+
+    app = FastAPI()
+    app.add_middleware(
+        PrivacyLogMiddleware, privlog=privlog, user_id=lambda scope: scope.get("state", {}).get("user_id")
+    )
+
+    @app.get("/me")
+    def me(user: Annotated[User, Depends(current_user)]) -> dict[str, int]:
+        return {"id": user.id}
+
+    return app

@@ -21,7 +21,8 @@ MIDDLEWARE = [
 ]
 
 # A German e-mail provider's privacy policy: referrer, file requested, date and time, amount of data transferred,
-# access status, browser type; the IP address shortened; kept anonymously for seven days.
+# access status, browser type; the IP address shortened; kept for seven days (shortening alone
+# does not make a record anonymous: docs/gdpr-faq.md).
 PRIVLOG = {
     "service": "kirim-web",
     "retention": {
