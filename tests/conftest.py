@@ -17,11 +17,17 @@ if os.environ.get("PRIVLOG_TEST_WITHOUT_FCNTL"):
     sys.modules["fcntl"] = None  # type: ignore[assignment]
 
 import pytest
+from hypothesis import settings
 
 from privlog import Policy, PrivacyLog
 
 from .support.policies import ENV, FULL
 from .support.sinks import ListSink
+
+# Hypothesis' per-example deadline (200 ms) measures the machine as much as the code: on a shared
+# 2-core runner it fails tests that are merely slow. Property tests check what, not how fast.
+settings.register_profile("privlog", deadline=None)
+settings.load_profile("privlog")
 
 
 @pytest.fixture
