@@ -37,15 +37,39 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .._notice.explain import load_policy
     from .._ops.audit import audit_store
 
+    sources = [x for x in (args.store, args.clickhouse, args.chdb) if x]
+    if len(sources) != 1:
+        print("privlog audit: give one of STORE, --clickhouse URL or --chdb PATH", file=sys.stderr)
+        return 2
     policy = load_policy(args.policy) if args.policy else None
     keys = args.keys or (policy.key_store if policy is not None else None)
     held = frozenset(h.key_id for h in KeyStore.load(keys).held()) if keys else None
     tty = sys.stderr.isatty()
-    report = audit_store(args.store, policy, held_key_ids=held, on_progress=_progress if tty else None)
+    if args.store:
+        report = audit_store(args.store, policy, held_key_ids=held, on_progress=_progress if tty else None)
+    else:
+        try:
+            report = _audit_table(args, policy, held, tty)
+        except (ValueError, OSError) as exc:
+            print(f"privlog audit: {exc}", file=sys.stderr)
+            return 2
     if tty:
         print("\r\033[K", end="", file=sys.stderr)
     print(render_report(report), end="")
     return 0 if report.clean else 1
+
+
+def _audit_table(args: argparse.Namespace, policy: Any, held: frozenset[str] | None, tty: bool) -> Report:
+    from .._ops.audit_clickhouse import audit_rows, chdb_lines, http_lines, select_rows
+
+    query = select_rows(args.table, args.database)
+    lines = http_lines(args.clickhouse, query) if args.clickhouse else chdb_lines(args.chdb, query)
+    source = f"{args.clickhouse or args.chdb} {args.table}"
+
+    def rows_read(n: int) -> None:
+        print(f"\rprivlog audit: {n:,} rows", end="", file=sys.stderr)
+
+    return audit_rows(lines, source, policy, held_key_ids=held, on_row=rows_read if tty else None)
 
 
 def add_commands(sub: Any) -> None:
@@ -54,7 +78,13 @@ def add_commands(sub: Any) -> None:
         "audit",
         help="check a JSONL store for raw personal data, unlisted attributes, expired records; exit 1 on findings",
     )
-    audit.add_argument("store", help="the JSONL store (the policy's export.directory)")
+    audit.add_argument("store", nargs="?", help="the JSONL store (the policy's export.directory)")
+    audit.add_argument(
+        "--clickhouse", metavar="URL", help="audit the logs table on this ClickHouse HTTP interface"
+    )
+    audit.add_argument("--chdb", metavar="PATH", help="audit the logs table in this chdb database folder")
+    audit.add_argument("--table", default="otel_logs", help="the logs table (default: otel_logs)")
+    audit.add_argument("--database", default=None, help="its database (default: the connection's)")
     audit.add_argument(
         "--policy", help="the policy the store was written with (checks attributes and truncation)"
     )

@@ -136,7 +136,7 @@ class Tally:
 class Report:
     """What an audit found."""
 
-    store: Path
+    store: str
     records: int = 0
     files: int = 0
     streams: list[str] = field(default_factory=list)
@@ -248,7 +248,7 @@ def audit_store(
     """
     started = time.perf_counter()
     root = Path(store)
-    report = Report(root)
+    report = Report(str(root))
     now_iso = iso_utc(time.time_ns() if now_ns is None else now_ns)
     streams = {s.name: s for s in policy.streams} if policy is not None else {}
     if policy is None:
