@@ -723,6 +723,35 @@ class TestProxyAndDisabling:
         assert (conn._tunnel_host, conn._tunnel_port) == ("collector.example", 4318)  # type: ignore[attr-defined]
         sink.close()
 
+    def test_https_through_a_real_connect_proxy(self, tmp_path: Any) -> None:
+        """A local proxy tunnels the TLS connection to a local HTTPS receiver: the batch arrives,
+        the proxy saw CONNECT with the credentials from HTTPS_PROXY and nothing but ciphertext."""
+        import ssl
+
+        from ..support.connect_proxy import ConnectProxy, self_signed
+
+        cert, key = self_signed(tmp_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        with ScriptedReceiver() as receiver, ConnectProxy() as proxy:
+            receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+            env = {
+                "HTTPS_PROXY": f"http://user:p%40ss@127.0.0.1:{proxy.port}",
+                "NO_PROXY": "example.invalid",
+                "OTEL_EXPORTER_OTLP_CERTIFICATE": str(cert),
+            }
+            sink = OtlpHttpSink(f"https://localhost:{receiver.port}/v1/logs", timeout=5.0, environ=env)
+            sink.write(BATCH)
+            sink.write(BATCH)  # the kept-alive tunnel carries the next batch too
+            sink.close()
+            assert sink.stats().exported == 2 * len(BATCH)
+            assert [r.path for r in receiver.requests] == ["/v1/logs", "/v1/logs"]
+            (line,) = [line for line, _ in proxy.requests]  # one tunnel, kept alive
+            assert line.startswith(f"CONNECT localhost:{receiver.port} HTTP/1.")
+            assert proxy.requests[0][1]["proxy-authorization"] == "Basic dXNlcjpwQHNz"
+            assert proxy.relayed > 0
+            assert {r["user.id"] for r in receiver.records()} == {b.attributes["user.id"] for b in BATCH}
+
     def test_a_bad_proxy_url_names_the_variable_only(self) -> None:
         with pytest.raises(ConfigurationError, match="HTTPS_PROXY: not a proxy URL") as info:
             OtlpHttpSink("https://c.example/v1/logs", environ={"HTTPS_PROXY": "ftp://secret@proxy"})
