@@ -1,14 +1,25 @@
-"""The apps ``test_loopback.py`` serves with uvicorn: bare, and logged by privlog.
+"""The apps ``test_loopback.py`` and ``test_wrk_loopback.py`` serve with uvicorn: bare, and
+logged by privlog.
 
 ``access``: seed 002's policy (one stream, truncated addresses); ``security``: seed 000's (two
-streams, keyed hashes, pseudonyms). Both write the JSONL store in ``PRIVLOG_BENCH_DIR``, so the
-worker's whole job runs in the server process.
+streams, keyed hashes, pseudonyms); ``status``: one stream recording only the status, so what
+it costs is privlog's own fixed cost per request. All write the JSONL store in
+``PRIVLOG_BENCH_DIR``, so the worker's whole job runs in the server process. ``noop`` (a
+pure-ASGI middleware doing nothing) and ``request_path`` (privlog's request path, its capture
+dropped instead of queued) split that cost for bisecting.
+
+On SIGUSR1 the server writes its garbage-collector counts to ``PRIVLOG_BENCH_DIR/gc.json``.
 """
 
 from __future__ import annotations
 
+import gc
+import json
 import os
+import signal
+import time
 from pathlib import Path
+from typing import Any
 
 from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
@@ -26,17 +37,70 @@ async def user(request: Request) -> PlainTextResponse:
     return PlainTextResponse("hello")
 
 
-bare = Starlette(routes=[Route("/users/{user_id:int}", user)])
+def bare() -> Starlette:
+    return Starlette(routes=[Route("/users/{user_id:int}", user)])
+
+ENV = {"PRIVLOG_SECRET": "benchmark-secret-benchmark-secret-0123"}
+STATUS_ONLY = {
+    "service": "bench",
+    "retention": {"ops": {"days": 7, "purpose": "operations", "legal_basis": "legitimate interest"}},
+    "streams": {"status": {"retention": "ops", "fields": {"status": "keep"}}},
+}
+
+_collections = [0, 0, 0]
+_gc_seconds = [0.0]
+_gc_started = [0.0]
 
 
-def _logged(policy: str) -> PrivacyLogMiddleware:
+def _count_collection(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        _gc_started[0] = time.perf_counter()
+    else:
+        _collections[info["generation"]] += 1
+        _gc_seconds[0] += time.perf_counter() - _gc_started[0]
+
+
+def _write_gc_stats(signum: int, frame: Any) -> None:
+    path = Path(os.environ["PRIVLOG_BENCH_DIR"]) / "gc.json"
+    path.write_text(json.dumps({"collections": _collections, "seconds": _gc_seconds[0]}))
+
+
+if "PRIVLOG_BENCH_DIR" in os.environ:
+    gc.callbacks.append(_count_collection)
+    signal.signal(signal.SIGUSR1, _write_gc_stats)
+
+
+class NoOp:
+    """A pure-ASGI middleware that does nothing: the floor of any middleware."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+def noop() -> NoOp:
+    return NoOp(bare())
+
+
+def _logged(policy: str | Policy) -> PrivacyLogMiddleware:
     privlog = PrivacyLog(
-        Policy.from_toml(
-            EXAMPLES / policy, environ={"PRIVLOG_SECRET": "benchmark-secret-benchmark-secret-0123"}
-        ),
-        directory=os.environ["PRIVLOG_BENCH_DIR"],  # set by test_loopback.py: a temporary directory
+        Policy.from_toml(EXAMPLES / policy, environ=ENV) if isinstance(policy, str) else policy,
+        directory=os.environ["PRIVLOG_BENCH_DIR"],  # set by the benchmark: a temporary directory
     )
-    return PrivacyLogMiddleware(Starlette(routes=[Route("/users/{user_id:int}", user)]), privlog=privlog)
+    return PrivacyLogMiddleware(bare(), privlog=privlog)
+
+
+def status() -> PrivacyLogMiddleware:
+    return _logged(Policy.from_dict(STATUS_ONLY, environ=ENV))
+
+
+def request_path() -> PrivacyLogMiddleware:
+    """privlog's request path alone: the capture is made, then dropped instead of queued."""
+    app = status()
+    app._submit = lambda capture: None
+    return app
 
 
 def access() -> PrivacyLogMiddleware:
@@ -48,6 +112,4 @@ def security() -> PrivacyLogMiddleware:
 
 
 def otel() -> OpenTelemetryMiddleware:
-    return OpenTelemetryMiddleware(
-        Starlette(routes=[Route("/users/{user_id:int}", user)]), tracer_provider=TracerProvider()
-    )
+    return OpenTelemetryMiddleware(bare(), tracer_provider=TracerProvider())

@@ -9,6 +9,8 @@ import json
 import sys
 from collections import defaultdict
 
+from test_wrk_loopback import render
+
 BASELINES = {
     "asgi": "test_bare_app",
     "flask": "test_bare_flask",
@@ -25,6 +27,10 @@ def main(path: str) -> None:
         data = json.load(fh)
     groups: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for bench in data["benchmarks"]:
+        if "wrk" in bench.get("extra_info", {}):  # a whole interleaved session: its own table
+            print("\n[wrk] uvicorn at full load, medians of interleaved rounds")
+            print(render(bench["extra_info"]["wrk"]))
+            continue
         n = bench.get("extra_info", {}).get("requests_per_round", 1)
         groups[bench["group"] or ""].append((bench["name"], bench["stats"]["median"] / n * 1e6))
     for group, rows in groups.items():

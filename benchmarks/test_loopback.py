@@ -76,6 +76,7 @@ def _serve(app: str, port: int, directory: Path) -> subprocess.Popen[bytes]:
             sys.executable,
             "-m",
             "uvicorn",
+            "--factory",
             f"benchmarks.loopback_app:{app}",
             "--port",
             str(port),
