@@ -9,7 +9,6 @@ on ``self``; an error of its own never reaches the application.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import os
 import time
@@ -18,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._core.capture import INCOMPLETE, Capture, Facts
+from ._core.capture import INCOMPLETE, Capture, Facts, Reader
 from ._errors import UsageError
 from ._logging.servers import ServerLogs, server_logs_mode
 from ._logging.servers import wire as wire_server_logs
@@ -51,8 +50,13 @@ def pick_headers(raw: Any, wanted: frozenset[bytes]) -> dict[bytes, str]:
     Repeated ``X-Forwarded-For``/``Forwarded`` are joined with commas as RFC 7230 allows.
     """
     out: dict[bytes, str] = {}
+    if not wanted:
+        return out
     for name, value in raw:
-        if name not in wanted:  # ASGI servers send lower-case names; lower() only the others
+        if name not in wanted:
+            # ASGI servers send lower-case names: lower() (a new bytes object) only the others.
+            if name.islower():
+                continue
             name = name.lower()
             if name not in wanted:
                 continue
@@ -144,6 +148,16 @@ def read_asgi_scope(scope: Any, wanted: frozenset[bytes], routes: Any = None) ->
     )
 
 
+def _reader_with(routes: Any) -> Reader:
+    """:func:`read_asgi_scope` with the app's top router bound. A closure: a ``partial`` with a
+    keyword argument builds a dict on every call, and the worker calls this per request."""
+
+    def read(scope: Any, wanted: frozenset[bytes]) -> Facts:
+        return read_asgi_scope(scope, wanted, routes)
+
+    return read
+
+
 def current_privlog() -> PrivacyLog | None:
     """The :class:`PrivacyLog` of the middleware serving the current request, if any."""
     return _serving.get()
@@ -226,7 +240,7 @@ class PrivacyLogMiddleware:
         self._count_received = privlog.records("request_bytes")
         self._user_hook: UserIdHook = user_id or user_from_scope
         # Bound once: the worker rebuilds route templates through mounts from the top router.
-        self._reader = functools.partial(read_asgi_scope, routes=find_routes(app))
+        self._reader = _reader_with(find_routes(app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]

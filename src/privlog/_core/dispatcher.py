@@ -207,14 +207,16 @@ class Dispatcher:
 
     def _process_batch(self) -> None:
         queue = self._queue
+        process = self.pipeline.process
         outputs: list[Output] = []
         failed = 0
         n = 0
-        while queue and n < self._batch:
+        batch = self._batch
+        while queue and n < batch:
             capture = queue.popleft()
             n += 1
             try:
-                outputs.extend(self.pipeline.process(capture))
+                outputs += process(capture)
             except Exception:
                 failed += 1
                 # The capture holds personal data: log the error type only, never the value.
