@@ -38,6 +38,7 @@ UserIdHook = Callable[[Scope], "str | int | None"]
 log = logging.getLogger("privlog")
 _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
+_new_tuple = tuple.__new__
 
 #: The PrivacyLog of the middleware serving the current request, so an auth event logged while
 #: handling it goes to that app's privlog even with several apps in one process.
@@ -243,15 +244,83 @@ class PrivacyLogMiddleware:
         self._reader = _reader_with(find_routes(app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self._http:
+            await self._not_http(scope, receive, send)
+            return
+        # HTTP is handled here, not in a method of its own: one coroutine per request, not two.
+        token = _serving.set(self.privlog)
+        try:
+            start = _time_ns()
+            t0 = _perf_ns()
+            status = 0
+            sent = 0
+            received = 0
+            end = 0
+            failed = False
+
+            async def send_wrapper(message: Message) -> None:
+                nonlocal status, sent, end
+                kind = message["type"]
+                if kind == "http.response.body":
+                    sent += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        end = _perf_ns()  # the response is complete; background tasks are not the request
+                elif kind == "http.response.start":
+                    status = message["status"]
+                elif kind == "http.response.pathsend":  # the server sends the file: its size is the body
+                    sent += _file_size(message.get("path"))
+                    end = _perf_ns()
+                await send(message)
+
+            inner_receive = receive
+            if self._count_received:
+
+                async def receive_wrapper() -> Message:
+                    nonlocal received
+                    message = await receive()
+                    if message["type"] == "http.request":
+                        received += len(message.get("body", b""))
+                    return message
+
+                inner_receive = receive_wrapper
+            try:
+                await self.app(scope, inner_receive, send_wrapper)
+            except BaseException:
+                failed = True  # before the response started, the server answers 500; after, the
+                raise  # status sent stands and the record is marked incomplete
+            finally:
+                duration = (end or _perf_ns()) - t0
+                self._submit(
+                    _new_tuple(  # a NamedTuple's own __new__ is Python code: skipped, per request
+                        Capture,
+                        (
+                            "http",
+                            self._reader,
+                            dict(scope),  # a copy: the worker reads it later, whatever happens to the scope
+                            start,
+                            duration,
+                            status or (500 if failed else None),
+                            received,
+                            sent,
+                            call_user_hook(self._user_hook, scope) if self._wants_user else None,
+                            INCOMPLETE if status and not end else None,
+                        ),
+                    )
+                )
+                if self._dispatcher.stopping:
+                    await self._export_now()
+        finally:
+            _serving.reset(token)
+
+    async def _not_http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Lifespan, WebSocket sessions, and HTTP when no stream takes it."""
         kind = scope["type"]
         if kind == "lifespan":
             await self._handle_lifespan(scope, receive, send)
             return
         token = _serving.set(self.privlog)
         try:
-            if kind == "http" and self._http:
-                await self._handle_http(scope, receive, send)
-            elif kind == "websocket" and self._websocket:
+            if kind == "websocket" and self._websocket:
                 await self._handle_websocket(scope, receive, send)
             else:
                 await self.app(scope, receive, send)
@@ -260,64 +329,6 @@ class PrivacyLogMiddleware:
 
     def _user_id(self, scope: Scope) -> str | None:
         return call_user_hook(self._user_hook, scope) if self._wants_user else None
-
-    async def _handle_http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        start = _time_ns()
-        t0 = _perf_ns()
-        status = 0
-        sent = 0
-        received = 0
-        end = 0
-        failed = False
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status, sent, end
-            kind = message["type"]
-            if kind == "http.response.body":
-                sent += len(message.get("body", b""))
-                if not message.get("more_body", False):
-                    end = _perf_ns()  # the response is complete; background tasks are not the request
-            elif kind == "http.response.start":
-                status = message["status"]
-            elif kind == "http.response.pathsend":  # the server sends the file: its size is the body
-                sent += _file_size(message.get("path"))
-                end = _perf_ns()
-            await send(message)
-
-        inner_receive = receive
-        if self._count_received:
-
-            async def receive_wrapper() -> Message:
-                nonlocal received
-                message = await receive()
-                if message["type"] == "http.request":
-                    received += len(message.get("body", b""))
-                return message
-
-            inner_receive = receive_wrapper
-        try:
-            await self.app(scope, inner_receive, send_wrapper)
-        except BaseException:
-            failed = True  # before the response started, the server answers 500; after, the
-            raise  # status sent stands and the record is marked incomplete
-        finally:
-            duration = (end or _perf_ns()) - t0
-            self._submit(
-                Capture(
-                    "http",
-                    self._reader,
-                    dict(scope),  # a copy: the worker reads it later, whatever happens to the scope
-                    start,
-                    duration,
-                    status or (500 if failed else None),
-                    received,
-                    sent,
-                    self._user_id(scope),
-                    INCOMPLETE if status and not end else None,
-                )
-            )
-            if self._dispatcher.stopping:
-                await self._export_now()
 
     async def _handle_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = _time_ns()
