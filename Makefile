@@ -59,7 +59,7 @@ test-min: $(BIN)/.installed
 # The unit tests on the oldest and newest Python the metadata claims (3.10 and 3.13), where
 # this machine's pyenv has them; a version that is missing is reported and skipped.
 PYENV_ROOT ?= $(HOME)/.pyenv
-VERSIONS_EXTRAS := ".[demo,flask,django,otlp,geo]" pytest pytest-benchmark hypothesis flask-login waitress mmdb-writer starlette httpx2
+VERSIONS_EXTRAS := ".[demo,flask,django,otlp,geo]" pytest pytest-benchmark hypothesis flask-login waitress mmdb-writer starlette httpx2 gunicorn uvicorn-worker hypercorn structlog pyyaml opentelemetry-semantic-conventions
 test-versions:
 	@for v in 3.10 3.13; do \
 	  py=$$(ls -d $(PYENV_ROOT)/versions/$$v.*/bin/python3 2>/dev/null | tail -1); \
