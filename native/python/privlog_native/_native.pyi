@@ -1,0 +1,31 @@
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__version__: str
+
+class Engine:
+    """A compiled policy plus the OTLP resource and scope bytes of the sink it encodes for."""
+
+    def __init__(self, policy: Mapping[str, Any], resource: bytes, scope: bytes) -> None: ...
+    @property
+    def headers(self) -> list[bytes]:
+        """The request headers the compiled steps read."""
+    def add_epoch(self, handle: int, master: bytes, algorithm: str, key_id: str) -> None:
+        """Derive and hold one key epoch's keys under ``handle``."""
+    def forget_epoch(self, handle: int) -> None:
+        """Drop (and wipe) one key epoch's keys."""
+    def run(
+        self, facts: list[tuple[Any, ...]], observed_ns: int, otlp: bool = True, jsonl: bool = True
+    ) -> Batch:
+        """Transform and encode a batch of facts tuples with the GIL released."""
+
+class Batch:
+    """The records of one batch; the captures in ``fallback`` are for Python to fill in."""
+
+    fallback: list[int]
+    @property
+    def records(self) -> int: ...
+    def fill(self, index: int, records: Sequence[tuple[str, int, bytes, bytes]]) -> None: ...
+    def streams(self) -> list[str]: ...
+    def otlp(self) -> bytes: ...
+    def jsonl(self) -> list[tuple[str, int, bytes]]: ...

@@ -1,0 +1,282 @@
+//! A batch: each capture's records for each stream that takes it, as `Pipeline.process` makes
+//! them, encoded for the OTLP sink and the JSONL store while the GIL is released.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use crate::facts::{Client, Extra, Facts};
+use crate::jsonl;
+use crate::keyed::{Action, EpochKeys};
+use crate::otlp;
+use crate::policy::{Step, Stream};
+use crate::pyish::{char_len, prefix};
+use crate::text::{origin, primary_language, scrub_path, Res, Unsupported};
+use crate::useragent::Generaliser;
+use crate::value::Value;
+
+pub const NS_PER_DAY: i128 = 86_400 * 1_000_000_000;
+const MAX_TEXT: usize = 1024;
+const MAX_PATH: usize = 2048;
+const PATH_CACHE: usize = 4096;
+
+/// One encoded record.
+pub struct Rec {
+    pub stream: usize,
+    pub day: i64,
+    pub otlp: Vec<u8>,
+    pub json: Vec<u8>,
+}
+
+/// What stays the same across batches: the compiled streams and shared lookups.
+pub struct Compiled {
+    pub streams: Vec<Stream>,
+    pub header_ids: crate::policy::Headers,
+    pub uses: Vec<(Action, String)>,
+    pub ua: Option<Generaliser>,
+    pub methods: HashSet<String>,
+    pub event_names: HashMap<String, String>,
+    pub sec_gpc: Option<usize>,
+    pub dnt: Option<usize>,
+    pub content_length: Option<usize>,
+    pub cookie: Option<usize>,
+    pub user_agent: Option<usize>,
+    pub paths: Mutex<HashMap<String, Res<String>>>,
+}
+
+fn latin1(s: &str) -> Res<Vec<u8>> {
+    s.chars().map(|c| if (c as u32) < 256 { Ok(c as u8) } else { Err(Unsupported) }).collect()
+}
+
+fn is_one(v: Option<&String>) -> bool {
+    v.is_some_and(|v| crate::pyish::strip(v) == "1")
+}
+
+impl Compiled {
+    fn scrub(&self, path: &str) -> Res<String> {
+        if let Some(found) = self.paths.lock().unwrap().get(path) {
+            return found.clone();
+        }
+        let out = scrub_path(path);
+        let mut cache = self.paths.lock().unwrap();
+        if cache.len() >= PATH_CACHE {
+            cache.clear();
+        }
+        cache.insert(path.to_owned(), out.clone());
+        out
+    }
+
+    fn header<'f>(&self, f: &'f Facts, id: Option<usize>) -> Option<&'f String> {
+        id.and_then(|i| f.headers[i].as_ref())
+    }
+
+    fn keyed(ring: Option<&EpochKeys>, action: Action, domain: &str, value: &[u8]) -> Res<Value> {
+        ring.and_then(|r| r.apply(action, domain, value)).map(Value::Str).ok_or(Unsupported)
+    }
+
+    fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>]) -> Res<()> {
+        let s = |x: &str| Some(Value::Str(x.to_owned()));
+        match step {
+            Step::Duration(i) => v[*i] = Some(Value::Float(f.duration_ns as f64 / 1e9)),
+            Step::Method(i) => {
+                if let Some(m) = &f.method {
+                    v[*i] = if self.methods.contains(m) { s(m) } else { s("_OTHER") };
+                }
+            }
+            Step::Scheme(i) => v[*i] = f.scheme.as_deref().and_then(s),
+            Step::HttpVersion(i) => v[*i] = f.http_version.as_deref().and_then(s),
+            Step::Status(i) => v[*i] = f.status.clone(),
+            Step::ResponseBytes(i) => v[*i] = f.response_bytes.clone(),
+            Step::ClientPort(i) => v[*i] = f.client_port.clone(),
+            Step::RequestBytes(i) => {
+                if f.request_bytes.is_some() {
+                    v[*i] = f.request_bytes.clone();
+                } else if let Some(len) = self.header(f, self.content_length) {
+                    if !len.is_ascii() {
+                        if char_len(len) < 16 {
+                            return Err(Unsupported); // str.isdigit() takes more than 0-9
+                        }
+                    } else if !len.is_empty() && len.len() < 16 && len.bytes().all(|b| b.is_ascii_digit()) {
+                        v[*i] = Some(Value::Int(len.parse().map_err(|_| Unsupported)?));
+                    }
+                }
+            }
+            Step::ClientKeep(i) | Step::ClientTruncate(i, _) | Step::ClientKeyed(i, _) => match &f.client {
+                Client::Absent => {}
+                Client::Invalid => v[*i] = s("invalid"),
+                Client::Address(p) => {
+                    v[*i] = Some(match step {
+                        Step::ClientTruncate(_, t) => Value::Str(t.apply(p)),
+                        Step::ClientKeyed(_, a) => Self::keyed(ring, *a, "client_ip", p.as_slice())?,
+                        _ => Value::Str(crate::address::ntop(p)),
+                    })
+                }
+            },
+            Step::UserIdKeep(i) | Step::UserIdKeyed(i, _) => {
+                if let Some(u) = f.user_id.as_deref().filter(|u| !u.is_empty()) {
+                    v[*i] = Some(match step {
+                        Step::UserIdKeyed(_, a) => Self::keyed(ring, *a, "user_id", u.as_bytes())?,
+                        _ => Value::Str(prefix(u, MAX_TEXT).to_owned()),
+                    });
+                }
+            }
+            Step::SessionKeep(i, finder) | Step::SessionKeyed(i, finder, _) => {
+                if let Some(cookies) = self.header(f, self.cookie).filter(|c| !c.is_empty()) {
+                    if let Some(found) = finder.find(cookies) {
+                        let raw = latin1(found)?;
+                        v[*i] = Some(match step {
+                            Step::SessionKeyed(_, _, a) => Self::keyed(ring, *a, "session_id", &raw)?,
+                            _ => Value::Str(prefix(&String::from_utf8_lossy(&raw), MAX_TEXT).to_owned()),
+                        });
+                    }
+                }
+            }
+            Step::Location => {
+                if let Client::Address(_) = f.client {
+                    return Err(Unsupported); // a MaxMind lookup: Python's job
+                }
+            }
+            Step::PathKeep(i) => v[*i] = f.path.as_deref().map(|p| Value::Str(prefix(p, MAX_PATH).to_owned())),
+            Step::PathScrub(i) => {
+                if let Some(p) = &f.path {
+                    v[*i] = Some(Value::Str(self.scrub(p)?));
+                }
+            }
+            Step::PathTemplate(route, path) => {
+                if let Some(r) = &f.route {
+                    v[*route] = s(r);
+                    v[*path] = s(r);
+                } else if let Some(p) = &f.path {
+                    v[*path] = Some(Value::Str(self.scrub(p)?));
+                }
+            }
+            Step::UaKeep(i) => {
+                v[*i] = self.header(f, self.user_agent).map(|u| Value::Str(prefix(u, MAX_TEXT).to_owned()))
+            }
+            Step::UaGeneralise(slots) => {
+                if let Some(ua) = self.header(f, self.user_agent) {
+                    let (family, major, os, device) = self.ua.as_ref().ok_or(Unsupported)?.generalise(ua);
+                    v[slots[0]] = Some(Value::Str(family));
+                    if let Some(m) = major {
+                        v[slots[1]] = Some(Value::Str(m));
+                    }
+                    v[slots[2]] = Some(Value::Str(os));
+                    v[slots[3]] = Some(Value::Str(device));
+                }
+            }
+            Step::HeaderKeep(h, i) => {
+                if let Some(x) = &f.headers[*h] {
+                    v[*i] = s(prefix(x, MAX_TEXT));
+                }
+            }
+            Step::HeaderOrigin(h, i) => {
+                if let Some(x) = &f.headers[*h] {
+                    v[*i] = Some(Value::Str(origin(x)));
+                }
+            }
+            Step::HeaderLanguage(h, i) => {
+                if let Some(x) = &f.headers[*h] {
+                    v[*i] = Some(Value::Str(primary_language(x)));
+                }
+            }
+            Step::HeaderKeyed(h, i, a, domain) => {
+                if let Some(x) = &f.headers[*h] {
+                    v[*i] = Some(Self::keyed(ring, *a, domain, &latin1(x)?)?);
+                }
+            }
+            Step::Query(i, filter) => {
+                if let Some(q) = filter.apply(&f.query) {
+                    v[*i] = Some(Value::Str(q));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The records of one capture, encoded; `Err` sends the capture back to Python.
+    pub fn process(
+        &self,
+        f: &Facts,
+        epochs: &HashMap<i64, Arc<EpochKeys>>,
+        observed_ns: u64,
+        want_otlp: bool,
+        want_json: bool,
+    ) -> Res<Vec<Rec>> {
+        let ring = if f.epoch < 0 { None } else { Some(epochs.get(&f.epoch).ok_or(Unsupported)?.as_ref()) };
+        let mut out = Vec::new();
+        let event = self.event_names.get(&f.kind).cloned().unwrap_or_else(|| f.kind.clone());
+        for (index, stream) in self.streams.iter().enumerate() {
+            if !stream.events.contains(&f.kind) {
+                continue;
+            }
+            if stream.consent_gated && (is_one(self.header(f, self.sec_gpc)) || is_one(self.header(f, self.dnt))) {
+                continue;
+            }
+            if stream.uses_key && ring.is_none() {
+                continue;
+            }
+            let mut v: Vec<Option<Value>> = vec![None; stream.slots.len()];
+            v[0] = Some(Value::Str(event.clone()));
+            for step in &stream.steps {
+                self.apply(step, f, ring, &mut v)?;
+            }
+            match &f.extra {
+                Extra::Websocket(counters) if f.kind == "websocket" => {
+                    v[stream.websocket[0]] = Some(Value::Str(jsonl::iso_utc(f.start_ns).ok_or(Unsupported)?));
+                    let end = jsonl::iso_utc(f.start_ns + f.duration_ns).ok_or(Unsupported)?;
+                    v[stream.websocket[1]] = Some(Value::Str(end));
+                    for (k, c) in counters.iter().enumerate() {
+                        if c.is_some() {
+                            v[stream.websocket[2 + k]] = c.clone();
+                        }
+                    }
+                }
+                Extra::Auth(name) if f.kind == "auth" => v[0] = Some(Value::Str(format!("auth.{name}"))),
+                _ => {}
+            }
+            let expires = jsonl::iso_utc(f.start_ns + stream.ttl_ns).ok_or(Unsupported)?;
+            v[stream.expires_at] = Some(Value::Str(expires));
+            let key_id = if stream.uses_key { ring.map(|r| Value::Str(r.key_id.clone())) } else { None };
+            let mut rec = Rec { stream: index, day: (f.start_ns.div_euclid(NS_PER_DAY)) as i64, otlp: Vec::new(), json: Vec::new() };
+            if want_otlp {
+                let Some(Value::Str(name)) = &v[0] else { return Err(Unsupported) };
+                let mut payload = Vec::with_capacity(512);
+                otlp::record_head((f.start_ns as u128 & u64::MAX as u128) as u64, observed_ns, name, &mut payload);
+                for (slot, value) in stream.slots.iter().zip(&v) {
+                    if let Some(value) = value {
+                        otlp::attribute(&slot.otlp_key, value, &mut payload);
+                    }
+                }
+                payload.extend_from_slice(&stream.tags_otlp);
+                if let Some(k) = &key_id {
+                    otlp::attribute(&stream.key_id_head, k, &mut payload);
+                }
+                rec.otlp = otlp::record_chunk(&payload);
+            }
+            if want_json {
+                let mut line = Vec::with_capacity(512);
+                line.extend_from_slice(b"{\"timestamp\":\"");
+                line.extend_from_slice(jsonl::iso_utc(f.start_ns).ok_or(Unsupported)?.as_bytes());
+                line.push(b'"');
+                for (slot, value) in stream.slots.iter().zip(&v) {
+                    if let Some(value) = value {
+                        if !value.json_ok() {
+                            return Err(Unsupported); // orjson refuses it: Python's store raises
+                        }
+                        line.push(b',');
+                        line.extend_from_slice(&slot.json_key);
+                        jsonl::value(value, &mut line);
+                    }
+                }
+                line.extend_from_slice(&stream.tags_json);
+                if let Some(k) = &key_id {
+                    line.extend_from_slice(b",\"privlog.key_id\":");
+                    jsonl::value(k, &mut line);
+                }
+                line.push(b'}');
+                rec.json = line;
+            }
+            out.push(rec);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,124 @@
+//! JSONL lines, byte for byte as `privlog.sinks.jsonl.JsonlStore.write` makes them with orjson,
+//! and the UTC timestamps of `privlog._steps.IsoFormatter`.
+
+use crate::value::Value;
+
+/// A JSON string as orjson writes it: only `"`, `\` and control characters are escaped.
+pub fn string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let b = s.as_bytes();
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&b[start..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(c >> 4) as usize]);
+            out.push(HEX[(c & 15) as usize]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
+}
+
+/// A float as orjson writes it: shortest round-trip digits, plain from 1e-5 up to 1e16.
+pub fn float(v: f64, out: &mut Vec<u8>) {
+    if !v.is_finite() {
+        out.extend_from_slice(b"null");
+        return;
+    }
+    let sci = format!("{v:e}"); // shortest round-trip digits, e.g. "-1.25e-7"
+    let (mantissa, exp) = sci.split_once('e').unwrap();
+    let exp: i32 = exp.parse().unwrap();
+    let (neg, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if neg {
+        out.push(b'-');
+    }
+    if digits == "0" {
+        out.extend_from_slice(b"0.0");
+        return;
+    }
+    if !(-5..16).contains(&exp) {
+        out.extend_from_slice(&digits.as_bytes()[..1]);
+        if digits.len() > 1 {
+            out.push(b'.');
+            out.extend_from_slice(&digits.as_bytes()[1..]);
+        }
+        out.extend_from_slice(format!("e{}{}", if exp < 0 { "-" } else { "+" }, exp.abs()).as_bytes());
+    } else if exp >= 0 {
+        let int_len = exp as usize + 1;
+        if digits.len() <= int_len {
+            out.extend_from_slice(digits.as_bytes());
+            out.extend(std::iter::repeat_n(b'0', int_len - digits.len()));
+            out.extend_from_slice(b".0");
+        } else {
+            out.extend_from_slice(&digits.as_bytes()[..int_len]);
+            out.push(b'.');
+            out.extend_from_slice(&digits.as_bytes()[int_len..]);
+        }
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', (-exp - 1) as usize));
+        out.extend_from_slice(digits.as_bytes());
+    }
+}
+
+pub fn value(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Str(s) => string(s, out),
+        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Float(f) => float(*f, out),
+        Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+    }
+}
+
+/// Seconds since 1970 that `datetime.fromtimestamp` formats with four-digit years.
+pub const MAX_SECOND: i128 = 253_402_300_799;
+
+/// `iso_utc(ns)`: `YYYY-MM-DDTHH:MM:SS.mmmZ`; None outside years 1970 to 9999.
+pub fn iso_utc(ns: i128) -> Option<String> {
+    if ns < 0 {
+        return None;
+    }
+    let second = ns / 1_000_000_000;
+    if second > MAX_SECOND {
+        return None;
+    }
+    let millis = (ns % 1_000_000_000) / 1_000_000;
+    let days = (second / 86_400) as i64;
+    let rest = second % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + if month <= 2 { 1 } else { 0 };
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    ))
+}

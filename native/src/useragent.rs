@@ -1,0 +1,136 @@
+//! User-agent generalisation as `privlog._useragent` does it, with the same parser (uap-rust,
+//! which Python's ua-parser also runs through ua-parser-rs) and the same regex definitions,
+//! handed over from the installed `ua-parser-builtins` at start-up.
+
+use std::borrow::Cow::Owned;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use regex::Regex;
+use ua_parser::{device, os, user_agent};
+
+use crate::pyish::prefix;
+
+/// (family, major, OS family, device class), as `UserAgentInfo`.
+pub type Info = (String, Option<String>, String, String);
+
+pub type UaRule = (String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+pub type DeviceRule = (String, Option<String>, Option<String>, Option<String>, Option<String>);
+
+/// The constants of `privlog._useragent`, passed from Python so both sides share one source.
+pub struct Rules {
+    pub known_bots: HashMap<String, String>,
+    pub bot_family: String,
+    pub tablets: HashSet<String>,
+    pub mobile_os: HashSet<String>,
+    pub family: Regex,
+}
+
+pub struct Generaliser {
+    ua: user_agent::Extractor<'static>,
+    os: os::Extractor<'static>,
+    device: device::Extractor<'static>,
+    rules: Rules,
+    cache: Mutex<HashMap<String, Info>>,
+}
+
+const CACHE_SIZE: usize = 4096;
+
+fn err(e: impl std::fmt::Debug) -> String {
+    format!("{e:?}")
+}
+
+impl Generaliser {
+    pub fn new(uas: Vec<UaRule>, oss: Vec<UaRule>, devices: Vec<DeviceRule>, rules: Rules) -> Result<Generaliser, String> {
+        let mut b = user_agent::Builder::new();
+        for p in uas {
+            b = b
+                .push(user_agent::Parser {
+                    regex: Owned(p.0),
+                    family_replacement: p.1.map(Owned),
+                    v1_replacement: p.2.map(Owned),
+                    v2_replacement: p.3.map(Owned),
+                    v3_replacement: p.4.map(Owned),
+                    v4_replacement: p.5.map(Owned),
+                })
+                .map_err(err)?;
+        }
+        let mut o = os::Builder::new();
+        for p in oss {
+            o = o
+                .push(os::Parser {
+                    regex: Owned(p.0),
+                    os_replacement: p.1.map(Owned),
+                    os_v1_replacement: p.2.map(Owned),
+                    os_v2_replacement: p.3.map(Owned),
+                    os_v3_replacement: p.4.map(Owned),
+                    os_v4_replacement: p.5.map(Owned),
+                })
+                .map_err(err)?;
+        }
+        let mut d = device::Builder::new();
+        for p in devices {
+            d = d
+                .push(device::Parser {
+                    regex: Owned(p.0),
+                    regex_flag: if p.1.as_deref() == Some("i") { Some(device::Flag::IgnoreCase) } else { None },
+                    device_replacement: p.2.map(Owned),
+                    brand_replacement: p.3.map(Owned),
+                    model_replacement: p.4.map(Owned),
+                })
+                .map_err(err)?;
+        }
+        Ok(Generaliser {
+            ua: b.build().map_err(err)?,
+            os: o.build().map_err(err)?,
+            device: d.build().map_err(err)?,
+            rules,
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn parse(&self, raw: &str) -> Info {
+        let s = prefix(raw, 1024);
+        let ua = self.ua.extract(s);
+        let os_family = self.os.extract(s).map(|o| o.os.into_owned()).unwrap_or_else(|| "Other".into());
+        let dev = self.device.extract(s);
+        let r = &self.rules;
+        let is_bot = dev.as_ref().is_some_and(|d| d.device == "Spider");
+        let (family, major) = if is_bot {
+            let fam = ua.as_ref().map(|u| u.family.to_lowercase()).unwrap_or_default();
+            (r.known_bots.get(&fam).cloned().unwrap_or_else(|| r.bot_family.clone()), None)
+        } else {
+            match &ua {
+                None => ("Other".to_owned(), None),
+                Some(u) if !r.family.is_match(&u.family) => ("Other".to_owned(), None),
+                Some(u) => (u.family.to_string(), u.major.map(|m| m.to_string())),
+            }
+        };
+        let class = if is_bot {
+            "bot"
+        } else if dev.as_ref().is_some_and(|d| r.tablets.contains(d.device.as_ref()) || d.device.contains("Tablet")) {
+            "tablet"
+        } else if r.mobile_os.contains(&os_family) {
+            "mobile"
+        } else if os_family == "Other" && ua.is_none() {
+            "other"
+        } else {
+            "desktop"
+        };
+        (family, major, os_family, class.to_owned())
+    }
+
+    /// The generalised user agent, from a bounded cache (emptied when full, as in Python).
+    pub fn generalise(&self, raw: &str) -> Info {
+        if let Some(found) = self.cache.lock().unwrap().get(raw) {
+            return found.clone();
+        }
+        let info = self.parse(raw);
+        let mut cache = self.cache.lock().unwrap();
+        if cache.len() >= CACHE_SIZE {
+            cache.clear();
+        }
+        cache.insert(raw.to_owned(), info.clone());
+        info
+    }
+}

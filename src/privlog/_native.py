@@ -1,0 +1,228 @@
+"""The compiled batch path: how privlog drives the optional ``privlog-native`` extension.
+
+The pure-Python :class:`~privlog._pipeline.Pipeline` is the reference. This module describes
+its compiled policy to the extension once (plain data), hands it each key epoch's key once, and
+turns each capture into a tuple of raw facts with the same reader, key ring and client
+resolution ``Pipeline.process`` uses. The extension then makes the records, OTLP bytes and
+JSONL lines with the GIL released; any capture it cannot reproduce exactly goes through the
+Python pipeline instead, and is counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import orjson
+
+from . import _useragent
+from ._capture import Capture, Facts
+from ._epochs import KeyShredded
+from ._pipeline import _EVENT_NAMES, Output, Pipeline
+from ._steps import _METHODS, iso_utc
+from .sinks._otlp_encode import LogEncoder
+
+if TYPE_CHECKING:
+    from privlog_native import Batch, Engine
+
+try:
+    import privlog_native as _ext
+except ImportError:  # the optional extra is not installed: the Python pipeline does it all
+    _ext = None  # type: ignore[assignment]
+
+NS_PER_DAY = 86_400 * 1_000_000_000
+_MAX_EPOCHS = 16  # key epochs held by the extension at once (records come in epoch order)
+_UA_FIELDS = attrgetter("regex", "family", "major", "minor", "patch", "patch_minor")
+_DEVICE_FIELDS = attrgetter("regex", "regex_flag", "family", "brand", "model")
+
+
+def available() -> bool:
+    """True when the ``privlog-native`` extension is installed."""
+    return _ext is not None
+
+
+def _user_agent_rules() -> dict[str, Any]:
+    """The regexes ua-parser's default parser uses, and privlog's rules on its results."""
+    import ua_parser
+
+    lazy = ua_parser.RegexResolver is not None or ua_parser.Re2Resolver is not None
+    uas, oss, devices = ua_parser.load_lazy_builtins() if lazy else ua_parser.load_builtins()
+    return {
+        "uas": [_UA_FIELDS(m) for m in uas],
+        "oss": [_UA_FIELDS(m) for m in oss],
+        "devices": [_DEVICE_FIELDS(m) for m in devices],
+        "known_bots": dict(_useragent.KNOWN_BOTS),
+        "bot_family": _useragent.BOT_FAMILY,
+        "tablets": sorted(_useragent._TABLETS),
+        "mobile_os": sorted(_useragent._MOBILE_OS),
+        "family": _useragent._FAMILY.pattern,
+    }
+
+
+def _utf8(value: Any) -> bool:
+    try:
+        orjson.dumps(value)
+    except (TypeError, orjson.JSONEncodeError):
+        return False
+    return True
+
+
+def describe(pipeline: Pipeline) -> dict[str, Any] | None:
+    """The compiled policy as plain data for the extension; None if it cannot take it."""
+    streams = []
+    generalise_ua = False
+    for stream, compiled in zip(pipeline.policy.streams, pipeline.streams):
+        fields = [(name, rule.action, dict(rule.options)) for name, rule in stream.fields.items()]
+        generalise_ua |= any(n == "user_agent" and a == "generalise" for n, a, _ in fields)
+        streams.append(
+            {
+                "name": stream.name,
+                "events": sorted(stream.events),
+                "consent_gated": stream.consent_gated,
+                "uses_key": compiled.uses_key,
+                "retention_days": stream.retention.days,
+                "fields": fields,
+                "headers": list(stream.headers.items()),
+                "tags": list(compiled.tags.items()),
+            }
+        )
+    if not _utf8(streams):  # a name with a lone surrogate: only Python's own errors are right
+        return None
+    return {
+        "streams": streams,
+        "methods": sorted(_METHODS),
+        "event_names": dict(_EVENT_NAMES),
+        "user_agent": _user_agent_rules() if generalise_ua else None,
+    }
+
+
+class NativeBatch(NamedTuple):
+    """One batch's result: the extension's records, with the fallback captures filled in."""
+
+    batch: Batch
+    #: Captures the extension handed back to Python.
+    fallback: int
+    #: Captures that failed in Python too (the dispatcher counts them as failed).
+    failed: int
+
+
+def _record_chunk(request: bytes, resource_size: int, scope_size: int) -> bytes:
+    """The log-record fields of a one-record request: what follows its resource and scope."""
+    pos = 1
+    while request[pos] & 0x80:  # ResourceLogs' length
+        pos += 1
+    pos += 1 + resource_size + 1  # the resource, then ScopeLogs' tag
+    while request[pos] & 0x80:  # ScopeLogs' length
+        pos += 1
+    return request[pos + 1 + scope_size :]
+
+
+class NativePipeline:
+    """A :class:`Pipeline` whose batches go through the extension; Python fills in the rest."""
+
+    def __init__(self, pipeline: Pipeline, encoder: LogEncoder | None = None) -> None:
+        if _ext is None:
+            raise RuntimeError("privlog-native is not installed")
+        description = describe(pipeline)
+        if description is None:
+            raise ValueError("this policy is not supported by privlog-native")
+        self.pipeline = pipeline
+        self.encoder = encoder if encoder is not None else LogEncoder({}, "privlog")
+        resource, scope = self.encoder._resource, self.encoder._scope
+        self.engine: Engine = _ext.Engine(description, resource, scope)
+        self._resource_size = len(resource)
+        self._scope_size = len(scope)
+        self._epochs: dict[int, tuple[Any, int]] = {}  # id(ring) -> (ring, handle)
+        self._next_handle = 0
+        self._wanted = pipeline.wanted_headers
+
+    def _handle(self, ring: Any) -> int:
+        """The extension's handle of a key ring; its key crosses over once."""
+        found = self._epochs.get(id(ring))
+        if found is not None and found[0] is ring:
+            return found[1]
+        if len(self._epochs) >= _MAX_EPOCHS:
+            self.forget_keys()
+        handle = self._next_handle
+        self._next_handle += 1
+        self.engine.add_epoch(handle, ring._master, ring.algorithm, ring.key_id)
+        self._epochs[id(ring)] = (ring, handle)
+        return handle
+
+    def forget_keys(self) -> None:
+        """Drop every key the extension holds (it wipes them); they cross again when needed."""
+        for _, handle in self._epochs.values():
+            self.engine.forget_epoch(handle)
+        self._epochs.clear()
+
+    def facts_of(self, capture: Capture) -> tuple[Any, ...]:
+        """The raw facts of a capture, read as ``Pipeline.process`` reads them."""
+        pipeline = self.pipeline
+        facts = capture.reader(capture.source, self._wanted) if capture.reader is not None else Facts()
+        handle = -1
+        if pipeline.keys is not None:
+            try:
+                handle = self._handle(pipeline.keys.ring_for(capture.start_ns))
+            except KeyShredded:
+                pass
+        client = None
+        if pipeline._resolve is not None:
+            h = facts.headers
+            client = pipeline._resolve(facts.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))
+        return (
+            capture.kind,
+            capture.start_ns,
+            capture.duration_ns,
+            capture.status,
+            capture.request_bytes,
+            capture.response_bytes,
+            capture.user_id,
+            capture.extra,
+            facts.method,
+            facts.scheme,
+            facts.http_version,
+            facts.path,
+            facts.route,
+            facts.query,
+            client,
+            facts.client_port,
+            facts.headers,
+            handle,
+        )
+
+    def _python_records(self, capture: Capture, observed_ns: int) -> list[tuple[str, int, bytes, bytes]]:
+        """A capture's records made by the Python pipeline, encoded as the sinks encode them."""
+        out = []
+        for rec in self.pipeline.process(capture):
+            request = self.encoder.encode([rec], observed_ns)
+            chunk = _record_chunk(request, self._resource_size, self._scope_size)
+            out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, jsonl_line(rec)))
+        return out
+
+    def run(self, captures: Sequence[Capture], observed_ns: int) -> NativeBatch:
+        """Transform and encode a batch; the extension works with the GIL released."""
+        facts: list[Any] = []
+        failed: set[int] = set()
+        for i, capture in enumerate(captures):
+            try:
+                facts.append(self.facts_of(capture))
+            except Exception:
+                failed.add(i)  # the Python pipeline fails on it too: counted, never logged
+                facts.append(None)
+        batch = self.engine.run(facts, observed_ns)
+        fallback = batch.fallback
+        for i in fallback:
+            if i in failed:
+                continue
+            try:
+                batch.fill(i, self._python_records(captures[i], observed_ns))
+            except Exception:
+                failed.add(i)
+        return NativeBatch(batch, len(fallback) - len(failed), len(failed))
+
+
+def jsonl_line(rec: Output) -> bytes:
+    """One record's JSONL line, as ``JsonlStore.write`` makes it."""
+    stamp = b'{"timestamp":"' + iso_utc(rec.timestamp_ns).encode() + b'"'
+    return stamp + b"," + orjson.dumps(rec.attributes)[1:] if rec.attributes else stamp + b"}"
