@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test test-nofcntl test-min test-versions lint bench release-check docs clean
+.PHONY: demo test test-python native test-nofcntl test-min test-versions lint bench release-check docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,7 +21,25 @@ $(BIN)/.demo-installed: pyproject.toml $(BIN)/python
 demo: $(BIN)/.demo-installed
 	$(BIN)/privlog demo
 
-test: $(BIN)/.installed
+# The compiled batch path (native/, Rust): built into a wheel when its sources change, then
+# installed, so the suite runs its differential tests against the Python pipeline.
+NATIVE_WHEELS := native/target/wheels
+export PATH := $(if $(wildcard $(HOME)/.cargo/bin),$(HOME)/.cargo/bin:)$(PATH)
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs native/python/privlog_native/*)
+$(NATIVE_WHEELS)/.built: $(NATIVE_SOURCES) $(BIN)/.installed
+	rm -rf $(NATIVE_WHEELS)
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(NATIVE_WHEELS) ./native
+	touch $@
+
+native: $(NATIVE_WHEELS)/.built
+	$(BIN)/python -m pip install --quiet --no-deps --force-reinstall $(NATIVE_WHEELS)/privlog_native-*.whl
+
+# The whole suite with the extension (its differential tests included), then without it.
+test: native
+	$(BIN)/python -m pytest
+
+test-python: $(BIN)/.installed
+	$(BIN)/python -m pip uninstall --quiet --yes privlog-native
 	$(BIN)/python -m pytest
 
 # The unit tests as on a platform without fcntl (Windows): privlog locks with a lock file.
@@ -41,12 +59,12 @@ release-check: $(BIN)/.installed
 docs: $(BIN)/.installed
 	$(BIN)/python tools/apidocs.py build/api
 
-bench: $(BIN)/.installed
+bench: native
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-json=.benchmarks/latest.json -p no:randomly
 	$(BIN)/python benchmarks/report.py .benchmarks/latest.json
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV) .venv-py310 .venv-py313 privlog-demo .pytest_cache .mypy_cache .benchmarks
+	rm -rf $(VENV) $(MIN_VENV) .venv-py310 .venv-py313 privlog-demo .pytest_cache .mypy_cache .benchmarks native/target
 
 # The oldest Flask, Werkzeug and Django we support, against the adapter tests.
 MIN_VENV := .venv-min

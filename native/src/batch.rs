@@ -32,7 +32,7 @@ pub struct Compiled {
     pub streams: Vec<Stream>,
     pub header_ids: crate::policy::Headers,
     pub uses: Vec<(Action, String)>,
-    pub ua: Option<Generaliser>,
+    pub ua: Option<Arc<Generaliser>>,
     pub methods: HashSet<String>,
     pub event_names: HashMap<String, String>,
     pub sec_gpc: Option<usize>,
@@ -69,8 +69,8 @@ impl Compiled {
         id.and_then(|i| f.headers[i].as_ref())
     }
 
-    fn keyed(ring: Option<&EpochKeys>, action: Action, domain: &str, value: &[u8]) -> Res<Value> {
-        ring.and_then(|r| r.apply(action, domain, value)).map(Value::Str).ok_or(Unsupported)
+    fn keyed(ring: Option<&EpochKeys>, index: usize, value: &[u8]) -> Res<Value> {
+        ring.and_then(|r| r.apply(index, value)).map(Value::Str).ok_or(Unsupported)
     }
 
     fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>]) -> Res<()> {
@@ -106,7 +106,7 @@ impl Compiled {
                 Client::Address(p) => {
                     v[*i] = Some(match step {
                         Step::ClientTruncate(_, t) => Value::Str(t.apply(p)),
-                        Step::ClientKeyed(_, a) => Self::keyed(ring, *a, "client_ip", p.as_slice())?,
+                        Step::ClientKeyed(_, a) => Self::keyed(ring, *a, p.as_slice())?,
                         _ => Value::Str(crate::address::ntop(p)),
                     })
                 }
@@ -114,7 +114,7 @@ impl Compiled {
             Step::UserIdKeep(i) | Step::UserIdKeyed(i, _) => {
                 if let Some(u) = f.user_id.as_deref().filter(|u| !u.is_empty()) {
                     v[*i] = Some(match step {
-                        Step::UserIdKeyed(_, a) => Self::keyed(ring, *a, "user_id", u.as_bytes())?,
+                        Step::UserIdKeyed(_, a) => Self::keyed(ring, *a, u.as_bytes())?,
                         _ => Value::Str(prefix(u, MAX_TEXT).to_owned()),
                     });
                 }
@@ -124,7 +124,7 @@ impl Compiled {
                     if let Some(found) = finder.find(cookies) {
                         let raw = latin1(found)?;
                         v[*i] = Some(match step {
-                            Step::SessionKeyed(_, _, a) => Self::keyed(ring, *a, "session_id", &raw)?,
+                            Step::SessionKeyed(_, _, a) => Self::keyed(ring, *a, &raw)?,
                             _ => Value::Str(prefix(&String::from_utf8_lossy(&raw), MAX_TEXT).to_owned()),
                         });
                     }
@@ -178,9 +178,9 @@ impl Compiled {
                     v[*i] = Some(Value::Str(primary_language(x)));
                 }
             }
-            Step::HeaderKeyed(h, i, a, domain) => {
+            Step::HeaderKeyed(h, i, a) => {
                 if let Some(x) = &f.headers[*h] {
-                    v[*i] = Some(Self::keyed(ring, *a, domain, &latin1(x)?)?);
+                    v[*i] = Some(Self::keyed(ring, *a, &latin1(x)?)?);
                 }
             }
             Step::Query(i, filter) => {

@@ -3,8 +3,6 @@
 //!
 //! Every key is derived once, when the epoch is added, and wiped (zeroize) when it is dropped.
 
-use std::collections::HashMap;
-
 use aes_siv::siv::Aes256Siv;
 use blake2b_simd::{Params, State};
 use hmac::{Hmac, Mac};
@@ -68,7 +66,8 @@ enum Keyed {
 /// The keys of one epoch, per (action, domain) of the policy's keyed fields.
 pub struct EpochKeys {
     pub key_id: String,
-    fns: HashMap<(Action, String), Keyed>,
+    /// One keyed function per (action, domain) the policy uses, in the policy's order.
+    fns: Vec<Option<Keyed>>,
     cryptopan: Option<CryptoPan>,
 }
 
@@ -97,7 +96,7 @@ impl EpochKeys {
     pub fn new(master: &[u8], hmac: bool, key_id: String, uses: &[(Action, String)]) -> EpochKeys {
         let hash_key = derive(master, "privlog hash v1", 32);
         let pseudonym_key = derive(master, "privlog pseudonym v1", 32);
-        let mut fns = HashMap::new();
+        let mut fns = Vec::with_capacity(uses.len());
         let mut cryptopan = None;
         for (action, domain) in uses {
             let keyed = match action {
@@ -118,22 +117,24 @@ impl EpochKeys {
                     if cryptopan.is_none() {
                         cryptopan = Some(CryptoPan::new(&derive(master, "privlog crypto-pan v1", 32)));
                     }
+                    fns.push(None);
                     continue;
                 }
             };
-            fns.insert((*action, domain.clone()), keyed);
+            fns.push(Some(keyed));
         }
         EpochKeys { key_id, fns, cryptopan }
     }
 
-    /// The keyed text of `value`; None where Python would raise (AES-SIV of nothing).
-    pub fn apply(&self, action: Action, domain: &str, value: &[u8]) -> Option<String> {
-        if action == Action::CryptoPan {
+    /// The keyed text of `value` for the policy's `index`-th (action, domain) pair; None where
+    /// Python would raise (AES-SIV of nothing).
+    pub fn apply(&self, index: usize, value: &[u8]) -> Option<String> {
+        let Some(keyed) = self.fns.get(index)?.as_ref() else {
             let packed = crate::address::Packed::from_slice(value)?;
             return Some(crate::address::ntop(&self.cryptopan.as_ref()?.anonymise(&packed)));
-        }
+        };
         let mut out = String::with_capacity(40);
-        match self.fns.get(&(action, domain.to_owned()))? {
+        match keyed {
             Keyed::Blake(state) => {
                 let mut s = state.0.clone();
                 s.update(value);

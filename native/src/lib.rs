@@ -18,6 +18,7 @@ mod value;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -37,7 +38,7 @@ struct Engine {
     scope: Arc<Vec<u8>>,
 }
 
-fn user_agents(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<useragent::Generaliser> {
+fn user_agents(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Arc<useragent::Generaliser>> {
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("user_agent lacks {k}")))
     };
@@ -50,8 +51,9 @@ fn user_agents(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<useragent::Gen
         family: regex::Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(|e| PyValueError::new_err(e.to_string()))?,
     };
     let (uas, oss, devices) = (get("uas")?.extract()?, get("oss")?.extract()?, get("devices")?.extract()?);
-    // Compiling a thousand regexes takes a while: other threads may run meanwhile.
-    py.allow_threads(move || useragent::Generaliser::new(uas, oss, devices, rules)).map_err(PyValueError::new_err)
+    // Compiling a thousand regexes takes a while: other threads may run meanwhile, and engines
+    // of the same rules (several PrivacyLog instances, tests) share one parser.
+    py.allow_threads(move || useragent::Generaliser::shared(uas, oss, devices, rules)).map_err(PyValueError::new_err)
 }
 
 #[pymethods]
@@ -130,11 +132,13 @@ impl Engine {
             facts.iter().map(|t| Facts::extract(&t, &self.compiled.header_ids)).collect();
         let epochs = self.epochs.read().unwrap().clone();
         let compiled = self.compiled.clone();
-        let per_capture: Vec<Option<Vec<Rec>>> = py.allow_threads(move || {
-            extracted
+        let (per_capture, released_ns) = py.allow_threads(move || {
+            let started = Instant::now();
+            let out: Vec<Option<Vec<Rec>>> = extracted
                 .iter()
                 .map(|f| f.as_ref().ok().and_then(|f| compiled.process(f, &epochs, observed_ns, otlp, jsonl).ok()))
-                .collect()
+                .collect();
+            (out, started.elapsed().as_nanos() as u64)
         });
         let fallback = per_capture.iter().enumerate().filter(|(_, r)| r.is_none()).map(|(i, _)| i).collect();
         Batch {
@@ -143,6 +147,8 @@ impl Engine {
             names: (*self.names).clone(),
             resource: self.resource.clone(),
             scope: self.scope.clone(),
+            jsonl_error: false,
+            released_ns,
         }
     }
 }
@@ -156,12 +162,17 @@ struct Batch {
     names: Vec<String>,
     resource: Arc<Vec<u8>>,
     scope: Arc<Vec<u8>>,
+    jsonl_error: bool,
+    /// Nanoseconds `Engine.run` worked with the GIL released (the rest held it).
+    #[pyo3(get)]
+    released_ns: u64,
 }
 
 #[pymethods]
 impl Batch {
     /// Set the records Python made for capture `index`: (stream, day, OTLP chunk, JSONL line).
-    fn fill(&mut self, index: usize, records: Vec<(String, i64, Vec<u8>, Vec<u8>)>) -> PyResult<()> {
+    /// A JSONL line of None: orjson refused the record, so the store must refuse the batch.
+    fn fill(&mut self, index: usize, records: Vec<(String, i64, Vec<u8>, Option<Vec<u8>>)>) -> PyResult<()> {
         if index >= self.per_capture.len() {
             return Err(PyValueError::new_err("no such capture"));
         }
@@ -174,7 +185,8 @@ impl Batch {
                     self.names.len() - 1
                 }
             };
-            recs.push(Rec { stream, day, otlp, json });
+            self.jsonl_error |= json.is_none();
+            recs.push(Rec { stream, day, otlp, json: json.unwrap_or_default() });
         }
         self.per_capture[index] = Some(recs);
         Ok(())
@@ -201,7 +213,10 @@ impl Batch {
     }
 
     /// JSONL chunks as the store files them: (stream, day since 1970, lines with newlines).
-    fn jsonl<'py>(&self, py: Python<'py>) -> Vec<(String, i64, Bound<'py, PyBytes>)> {
+    fn jsonl<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, i64, Bound<'py, PyBytes>)>> {
+        if self.jsonl_error {
+            return Err(PyValueError::new_err("a record of this batch cannot be written as JSON"));
+        }
         let mut order: Vec<(usize, i64)> = Vec::new();
         let mut groups: HashMap<(usize, i64), Vec<u8>> = HashMap::new();
         for r in self.per_capture.iter().flatten().flatten() {
@@ -213,10 +228,10 @@ impl Batch {
             chunk.extend_from_slice(&r.json);
             chunk.push(b'\n');
         }
-        order
+        Ok(order
             .into_iter()
             .map(|k| (self.names[k.0].clone(), k.1, PyBytes::new(py, &groups[&k])))
-            .collect()
+            .collect::<Vec<_>>())
     }
 }
 

@@ -25,11 +25,11 @@ pub enum Step {
     ClientPort(usize),
     ClientKeep(usize),
     ClientTruncate(usize, Truncate),
-    ClientKeyed(usize, Action),
+    ClientKeyed(usize, usize),
     UserIdKeep(usize),
-    UserIdKeyed(usize, Action),
+    UserIdKeyed(usize, usize),
     SessionKeep(usize, CookieFinder),
-    SessionKeyed(usize, CookieFinder, Action),
+    SessionKeyed(usize, CookieFinder, usize),
     Location,
     PathKeep(usize),
     PathScrub(usize),
@@ -39,7 +39,7 @@ pub enum Step {
     HeaderKeep(usize, usize),
     HeaderOrigin(usize, usize),
     HeaderLanguage(usize, usize),
-    HeaderKeyed(usize, usize, Action, String),
+    HeaderKeyed(usize, usize, usize),
     Query(usize, QueryFilter),
 }
 
@@ -128,6 +128,18 @@ fn action(name: &str) -> PyResult<Action> {
     Action::parse(name).ok_or_else(|| PyValueError::new_err(format!("unknown keyed action {name}")))
 }
 
+/// The index of a keyed (action, domain) pair, which every epoch derives a function for.
+fn use_index(uses: &mut Vec<(Action, String)>, action: Action, domain: &str) -> PyResult<usize> {
+    let pair = (action, domain.to_owned());
+    Ok(match uses.iter().position(|u| *u == pair) {
+        Some(i) => i,
+        None => {
+            uses.push(pair);
+            uses.len() - 1
+        }
+    })
+}
+
 pub fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Value> {
     crate::facts::value(v)?.ok_or_else(|| PyValueError::new_err("tag values are str or int"))
 }
@@ -145,13 +157,7 @@ impl Stream {
         let fields: Bound<'_, PyList> = req(d, "fields")?;
         for item in fields.iter() {
             let (name, act, options): (String, String, Bound<'_, PyDict>) = item.extract()?;
-            let keyed = |uses: &mut Vec<(Action, String)>, domain: &str| -> PyResult<Action> {
-                let a = action(&act)?;
-                if !uses.contains(&(a, domain.to_owned())) {
-                    uses.push((a, domain.to_owned()));
-                }
-                Ok(a)
-            };
+            let keyed = |uses: &mut Vec<(Action, String)>, domain: &str| use_index(uses, action(&act)?, domain);
             let step = match name.as_str() {
                 "timestamp" => continue,
                 "duration" => Step::Duration(layout.slot("http.server.request.duration")),
@@ -230,12 +236,7 @@ impl Stream {
             steps.push(if act == "keep" {
                 Step::HeaderKeep(h, s)
             } else {
-                let domain = format!("header:{name}");
-                let a = action(&act)?;
-                if !uses.contains(&(a, domain.clone())) {
-                    uses.push((a, domain.clone()));
-                }
-                Step::HeaderKeyed(h, s, a, domain)
+                Step::HeaderKeyed(h, s, use_index(uses, action(&act)?, &format!("header:{name}"))?)
             });
         }
         let consent_gated: bool = req(d, "consent_gated")?;

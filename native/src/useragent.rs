@@ -4,7 +4,8 @@
 
 use std::borrow::Cow::Owned;
 use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
 
 use regex::Regex;
 use ua_parser::{device, os, user_agent};
@@ -35,6 +36,9 @@ pub struct Generaliser {
 }
 
 const CACHE_SIZE: usize = 4096;
+
+/// The last parser built, by a digest of its rules.
+static SHARED: Mutex<Option<(u64, Arc<Generaliser>)>> = Mutex::new(None);
 
 fn err(e: impl std::fmt::Debug) -> String {
     format!("{e:?}")
@@ -87,6 +91,30 @@ impl Generaliser {
             rules,
             cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// A parser for these rules, reusing the last one built if the rules are the same.
+    pub fn shared(uas: Vec<UaRule>, oss: Vec<UaRule>, devices: Vec<DeviceRule>, rules: Rules) -> Result<Arc<Generaliser>, String> {
+        let mut h = DefaultHasher::new();
+        (&uas, &oss, &devices, &rules.bot_family, rules.family.as_str()).hash(&mut h);
+        let mut bots: Vec<_> = rules.known_bots.iter().collect();
+        bots.sort();
+        bots.hash(&mut h);
+        for set in [&rules.tablets, &rules.mobile_os] {
+            let mut sorted: Vec<_> = set.iter().collect();
+            sorted.sort();
+            sorted.hash(&mut h);
+        }
+        let digest = h.finish();
+        let mut shared = SHARED.lock().unwrap();
+        if let Some((d, g)) = shared.as_ref() {
+            if *d == digest {
+                return Ok(g.clone());
+            }
+        }
+        let g = Arc::new(Generaliser::new(uas, oss, devices, rules)?);
+        *shared = Some((digest, g.clone()));
+        Ok(g)
     }
 
     fn parse(&self, raw: &str) -> Info {

@@ -72,7 +72,7 @@ def describe(pipeline: Pipeline) -> dict[str, Any] | None:
     """The compiled policy as plain data for the extension; None if it cannot take it."""
     streams = []
     generalise_ua = False
-    for stream, compiled in zip(pipeline.policy.streams, pipeline.streams):
+    for stream, compiled in zip(pipeline.policy.streams, pipeline.streams, strict=True):
         fields = [(name, rule.action, dict(rule.options)) for name, rule in stream.fields.items()]
         generalise_ua |= any(n == "user_agent" and a == "generalise" for n, a, _ in fields)
         streams.append(
@@ -165,7 +165,7 @@ class NativePipeline:
             try:
                 handle = self._handle(pipeline.keys.ring_for(capture.start_ns))
             except KeyShredded:
-                pass
+                handle = -1  # a record older than the oldest key: keyed streams skip it
         client = None
         if pipeline._resolve is not None:
             h = facts.headers
@@ -191,17 +191,26 @@ class NativePipeline:
             handle,
         )
 
-    def _python_records(self, capture: Capture, observed_ns: int) -> list[tuple[str, int, bytes, bytes]]:
+    def _python_records(
+        self, capture: Capture, observed_ns: int
+    ) -> list[tuple[str, int, bytes, bytes | None]]:
         """A capture's records made by the Python pipeline, encoded as the sinks encode them."""
         out = []
         for rec in self.pipeline.process(capture):
             request = self.encoder.encode([rec], observed_ns)
             chunk = _record_chunk(request, self._resource_size, self._scope_size)
-            out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, jsonl_line(rec)))
+            try:
+                line: bytes | None = jsonl_line(rec)
+            except (TypeError, ValueError, OverflowError):  # the store would refuse the batch
+                line = None
+            out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, line))
         return out
 
-    def run(self, captures: Sequence[Capture], observed_ns: int) -> NativeBatch:
-        """Transform and encode a batch; the extension works with the GIL released."""
+    def run(
+        self, captures: Sequence[Capture], observed_ns: int, otlp: bool = True, jsonl: bool = True
+    ) -> NativeBatch:
+        """Transform and encode a batch (for the OTLP sink, the JSONL store or both); the
+        extension works with the GIL released."""
         facts: list[Any] = []
         failed: set[int] = set()
         for i, capture in enumerate(captures):
@@ -210,7 +219,7 @@ class NativePipeline:
             except Exception:
                 failed.add(i)  # the Python pipeline fails on it too: counted, never logged
                 facts.append(None)
-        batch = self.engine.run(facts, observed_ns)
+        batch = self.engine.run(facts, observed_ns, otlp, jsonl)
         fallback = batch.fallback
         for i in fallback:
             if i in failed:

@@ -1,0 +1,279 @@
+"""The compiled batch path (privlog-native) against the Python pipeline: the same bytes.
+
+For arbitrary valid policies and arbitrary captures, the extension's OTLP request must equal
+``LogEncoder.encode`` of the pipeline's outputs, and its JSONL chunks must equal the files
+``JsonlStore.write`` leaves, byte for byte. The Python path is the reference: when these fail,
+the Rust side is wrong. Skipped when the extension is not installed (``make test-python``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("privlog_native")
+
+from privlog import Policy, PolicyError, compile_policy
+from privlog._catalogue import FIELDS, HEADER_ACTIONS
+from privlog._epochs import ROTATIONS
+from privlog._native import NativePipeline, available, describe
+
+from .conftest import ENV, FULL
+from .native_support import compare, make_capture
+
+UAS = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (iPad; CPU OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile Safari/537.36",
+    "Mozilla/5.0 (Linux; Android 13; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",
+    "Mozilla/5.0 (compatible; JaneDoeCustomCrawler/1.0; +https://jane.example)",
+    "curl/8.5.0",
+    "python-requests/2.32.3",
+    "Opera/9.80 (Windows NT 6.1; U; en) Presto/2.10.289 Version/12.02",
+    "Mozilla/5.0 (Windows Phone 10.0; Android 6.0.1; Microsoft; Lumia 950) Edge/15.15063",
+    "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120 Safari/537.36",
+    "Dalvik/2.1.0 (Linux; U; Android 9; KFTRWI Build/PS7326.3183N)",
+    "",
+]
+LATIN1 = st.characters(max_codepoint=255)
+HEADER_POOL = ["x-request-id", "x-tenant", "referer", "user-agent", "accept-language", "x-forwarded-for", "dnt"]
+PARAMS = ["page", "q", "sort", "a b", "é", "x+y"]
+COOKIES = ["session", "sid", "a.b", "s;x", "ü"]
+
+
+def latin1(max_size: int = 40) -> st.SearchStrategy[str]:
+    return st.text(LATIN1, max_size=max_size)
+
+
+# -- paths, queries, addresses, referrers, user agents ---------------------------------------
+SEGMENTS = [
+    "users", "4711", "", "jane@example.net", "550e8400-e29b-41d4-a716-446655440000", "10.0.0.1",
+    "[2001:db8::1]:443", "2001:db8::1", "v1.2", "06-12-34-56-78", "01.02.85", "aGVsbG8tdG9rZW4tMTIzNDU2",
+    "README", "Getting-Started", "QwErTyUiOpAsDfGh", "ABCDEFGhijklmnopq", "abcdefabcdefabcdef", "%2F",
+    "%252F", "%25252F", "%40", "jane%40example.net", "%C3%A9t%C3%A9", "%E2%80", "%D9%A1%D9%A2", "x;jsessionid=ABC123DEF456GHI789",
+    "a,b=c", "1:2:3", "fe80::1%25eth0", "::ffff:10.0.0.1", "2x", "%7Bid%7D", "caf%C3%A9-12345", "x" * 70,
+    "with space", "ümlaut", "١٢٣", "%zz", "123456789012345678901234567890",
+]
+segments = st.one_of(
+    st.sampled_from(SEGMENTS),
+    st.text(st.sampled_from("abcXYZ019-._~%@:;,=+[]"), max_size=20),
+    st.from_regex(r"%[0-9A-Fa-f]{2}([a-z0-9]|%[0-9A-Fa-f]{2}){0,6}", fullmatch=True),
+    st.text(max_size=12),
+)
+paths = st.lists(segments, max_size=6).map(lambda s: "/" + "/".join(s))
+query_parts = st.tuples(
+    st.one_of(st.sampled_from(PARAMS), st.sampled_from(["p%61ge", "q+", "%71", "page%"]), latin1(8)),
+    st.one_of(st.none(), latin1(12), st.sampled_from(["1", "1%26email%3Dj%40x", "%C3%A9", "%ZZ", "a+b", "%E2%80"])),
+)
+queries = st.one_of(
+    st.binary(max_size=40),
+    st.lists(query_parts, max_size=6).map(
+        lambda ps: "&".join(n if v is None else f"{n}={v}" for n, v in ps).encode("latin-1", "replace")
+    ),
+)
+addresses = st.one_of(
+    st.ip_addresses().map(str),
+    st.ip_addresses(v=4).map(lambda a: f"{a}:8080"),
+    st.ip_addresses(v=6).map(lambda a: f"[{a}]:443"),
+    st.sampled_from(["::ffff:203.0.113.9", "2002:cb00:7109::1", "fe80::1%eth0", "unknown", " 10.1.2.3 ", "01.2.3.4", ""]),
+)
+chains = st.lists(addresses, max_size=4).map(", ".join)
+forwarded = st.lists(addresses, max_size=3).map(lambda hs: ", ".join(f'for="{h}";proto=https' for h in hs))
+referrers = st.one_of(
+    st.sampled_from(["https://Mail.Example.com/inbox?x=1", "http://u:p@host:8080/a", "HTTP://[2001:DB8::1]:99/", "ftp://x", "https://host\n", "//x", "https://h:123456/"]),
+    latin1(30),
+)
+languages = st.one_of(st.sampled_from(["de-DE,de;q=0.9", "*", "", "EN", "jane", "zh-Hant-TW", " fr ;q=1", "\xa0de"]), latin1(12))
+user_agents = st.one_of(st.sampled_from(UAS), latin1(60), st.sampled_from(UAS).map(lambda u: u + " extra/1.0"))
+cookies = st.one_of(
+    st.sampled_from(["theme=dark; session=sess-abc", "session=\"quoted\"", "sid= ", "session=é; sid=1", "a.b=x;s;x=y"]),
+    latin1(30),
+)
+
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        b"user-agent": user_agents,
+        b"referer": referrers,
+        b"accept-language": languages,
+        b"cookie": cookies,
+        b"content-length": st.one_of(st.sampled_from(["12", "0012", "", "1e3", "²", "12345678901234567"]), latin1(5)),
+        b"x-forwarded-for": chains,
+        b"forwarded": forwarded,
+        b"sec-gpc": st.sampled_from(["1", " 1 ", "0", "\x1f1"]),
+        b"dnt": st.sampled_from(["1", "0"]),
+        b"x-request-id": latin1(20),
+        b"x-tenant": st.one_of(latin1(20), st.just("")),
+    },
+)
+
+facts = st.fixed_dictionaries(
+    {},
+    optional={
+        "method": st.one_of(st.sampled_from(["GET", "POST", "PROPFIND", "get"]), st.text(max_size=6)),
+        "scheme": st.sampled_from(["http", "https", "ws"]),
+        "http_version": st.sampled_from(["1.1", "2", "3"]),
+        "path": paths,
+        "route": st.sampled_from(["/users/{id}", "/items/{item_id}", "/"]),
+        "query": queries,
+        "peer": st.one_of(addresses, st.sampled_from(["127.0.0.1", "10.0.0.2", "2001:db8:ffff::5"])),
+        "client_port": st.integers(0, 65535),
+        "headers": headers,
+    },
+)
+
+
+
+def rare(common: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Mostly ``common``, one time in ten ``odd`` (values the extension hands back to Python)."""
+    return st.integers(0, 9).flatmap(lambda i: odd if i == 0 else common)
+
+
+ints = rare(st.integers(0, 10**7), st.integers(-(2**70), 2**70))
+
+
+@st.composite
+def captures(draw: st.DrawFn) -> Any:
+    kind = draw(st.sampled_from(["http", "http", "http", "websocket", "auth", "other"]))
+    extra: Any = None
+    if draw(st.booleans()):
+        if kind == "websocket":
+            extra = draw(st.dictionaries(st.sampled_from(["messages_in", "messages_out", "bytes_in", "bytes_out", "close_code"]), st.one_of(st.none(), ints, st.floats(), st.booleans())))
+        elif kind == "auth":
+            extra = {"event": draw(st.sampled_from(["login_success", "logout", "é\x00"]))}
+        else:
+            extra = {"x": 1}
+    start = draw(
+        rare(
+            st.integers(1_700_000_000 * 10**9, 1_800_000_000 * 10**9),
+            st.one_of(st.integers(0, 253_402_300_799 * 10**9), st.integers(-(2**64), 2**70)),
+        )
+    )
+    return make_capture(
+        None if draw(st.integers(0, 30)) == 0 else draw(facts),
+        kind=kind,
+        start_ns=start,
+        duration_ns=draw(rare(st.integers(0, 10**11), st.integers(-(2**70), 2**70))),
+        status=draw(st.one_of(st.none(), st.integers(100, 599), ints, st.booleans())),
+        request_bytes=draw(st.one_of(st.none(), ints)),
+        response_bytes=draw(st.one_of(st.none(), ints)),
+        user_id=draw(rare(st.one_of(st.none(), st.text(max_size=20)), st.just("a\ud800b"))),
+        extra=extra,
+    )
+
+
+@st.composite
+def policies(draw: st.DrawFn) -> Policy:
+    retention, streams = {}, {}
+    for i in range(draw(st.integers(1, 3))):
+        names = draw(st.lists(st.sampled_from(sorted(n for n in FIELDS if n != "location")), unique=True, min_size=1, max_size=12))
+        fields: dict[str, Any] = {}
+        for name in names:
+            action = draw(st.sampled_from(sorted(FIELDS[name][0])))
+            spec: dict[str, Any] = {"action": action}
+            if action == "truncate":
+                spec.update(ipv4_prefix=draw(st.integers(0, 32)), ipv6_prefix=draw(st.integers(0, 128)))
+            elif action == "allowlist":
+                allow = draw(st.lists(st.sampled_from(PARAMS), unique=True, max_size=4))
+                spec.update(allow=allow, values=draw(st.lists(st.sampled_from(allow), unique=True)) if allow else [])
+            if name == "session_id":
+                spec["cookie"] = draw(st.sampled_from(COOKIES))
+            fields[name] = spec
+        headers = draw(st.dictionaries(st.sampled_from(HEADER_POOL), st.sampled_from(sorted(HEADER_ACTIONS)), max_size=3))
+        retention[f"r{i}"] = {"days": draw(st.integers(1, 3650)), "purpose": draw(st.sampled_from(["ops", "Sicherheit ✓"])), "legal_basis": "legitimate interest"}
+        streams[f"s{i}"] = {
+            "retention": f"r{i}",
+            "events": draw(st.lists(st.sampled_from(["http", "websocket", "auth"]), min_size=1, unique=True)),
+            "consent_gated": draw(st.booleans()),
+            "fields": fields,
+            "headers": headers,
+        }
+    data = {
+        "service": "svc",
+        "retention": retention,
+        "streams": streams,
+        "proxies": {"trusted": ["10.0.0.0/8", "127.0.0.1", "2001:db8:ffff::/48"], "header": draw(st.sampled_from(["x-forwarded-for", "forwarded"]))},
+        "secret": {"algorithm": draw(st.sampled_from(["blake2b", "hmac-sha256"])), "rotation": draw(st.sampled_from(ROTATIONS))},
+    }
+    try:
+        return Policy.from_dict(data, environ=ENV)
+    except PolicyError:
+        reject()
+
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+class TestSameBytes:
+    @SETTINGS
+    @given(policies(), st.lists(captures(), min_size=1, max_size=8))
+    def test_any_policy_and_captures_give_the_pythons_bytes(self, policy: Policy, caps: list[Any]) -> None:
+        compare(policy, caps)
+
+    @SETTINGS
+    @given(st.lists(captures(), min_size=1, max_size=8))
+    def test_the_full_example_policy(self, caps: list[Any]) -> None:
+        compare(Policy.from_dict(FULL, environ=ENV), caps)
+
+    def test_realistic_captures_need_no_fallback(self) -> None:
+        caps = [
+            make_capture(
+                {"method": "GET", "scheme": "https", "http_version": "1.1", "path": f"/users/{i}", "query": b"page=2&q=x",
+                 "peer": "10.0.0.2", "client_port": 5000 + i,
+                 "headers": {b"user-agent": UAS[i % len(UAS)], b"x-forwarded-for": f"203.0.113.{i}", b"cookie": f"session=s{i}",
+                             b"accept-language": "de", b"referer": "https://a.example/x", b"x-request-id": f"r{i}", b"x-tenant": "t"}},
+                user_id=f"u{i}",
+            )
+            for i in range(50)
+        ]
+        assert compare(Policy.from_dict(FULL, environ=ENV), caps) == (0, 0)
+
+    def test_unsupported_values_go_back_to_python_and_are_counted(self) -> None:
+        caps = [make_capture({"path": "/a"}, user_id="a\ud800b"), make_capture({"path": "/a"}, status=2**65)]
+        fallback, failed = compare(Policy.from_dict(FULL, environ=ENV), caps)
+        assert (fallback, failed) == (2, 0)
+
+    def test_a_capture_python_fails_on_fails_here_too(self) -> None:
+        def broken(source: Any, wanted: Any) -> Any:
+            raise RuntimeError("reader failed")
+
+        caps = [make_capture({"path": "/a"}), make_capture({"path": "/b"})._replace(reader=broken)]
+        assert compare(Policy.from_dict(FULL, environ=ENV), caps) == (0, 1)
+
+
+class TestKeys:
+    def test_key_epochs_cross_once_and_can_be_forgotten(self) -> None:
+        policy = Policy.from_dict({**FULL, "secret": {"rotation": "daily"}}, environ=ENV)
+        native = NativePipeline(compile_policy(policy))
+        day = 86_400 * 10**9
+        caps = [make_capture({"path": "/a", "peer": "198.51.100.7"}, start_ns=1_764_000_000 * 10**9 + d * day) for d in (0, 0, 1, 1, 2)]
+        native.run(caps, 1)
+        assert len(native._epochs) == 3
+        native.forget_keys()
+        assert native._epochs == {}
+        compare(policy, caps)  # and the keys cross again as needed
+
+    def test_a_shredded_epoch_skips_keyed_streams(self, tmp_path: Any) -> None:
+        from privlog._keystore import KeyStore
+
+        KeyStore.init(tmp_path, rotation="daily", retention_days=90)
+        policy = Policy.from_dict({**FULL, "secret": {"store": str(tmp_path)}}, environ={})
+        old = make_capture({"path": "/a", "peer": "198.51.100.7"}, start_ns=10**18)  # before the store's first key
+        compare(policy, [old, make_capture({"path": "/b"}, start_ns=10**18)])
+
+
+def test_the_description_is_plain_data() -> None:
+    assert available()
+    description = describe(compile_policy(Policy.from_dict(FULL, environ=ENV)))
+    assert description is not None
+    assert [s["name"] for s in description["streams"]] == ["security", "analytics"]
+    assert description["user_agent"]["uas"]
