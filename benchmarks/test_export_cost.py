@@ -30,8 +30,8 @@ from opentelemetry.sdk.resources import Resource
 
 from privlog import Output, Pipeline, Policy
 from privlog._core.capture import Capture
-from privlog.asgi import read_asgi_scope
 from privlog._core.native import NativePipeline, available
+from privlog.asgi import read_asgi_scope
 from privlog.sinks.otel import OpenTelemetrySink
 from privlog.sinks.otlp import OtlpHttpSink
 

@@ -231,6 +231,7 @@ impl Compiled {
                     }
                 }
                 Extra::Auth(name) if f.kind == "auth" => v[0] = Some(Value::Str(format!("auth.{name}"))),
+                Extra::Other { incomplete: true } => v[stream.incomplete] = Some(Value::Bool(true)),
                 _ => {}
             }
             let expires = jsonl::iso_utc(f.start_ns + stream.ttl_ns).ok_or(Unsupported)?;

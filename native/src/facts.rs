@@ -22,7 +22,8 @@ pub enum Extra {
     Absent,
     Websocket([Option<Value>; 5]),
     Auth(String),
-    Other,
+    /// Any other kind: whether the response was cut short.
+    Other { incomplete: bool },
 }
 
 pub struct Facts {
@@ -107,7 +108,10 @@ fn extra(kind: &str, v: &Bound<'_, PyAny>) -> R<Extra> {
             let event = v.get_item("event").map_err(|_| Unsupported)?;
             Ok(Extra::Auth(text(&event)?.ok_or(Unsupported)?))
         }
-        _ => Ok(Extra::Other),
+        _ => {
+            let flag = v.call_method1("get", ("incomplete",)).map_err(|_| Unsupported)?;
+            Ok(Extra::Other { incomplete: flag.is_truthy().map_err(|_| Unsupported)? })
+        }
     }
 }
 

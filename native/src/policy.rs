@@ -58,6 +58,7 @@ pub struct Stream {
     pub steps: Vec<Step>,
     pub slots: Vec<Slot>,
     pub websocket: [usize; 7],
+    pub incomplete: usize,
     pub expires_at: usize,
     /// The tags' OTLP attribute fields and JSON members (`,"k":v` each), key id excluded.
     pub tags_otlp: Vec<u8>,
@@ -250,6 +251,7 @@ impl Stream {
         for (i, key) in WS_COUNTERS.iter().enumerate() {
             websocket[2 + i] = layout.slot(&format!("privlog.websocket.{key}"));
         }
+        let incomplete = layout.slot("privlog.incomplete");
         let expires_at = layout.slot("privlog.retention.expires_at");
         let mut tags_otlp = Vec::new();
         let mut tags_json = Vec::new();
@@ -272,6 +274,7 @@ impl Stream {
             steps,
             slots: layout.slots,
             websocket,
+            incomplete,
             expires_at,
             tags_otlp,
             tags_json,

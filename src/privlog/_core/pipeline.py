@@ -119,22 +119,29 @@ class Pipeline:
         self.unkeyed = 0
         """Captures that keyed streams skipped: no key covers their time (clock skew)."""
 
+    def ring_for(self, start_ns: int) -> Any:
+        """The key ring of a record's epoch, or None if its key is gone (counted and warned)."""
+        keys = self.keys
+        if keys is None:
+            return None
+        try:
+            return keys.ring_for(start_ns)
+        except KeyShredded as exc:
+            if self._keyed:  # keyed streams skip the record: counted and warned, never silent
+                self.unkeyed += 1
+                if self.unkeyed == 1 or self.unkeyed % 10_000 == 0:
+                    log.warning(
+                        "privlog: %d record(s) skipped by keyed streams: %s (clock skew? see docs/keys.md)",
+                        self.unkeyed,
+                        exc,
+                    )
+            return None
+
     def process(self, capture: Capture) -> list[Output]:
         """All records of one capture. Runs in the background worker."""
         facts = capture.reader(capture.source, self.wanted_headers) if capture.reader is not None else Facts()
         if self.keys is not None:
-            try:
-                facts.ring = self.keys.ring_for(capture.start_ns)
-            except KeyShredded as exc:
-                facts.ring = None  # keyed streams skip it: counted and warned, never silent
-                if self._keyed:
-                    self.unkeyed += 1
-                    if self.unkeyed == 1 or self.unkeyed % 10_000 == 0:
-                        log.warning(
-                            "privlog: %d record(s) skipped by keyed streams: %s (clock skew? see docs/keys.md)",
-                            self.unkeyed,
-                            exc,
-                        )
+            facts.ring = self.ring_for(capture.start_ns)
         if self._resolve is not None:
             h = facts.headers
             facts.client = self._resolve(facts.peer, h.get(b"forwarded"), h.get(b"x-forwarded-for"))

@@ -8,10 +8,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from privlog import Policy, compile_policy
-from privlog._capture import Capture, Facts
-from privlog._native import NS_PER_DAY, NativePipeline
-from privlog._pipeline import Output, Pipeline
+from privlog import Pipeline, Policy
+from privlog._core.capture import Capture, Facts
+from privlog._core.native import NS_PER_DAY, NativePipeline
+from privlog._core.record import Output
 from privlog.sinks._otlp_encode import LogEncoder
 from privlog.sinks.jsonl import JsonlStore
 
@@ -102,10 +102,10 @@ def native_jsonl_files(groups: Sequence[tuple[str, int, bytes]]) -> dict[str, by
 
 def compare(policy: Policy, captures: Sequence[Capture]) -> tuple[int, int]:
     """Assert that both paths give the same bytes; returns (fallback captures, failed captures)."""
-    pipeline = compile_policy(policy)
+    pipeline = Pipeline(policy)
     encoder = LogEncoder({"service.name": "svc", "host.name": "h1"}, "privlog", "0.1.0")
     reference = Reference(pipeline, encoder, captures)
-    native = NativePipeline(compile_policy(policy), encoder).run(captures, OBSERVED)
+    native = NativePipeline(Pipeline(policy), encoder).run(captures, OBSERVED)
     assert native.failed == reference.failed
     assert native.batch.records == len(reference.outputs)
     assert native.batch.streams() == [o.stream for o in reference.outputs]

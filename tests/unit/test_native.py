@@ -16,13 +16,13 @@ from hypothesis import strategies as st
 
 pytest.importorskip("privlog_native")
 
-from privlog import Policy, PolicyError, compile_policy
-from privlog._catalogue import FIELDS, HEADER_ACTIONS
-from privlog._epochs import ROTATIONS
-from privlog._native import NativePipeline, available, describe
+from privlog import Pipeline, Policy, PolicyError
+from privlog._core.native import NativePipeline, available, describe
+from privlog._keys.epochs import ROTATIONS
+from privlog._policy.catalogue import FIELDS, HEADER_ACTIONS
 
-from .conftest import ENV, FULL
-from .native_support import compare, make_capture
+from ..support.native import compare, make_capture
+from ..support.policies import ENV, FULL
 
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -151,7 +151,7 @@ def captures(draw: st.DrawFn) -> Any:
         elif kind == "auth":
             extra = {"event": draw(st.sampled_from(["login_success", "logout", "é\x00"]))}
         else:
-            extra = {"x": 1}
+            extra = {"incomplete": draw(st.sampled_from([True, False, 1, 0, "", "x", None]))}
     start = draw(
         rare(
             st.integers(1_700_000_000 * 10**9, 1_800_000_000 * 10**9),
@@ -178,7 +178,7 @@ def policies(draw: st.DrawFn) -> Policy:
         names = draw(st.lists(st.sampled_from(sorted(n for n in FIELDS if n != "location")), unique=True, min_size=1, max_size=12))
         fields: dict[str, Any] = {}
         for name in names:
-            action = draw(st.sampled_from(sorted(FIELDS[name][0])))
+            action = draw(st.sampled_from(sorted(FIELDS[name].actions)))
             spec: dict[str, Any] = {"action": action}
             if action == "truncate":
                 spec.update(ipv4_prefix=draw(st.integers(0, 32)), ipv6_prefix=draw(st.integers(0, 128)))
@@ -253,7 +253,7 @@ class TestSameBytes:
 class TestKeys:
     def test_key_epochs_cross_once_and_can_be_forgotten(self) -> None:
         policy = Policy.from_dict({**FULL, "secret": {"rotation": "daily"}}, environ=ENV)
-        native = NativePipeline(compile_policy(policy))
+        native = NativePipeline(Pipeline(policy))
         day = 86_400 * 10**9
         caps = [make_capture({"path": "/a", "peer": "198.51.100.7"}, start_ns=1_764_000_000 * 10**9 + d * day) for d in (0, 0, 1, 1, 2)]
         native.run(caps, 1)
@@ -263,7 +263,7 @@ class TestKeys:
         compare(policy, caps)  # and the keys cross again as needed
 
     def test_a_shredded_epoch_skips_keyed_streams(self, tmp_path: Any) -> None:
-        from privlog._keystore import KeyStore
+        from privlog._keys.store import KeyStore
 
         KeyStore.init(tmp_path, rotation="daily", retention_days=90)
         policy = Policy.from_dict({**FULL, "secret": {"store": str(tmp_path)}}, environ={})
@@ -273,7 +273,7 @@ class TestKeys:
 
 def test_the_description_is_plain_data() -> None:
     assert available()
-    description = describe(compile_policy(Policy.from_dict(FULL, environ=ENV)))
+    description = describe(Pipeline(Policy.from_dict(FULL, environ=ENV)))
     assert description is not None
     assert [s["name"] for s in description["streams"]] == ["security", "analytics"]
     assert description["user_agent"]["uas"]

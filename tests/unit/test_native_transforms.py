@@ -16,8 +16,8 @@ pytest.importorskip("privlog_native")
 
 from privlog import Policy
 
-from .conftest import ENV
-from .native_support import compare, make_capture
+from ..support.native import compare, make_capture
+from ..support.policies import ENV
 from .test_native import (
     addresses,
     chains,

@@ -1,6 +1,6 @@
 """The compiled batch path: how privlog drives the optional ``privlog-native`` extension.
 
-The pure-Python :class:`~privlog._pipeline.Pipeline` is the reference. This module describes
+The pure-Python :class:`~privlog._core.pipeline.Pipeline` is the reference. This module describes
 its compiled policy to the extension once (plain data), hands it each key epoch's key once, and
 turns each capture into a tuple of raw facts with the same reader, key ring and client
 resolution ``Pipeline.process`` uses. The extension then makes the records, OTLP bytes and
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
-from . import _useragent
-from ._capture import Capture, Facts
-from ._epochs import KeyShredded
-from ._pipeline import _EVENT_NAMES, Output, Pipeline
-from ._steps import _METHODS, iso_utc
-from .sinks._otlp_encode import LogEncoder
+from .._transforms import useragent as _useragent
+from ..sinks._otlp_encode import LogEncoder
+from ..sinks.jsonl import record_line
+from .capture import Capture, Facts
+from .pipeline import _EVENT_NAMES, Pipeline
+from .steps import _METHODS
 
 if TYPE_CHECKING:
     from privlog_native import Batch, Engine
@@ -160,12 +160,8 @@ class NativePipeline:
         """The raw facts of a capture, read as ``Pipeline.process`` reads them."""
         pipeline = self.pipeline
         facts = capture.reader(capture.source, self._wanted) if capture.reader is not None else Facts()
-        handle = -1
-        if pipeline.keys is not None:
-            try:
-                handle = self._handle(pipeline.keys.ring_for(capture.start_ns))
-            except KeyShredded:
-                handle = -1  # a record older than the oldest key: keyed streams skip it
+        ring = pipeline.ring_for(capture.start_ns) if pipeline.keys is not None else None
+        handle = -1 if ring is None else self._handle(ring)
         client = None
         if pipeline._resolve is not None:
             h = facts.headers
@@ -200,7 +196,7 @@ class NativePipeline:
             request = self.encoder.encode([rec], observed_ns)
             chunk = _record_chunk(request, self._resource_size, self._scope_size)
             try:
-                line: bytes | None = jsonl_line(rec)
+                line: bytes | None = record_line(rec)
             except (TypeError, ValueError, OverflowError):  # the store would refuse the batch
                 line = None
             out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, line))
@@ -230,8 +226,3 @@ class NativePipeline:
                 failed.add(i)
         return NativeBatch(batch, len(fallback) - len(failed), len(failed))
 
-
-def jsonl_line(rec: Output) -> bytes:
-    """One record's JSONL line, as ``JsonlStore.write`` makes it."""
-    stamp = b'{"timestamp":"' + iso_utc(rec.timestamp_ns).encode() + b'"'
-    return stamp + b"," + orjson.dumps(rec.attributes)[1:] if rec.attributes else stamp + b"}"
