@@ -73,7 +73,7 @@ impl Compiled {
         ring.and_then(|r| r.apply(index, value)).map(Value::Str).ok_or(Unsupported)
     }
 
-    fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>]) -> Res<()> {
+    fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>], rejected: &mut usize) -> Res<()> {
         let s = |x: &str| Some(Value::Str(x.to_owned()));
         match step {
             Step::Duration(i) => v[*i] = Some(Value::Float(f.duration_ns as f64 / 1e9)),
@@ -184,8 +184,20 @@ impl Compiled {
                 }
             }
             Step::Query(i, filter) => {
-                if let Some(q) = filter.apply(&f.query) {
+                let (kept, dropped) = filter.apply(&f.query);
+                if let Some(q) = kept {
                     v[*i] = Some(Value::Str(q));
+                }
+                *rejected += dropped;
+            }
+            Step::HeaderShaped(h, i, shape) => {
+                if let Some(x) = &f.headers[*h] {
+                    // Headers are read as Latin-1: recover the UTF-8 the client sent.
+                    let text = if x.is_ascii() { x.clone() } else { String::from_utf8_lossy(&latin1(x)?).into_owned() };
+                    match shape.apply(&text) {
+                        Some(kept) => v[*i] = Some(Value::Str(kept)),
+                        None => *rejected += 1,
+                    }
                 }
             }
         }
@@ -200,9 +212,10 @@ impl Compiled {
         observed_ns: u64,
         want_otlp: bool,
         want_json: bool,
-    ) -> Res<Vec<Rec>> {
+    ) -> Res<(Vec<Rec>, usize)> {
         let ring = if f.epoch < 0 { None } else { Some(epochs.get(&f.epoch).ok_or(Unsupported)?.as_ref()) };
         let mut out = Vec::new();
+        let mut rejected = 0;
         let event = self.event_names.get(&f.kind).cloned().unwrap_or_else(|| f.kind.clone());
         for (index, stream) in self.streams.iter().enumerate() {
             if !stream.events.contains(&f.kind) {
@@ -217,7 +230,7 @@ impl Compiled {
             let mut v: Vec<Option<Value>> = vec![None; stream.slots.len()];
             v[0] = Some(Value::Str(event.clone()));
             for step in &stream.steps {
-                self.apply(step, f, ring, &mut v)?;
+                self.apply(step, f, ring, &mut v, &mut rejected)?;
             }
             match &f.extra {
                 Extra::Websocket(counters) if f.kind == "websocket" => {
@@ -278,6 +291,6 @@ impl Compiled {
             }
             out.push(rec);
         }
-        Ok(out)
+        Ok((out, rejected))
     }
 }

@@ -12,6 +12,7 @@ mod keyed;
 mod otlp;
 mod policy;
 mod pyish;
+mod shapes;
 mod text;
 mod useragent;
 mod value;
@@ -42,13 +43,16 @@ fn user_agents(py: Python<'_>, d: &Bound<'_, PyDict>) -> PyResult<Arc<useragent:
     let get = |k: &str| -> PyResult<Bound<'_, PyAny>> {
         d.get_item(k)?.ok_or_else(|| PyValueError::new_err(format!("user_agent lacks {k}")))
     };
-    let pattern: String = get("family")?.extract()?;
+    let pattern: String = get("major")?.extract()?;
+    let set = |k: &str| -> PyResult<HashSet<String>> { Ok(get(k)?.extract::<Vec<String>>()?.into_iter().collect()) };
     let rules = useragent::Rules {
         known_bots: get("known_bots")?.extract()?,
         bot_family: get("bot_family")?.extract()?,
-        tablets: get("tablets")?.extract::<Vec<String>>()?.into_iter().collect(),
-        mobile_os: get("mobile_os")?.extract::<Vec<String>>()?.into_iter().collect(),
-        family: regex::Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(|e| PyValueError::new_err(e.to_string()))?,
+        tablets: set("tablets")?,
+        mobile_os: set("mobile_os")?,
+        browsers: set("browsers")?,
+        oses: set("oses")?,
+        major: regex::Regex::new(&format!(r"\A(?:{pattern})\z")).map_err(|e| PyValueError::new_err(e.to_string()))?,
     };
     let (uas, oss, devices) = (get("uas")?.extract()?, get("oss")?.extract()?, get("devices")?.extract()?);
     // Compiling a thousand regexes takes a while: other threads may run meanwhile, and engines
@@ -132,13 +136,18 @@ impl Engine {
             facts.iter().map(|t| Facts::extract(&t, &self.compiled.header_ids)).collect();
         let epochs = self.epochs.read().unwrap().clone();
         let compiled = self.compiled.clone();
-        let (per_capture, released_ns) = py.allow_threads(move || {
+        let (per_capture, rejected, released_ns) = py.allow_threads(move || {
             let started = Instant::now();
+            let mut rejected = 0;
             let out: Vec<Option<Vec<Rec>>> = extracted
                 .iter()
-                .map(|f| f.as_ref().ok().and_then(|f| compiled.process(f, &epochs, observed_ns, otlp, jsonl).ok()))
+                .map(|f| {
+                    let (recs, r) = compiled.process(f.as_ref().ok()?, &epochs, observed_ns, otlp, jsonl).ok()?;
+                    rejected += r;
+                    Some(recs)
+                })
                 .collect();
-            (out, started.elapsed().as_nanos() as u64)
+            (out, rejected, started.elapsed().as_nanos() as u64)
         });
         let fallback = per_capture.iter().enumerate().filter(|(_, r)| r.is_none()).map(|(i, _)| i).collect();
         Batch {
@@ -149,6 +158,7 @@ impl Engine {
             scope: self.scope.clone(),
             jsonl_error: false,
             released_ns,
+            rejected,
         }
     }
 }
@@ -166,6 +176,9 @@ struct Batch {
     /// Nanoseconds `Engine.run` worked with the GIL released (the rest held it).
     #[pyo3(get)]
     released_ns: u64,
+    /// Values left out of the extension's records for not fitting their declared shape.
+    #[pyo3(get)]
+    rejected: usize,
 }
 
 #[pymethods]

@@ -10,6 +10,7 @@ use pyo3::types::{PyDict, PyList};
 use crate::address::Truncate;
 use crate::keyed::Action;
 use crate::otlp;
+use crate::shapes::Shape;
 use crate::text::{CookieFinder, QueryFilter};
 use crate::value::Value;
 
@@ -37,6 +38,7 @@ pub enum Step {
     UaKeep(usize),
     UaGeneralise([usize; 4]),
     HeaderKeep(usize, usize),
+    HeaderShaped(usize, usize, Shape),
     HeaderOrigin(usize, usize),
     HeaderLanguage(usize, usize),
     HeaderKeyed(usize, usize, usize),
@@ -141,6 +143,15 @@ fn use_index(uses: &mut Vec<(Action, String)>, action: Action, domain: &str) -> 
     })
 }
 
+/// A declared shape: "int", "uuid" or the list of values to keep.
+fn shape(spec: &Bound<'_, PyAny>) -> PyResult<Shape> {
+    let parsed = match spec.extract::<String>() {
+        Ok(name) => Shape::parse(Some(name), None),
+        Err(_) => Shape::parse(None, Some(spec.extract::<Vec<String>>()?)),
+    };
+    parsed.ok_or_else(|| PyValueError::new_err("unknown shape"))
+}
+
 pub fn scalar(v: &Bound<'_, PyAny>) -> PyResult<Value> {
     crate::facts::value(v)?.ok_or_else(|| PyValueError::new_err("tag values are str or int"))
 }
@@ -225,17 +236,24 @@ impl Stream {
                     if act == "origin" { Step::HeaderOrigin(h, s) } else { Step::HeaderKeep(h, s) }
                 }
                 "language" => Step::HeaderLanguage(headers.id(b"accept-language"), layout.slot("privlog.language")),
-                "query" => Step::Query(layout.slot("url.query"), QueryFilter::new(req(&options, "allow")?, req(&options, "values")?)),
+                "query" => {
+                    let values: HashMap<String, Bound<'_, PyAny>> = req(&options, "values")?;
+                    let mut shapes = HashMap::new();
+                    for (name, spec) in values {
+                        shapes.insert(name, shape(&spec)?);
+                    }
+                    Step::Query(layout.slot("url.query"), QueryFilter::new(req(&options, "allow")?, shapes))
+                }
                 other => return Err(PyValueError::new_err(format!("unknown field {other}"))),
             };
             steps.push(step);
         }
-        let stream_headers: Vec<(String, String)> = req(d, "headers")?;
-        for (name, act) in stream_headers {
+        let stream_headers: Vec<(String, String, Bound<'_, PyAny>)> = req(d, "headers")?;
+        for (name, act, spec) in stream_headers {
             let h = headers.id(name.as_bytes());
             let s = layout.slot(&format!("http.request.header.{name}"));
             steps.push(if act == "keep" {
-                Step::HeaderKeep(h, s)
+                Step::HeaderShaped(h, s, shape(&spec)?)
             } else {
                 Step::HeaderKeyed(h, s, use_index(uses, action(&act)?, &format!("header:{name}"))?)
             });

@@ -99,15 +99,6 @@ pub fn unquote(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `urllib.parse.unquote_plus(s)`.
-pub fn unquote_plus(s: &str) -> Cow<'_, str> {
-    if s.contains('+') {
-        Cow::Owned(unquote(&s.replace('+', " ")).into_owned())
-    } else {
-        unquote(s)
-    }
-}
-
 /// `urllib.parse.quote(s, safe="")`.
 pub fn quote(s: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";

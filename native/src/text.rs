@@ -3,13 +3,14 @@
 //! Python reference relies on semantics ported only for ASCII (see `pyish`): the caller then
 //! hands the capture back to Python.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
 
 use crate::address::parse_ip;
-use crate::pyish::{self, char_len, has_other_digit, prefix, quote, unquote, unquote_plus};
+use crate::pyish::{self, char_len, has_other_digit, prefix, quote, unquote};
+use crate::shapes::Shape;
 
 /// A value the compiled path does not handle exactly like Python: the capture goes back to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,51 +37,178 @@ static ORIGIN: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\A([A-Za-z][A-Za-z0-9+.\-]{0,15})://(?:[^/?#@]*@)?([A-Za-z0-9.\-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(:[0-9]{1,5})?(?:[/?#]|\n?\z)").unwrap()
 });
 
+/// A host that is an address: an IPv6 literal, or a last label that is a number.
+static ADDRESS_HOST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\A(?:\[.*|(?:.*\.)?(?:[0-9]+|0x[0-9a-f]*)\.?)\z").unwrap());
+/// A host name that spells an IPv4 address (Python's one pattern with a back-reference to its
+/// separator is these two).
+static EMBEDDED_DOTS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\A|[.-])[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}(?:\z|[.-])").unwrap());
+static EMBEDDED_DASHES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?:\A|[.-])[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}-[0-9]{1,3}(?:\z|[.-])").unwrap());
+
 fn all_digits(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_token(text: &str) -> bool {
-    let b = text.as_bytes();
-    if b.len() < 16 || !b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'~' | b'+')) {
-        return false;
-    }
-    if b.iter().any(u8::is_ascii_digit) || b.iter().all(u8::is_ascii_hexdigit) {
-        return true;
-    }
-    let mut changes = 0;
-    for word in b.split(|c| !c.is_ascii_alphabetic()).filter(|w| !w.is_empty()) {
-        if plain_word(word) {
+static WORD_CASE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\A(?:[A-Z]+|[A-Z]?[a-z]+|[A-Za-z][a-z]{2,}(?:[A-Z][a-z]{2,}){1,2}(?:[A-Z]{2,4})?|[A-Za-z][a-z]{2,}[A-Z]{2,4})\z").unwrap()
+});
+static ONSET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?i)\A(?:.?[aeiouy]|.\z|bl|br|ch|cl|cr|cz|dj|dr|dw|fl|fr|gh|gl|gn|gr|kl|kn|kr|mn|ph|pl|pn|pr|ps|qu|rh|sc|sh",
+        r"|sk|sl|sm|sn|sp|sq|st|sv|sw|th|tr|ts|tw|vl|wh|wr|zw)"
+    ))
+    .unwrap()
+});
+static CONSONANT_RUN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"[^aeiouyAEIOUY]{5}").unwrap());
+static RARE_PAIR: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        "(?i:",
+        "bx|cj|cx|cz|dz|fj|fk|fz|gj|gk|gq|gx|hj|hq|hx|jb|jd|jf|jg|jh|jj|jl|jm|jn|jq|jr|jt|jv|jw|jx|",
+        "jy|jz|kj|kx|kz|lq|mj|mq|mx|mz|oq|pj|px|pz|qb|qe|qf|qg|qh|qi|qj|qk|qm|qo|qv|qw|qx|qy|qz|rj|",
+        "uj|uq|vd|vj|vk|vq|vx|wj|wq|wz|xg|xj|xk|xq|yj|yq|zb|zg|zh|zj|zk|zn|zp|zq|zv|zw|zx",
+        ")"
+    ))
+    .unwrap()
+});
+
+/// `str.islower()` / `str.isupper()` of ASCII text.
+fn is_lower(w: &str) -> bool {
+    w.bytes().any(|c| c.is_ascii_lowercase()) && !w.bytes().any(|c| c.is_ascii_uppercase())
+}
+
+fn is_upper(w: &str) -> bool {
+    w.bytes().any(|c| c.is_ascii_uppercase()) && !w.bytes().any(|c| c.is_ascii_lowercase())
+}
+
+/// `str.istitle()` of a word of ASCII letters.
+fn is_title(w: &str) -> bool {
+    let b = w.as_bytes();
+    !b.is_empty() && b[0].is_ascii_uppercase() && b[1..].iter().all(u8::is_ascii_lowercase)
+}
+
+fn case_changes(w: &str) -> usize {
+    w.as_bytes().windows(2).filter(|p| {
+        (p[0].is_ascii_lowercase() && p[1].is_ascii_uppercase()) || (p[0].is_ascii_uppercase() && p[1].is_ascii_lowercase())
+    }).count()
+}
+
+/// `_PIECE.findall`: `[A-Z]?[a-z]+|[A-Z]+(?![a-z])`.
+fn pieces(w: &str) -> Vec<&str> {
+    let b = w.as_bytes();
+    let n = b.len();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let mut j = i;
+        if b[j].is_ascii_uppercase() {
+            j += 1;
+        }
+        let k = j;
+        while j < n && b[j].is_ascii_lowercase() {
+            j += 1;
+        }
+        if j > k {
+            out.push(&w[i..j]);
+            i = j;
             continue;
         }
-        changes += word.windows(2).filter(|p| p[0].is_ascii_lowercase() != p[1].is_ascii_lowercase()).count();
+        if b[i].is_ascii_uppercase() {
+            let mut e = i;
+            while e < n && b[e].is_ascii_uppercase() {
+                e += 1;
+            }
+            if e < n && b[e].is_ascii_lowercase() {
+                e -= 1; // the last capital starts the next piece
+            }
+            if e > i {
+                out.push(&w[i..e]);
+                i = e;
+                continue;
+            }
+        }
+        i += 1;
     }
-    changes >= 3 || caps_run(b)
+    out
 }
 
-/// `[A-Z]?[a-z]+|[A-Z]+`, whole word.
-fn plain_word(w: &[u8]) -> bool {
-    let rest = if w[0].is_ascii_uppercase() { &w[1..] } else { w };
-    (!rest.is_empty() && rest.iter().all(u8::is_ascii_lowercase)) || w.iter().all(u8::is_ascii_uppercase)
+fn readable(word: &str) -> bool {
+    if word.len() == 1 {
+        return true;
+    }
+    if !WORD_CASE.is_match(word) {
+        return false;
+    }
+    let short = if is_lower(word) || is_upper(word) { 5 } else { 1 };
+    let pieces = pieces(word);
+    let last = pieces.len().wrapping_sub(1);
+    pieces.iter().enumerate().all(|(i, p)| {
+        p.len() <= short
+            || (i == last && i > 0 && is_upper(p))
+            || (p.bytes().any(|c| b"aeiouyAEIOUY".contains(&c))
+                && ONSET.is_match(p)
+                && !CONSONANT_RUN.is_match(p)
+                && !RARE_PAIR.is_match(p))
+    })
 }
 
-/// `[A-Z]{5,}[a-z]|[a-z][A-Z]{5,}` anywhere.
-fn caps_run(b: &[u8]) -> bool {
-    let mut run = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            run += 1;
-            if run >= 5 && i + 1 - run > 0 && b[i - run].is_ascii_lowercase() {
-                return true;
+fn letter_digit(w: &str) -> bool {
+    w.as_bytes().windows(2).any(|p| {
+        (p[0].is_ascii_alphabetic() && p[1].is_ascii_digit()) || (p[0].is_ascii_digit() && p[1].is_ascii_alphabetic())
+    })
+}
+
+/// `_is_token`: 12+ token characters that are not readable words (a generated secret).
+fn is_token(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.len() < 12 || !b.iter().all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'-' | b'.' | b'~' | b'+')) {
+        return false;
+    }
+    if b.iter().all(u8::is_ascii_hexdigit) {
+        return true;
+    }
+    let mut words: Vec<&str> = text.split(['-', '_', '.', '~', '+']).filter(|w| !w.is_empty()).collect();
+    if b.iter().any(u8::is_ascii_digit) {
+        let mixed: Vec<&&str> = words.iter().filter(|w| letter_digit(w)).collect();
+        if mixed.len() > 1 || mixed.iter().any(|w| w.len() > 4 || !(is_lower(w) || is_upper(w))) {
+            return true;
+        }
+        words.retain(|w| !w.bytes().any(|c| c.is_ascii_digit()));
+    }
+    let changes: usize = words.iter().map(|w| case_changes(w)).sum();
+    if changes >= 3 + words.iter().filter(|w| is_title(w)).count() {
+        return true;
+    }
+    !words.iter().all(|w| readable(w))
+}
+
+/// `_ip_or_text`: an address-like run, or the longest colon-bounded piece of it that parses.
+fn ip_or_text(text: &str) -> String {
+    if parse_ip(text).is_some() {
+        return "{ip}".into();
+    }
+    let colons: Vec<usize> = text.bytes().enumerate().filter(|(_, c)| *c == b':').map(|(i, _)| i).collect();
+    let mut cuts: Vec<usize> = vec![0, text.len()];
+    cuts.extend(colons.iter().copied());
+    cuts.extend(colons.iter().map(|i| i + 1));
+    cuts.sort_unstable();
+    cuts.dedup();
+    let mut lengths: Vec<usize> =
+        cuts.iter().flat_map(|a| cuts.iter().filter(move |b| **b > *a + 2).map(move |b| b - a)).collect();
+    lengths.sort_unstable_by(|x, y| y.cmp(x));
+    lengths.dedup();
+    for length in lengths {
+        for &a in &cuts {
+            if cuts.binary_search(&(a + length)).is_ok() {
+                let piece = &text[a..a + length];
+                if piece.contains(':') && parse_ip(piece).is_some() {
+                    return format!("{}{{ip}}{}", &text[..a], &text[a + length..]);
+                }
             }
-        } else {
-            if run >= 5 && c.is_ascii_lowercase() {
-                return true;
-            }
-            run = 0;
         }
     }
-    false
+    text.to_owned()
 }
 
 fn digit_groups(caps: &Captures) -> String {
@@ -123,9 +251,7 @@ fn scrub_param(param: &str) -> String {
     }
     let replaced;
     let param = if param.bytes().filter(|&c| c == b':').count() >= 2 {
-        replaced = IPV6_LIKE.replace_all(param, |c: &Captures| {
-            if parse_ip(&c[0]).is_some() { "{ip}".to_owned() } else { c[0].to_owned() }
-        });
+        replaced = IPV6_LIKE.replace_all(param, |c: &Captures| ip_or_text(&c[0]));
         &*replaced
     } else {
         param
@@ -227,7 +353,9 @@ pub fn origin(referrer: &str) -> String {
         Some(c) => {
             let mut out = c[1].to_ascii_lowercase();
             out.push_str("://");
-            out.push_str(&c[2].to_ascii_lowercase());
+            let host = c[2].to_ascii_lowercase();
+            let address = ADDRESS_HOST.is_match(&host) || EMBEDDED_DOTS.is_match(&host) || EMBEDDED_DASHES.is_match(&host);
+            out.push_str(if address { "{ip}" } else { &host });
             if let Some(port) = c.get(3) {
                 out.push_str(port.as_str());
             }
@@ -251,56 +379,73 @@ pub fn primary_language(accept: &str) -> String {
     }
 }
 
-fn plain_alnum(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric())
+/// `_unquote` of a query name or value: `+` and escapes decoded from the bytes, then UTF-8.
+fn unquote_query(raw: &[u8]) -> String {
+    if !raw.is_empty() && raw.iter().all(u8::is_ascii_alphanumeric) {
+        return String::from_utf8_lossy(raw).into_owned();
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let c = raw[i];
+        if c == b'%' && i + 2 < raw.len() {
+            if let (Some(h), Some(l)) = (hexval(raw[i + 1]), hexval(raw[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if c == b'+' { b' ' } else { c });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-/// `make_query_filter`: allow-listed names, values only where the policy keeps them.
+fn hexval(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// `make_query_filter`: allow-listed names; a value only where the policy declares its shape
+/// and the value fits (else the name alone, and the value counts as rejected).
 pub struct QueryFilter {
     allow: HashSet<String>,
-    values: HashSet<String>,
+    shapes: HashMap<String, Shape>,
 }
 
 impl QueryFilter {
-    pub fn new(allow: Vec<String>, values: Vec<String>) -> QueryFilter {
-        QueryFilter { allow: allow.into_iter().collect(), values: values.into_iter().collect() }
+    pub fn new(allow: Vec<String>, shapes: HashMap<String, Shape>) -> QueryFilter {
+        QueryFilter { allow: allow.into_iter().collect(), shapes }
     }
 
-    /// The kept query, from the raw query bytes (read as Latin-1, as Python does).
-    pub fn apply(&self, query: &[u8]) -> Option<String> {
+    /// The kept query and the number of values rejected, from the raw query bytes.
+    pub fn apply(&self, query: &[u8]) -> (Option<String>, usize) {
         if query.is_empty() {
-            return None;
+            return (None, 0);
         }
-        let text: String = if query.is_ascii() {
-            String::from_utf8_lossy(query).into_owned()
-        } else {
-            query.iter().map(|&b| b as char).collect()
-        };
         let mut kept: Vec<String> = Vec::new();
-        for part in text.split('&').take(256) {
-            let (raw_name, sep, raw_value) = match part.find('=') {
-                Some(i) => (&part[..i], true, &part[i + 1..]),
-                None => (part, false, ""),
+        let mut rejected = 0;
+        for part in query.split(|&c| c == b'&').take(256) {
+            let (raw_name, raw_value) = match part.iter().position(|&c| c == b'=') {
+                Some(i) => (&part[..i], Some(&part[i + 1..])),
+                None => (part, None),
             };
-            let name = if plain_alnum(raw_name) { raw_name.into() } else { unquote_plus(raw_name) };
-            if !self.allow.contains(name.as_ref()) {
+            let name = unquote_query(raw_name);
+            if !self.allow.contains(&name) {
                 continue;
             }
-            if sep && self.values.contains(name.as_ref()) {
-                let mut item = String::with_capacity(name.len() + 1 + raw_value.len());
-                item.push_str(&name);
-                item.push('=');
-                if plain_alnum(raw_value) {
-                    item.push_str(prefix(raw_value, 256));
-                } else {
-                    quote(prefix(&unquote_plus(raw_value), 256), &mut item);
+            if let (Some(shape), Some(raw)) = (self.shapes.get(&name), raw_value) {
+                if let Some(value) = shape.apply(&unquote_query(&raw[..raw.len().min(1024)])) {
+                    let mut item = name.clone();
+                    item.push('=');
+                    quote(&value, &mut item);
+                    kept.push(item);
+                    continue;
                 }
-                kept.push(item);
-            } else {
-                kept.push(name.into_owned());
+                rejected += 1;
             }
+            kept.push(name);
         }
-        if kept.is_empty() { None } else { Some(kept.join("&")) }
+        (if kept.is_empty() { None } else { Some(kept.join("&")) }, rejected)
     }
 }
 

@@ -24,7 +24,11 @@ pub struct Rules {
     pub bot_family: String,
     pub tablets: HashSet<String>,
     pub mobile_os: HashSet<String>,
-    pub family: Regex,
+    /// The closed sets of browser and OS families a record may carry.
+    pub browsers: HashSet<String>,
+    pub oses: HashSet<String>,
+    /// What a kept major version must be (`_MAJOR`).
+    pub major: Regex,
 }
 
 pub struct Generaliser {
@@ -96,11 +100,11 @@ impl Generaliser {
     /// A parser for these rules, reusing the last one built if the rules are the same.
     pub fn shared(uas: Vec<UaRule>, oss: Vec<UaRule>, devices: Vec<DeviceRule>, rules: Rules) -> Result<Arc<Generaliser>, String> {
         let mut h = DefaultHasher::new();
-        (&uas, &oss, &devices, &rules.bot_family, rules.family.as_str()).hash(&mut h);
+        (&uas, &oss, &devices, &rules.bot_family, rules.major.as_str()).hash(&mut h);
         let mut bots: Vec<_> = rules.known_bots.iter().collect();
         bots.sort();
         bots.hash(&mut h);
-        for set in [&rules.tablets, &rules.mobile_os] {
+        for set in [&rules.tablets, &rules.mobile_os, &rules.browsers, &rules.oses] {
             let mut sorted: Vec<_> = set.iter().collect();
             sorted.sort();
             sorted.hash(&mut h);
@@ -120,7 +124,10 @@ impl Generaliser {
     fn parse(&self, raw: &str) -> Info {
         let s = prefix(raw, 1024);
         let ua = self.ua.extract(s);
-        let os_family = self.os.extract(s).map(|o| o.os.into_owned()).unwrap_or_else(|| "Other".into());
+        let mut os_family = self.os.extract(s).map(|o| o.os.into_owned()).unwrap_or_else(|| "Other".into());
+        if !self.rules.oses.contains(&os_family) {
+            os_family = "Other".into();
+        }
         let dev = self.device.extract(s);
         let r = &self.rules;
         let is_bot = dev.as_ref().is_some_and(|d| d.device == "Spider");
@@ -129,9 +136,10 @@ impl Generaliser {
             (r.known_bots.get(&fam).cloned().unwrap_or_else(|| r.bot_family.clone()), None)
         } else {
             match &ua {
-                None => ("Other".to_owned(), None),
-                Some(u) if !r.family.is_match(&u.family) => ("Other".to_owned(), None),
-                Some(u) => (u.family.to_string(), u.major.map(|m| m.to_string())),
+                Some(u) if r.browsers.contains(u.family.as_ref()) => {
+                    (u.family.to_string(), u.major.filter(|m| r.major.is_match(m)).map(|m| m.to_string()))
+                }
+                _ => ("Other".to_owned(), None),
             }
         };
         let class = if is_bot {

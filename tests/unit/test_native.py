@@ -45,8 +45,13 @@ UAS = [
     "",
 ]
 LATIN1 = st.characters(max_codepoint=255)
-HEADER_POOL = ["x-request-id", "x-tenant", "referer", "user-agent", "accept-language", "x-forwarded-for", "dnt"]
+HEADER_POOL = ["x-request-id", "x-tenant", "x-page", "referer", "user-agent", "accept-language", "x-forwarded-for", "dnt"]
+SHAPES = st.one_of(st.sampled_from(["int", "uuid"]), st.lists(st.sampled_from(["date", "name", "é", "1"]), min_size=1, unique=True))
+HEADER_SPECS = st.one_of(
+    st.sampled_from(sorted(HEADER_ACTIONS - {"keep"})), SHAPES.map(lambda s: {"action": "keep", "pattern": s})
+)
 PARAMS = ["page", "q", "sort", "a b", "é", "x+y"]
+UUID = "550E8400-e29b-41d4-a716-446655440000"
 COOKIES = ["session", "sid", "a.b", "s;x", "ü"]
 
 
@@ -59,6 +64,8 @@ SEGMENTS = [
     "users", "4711", "", "jane@example.net", "550e8400-e29b-41d4-a716-446655440000", "10.0.0.1",
     "[2001:db8::1]:443", "2001:db8::1", "v1.2", "06-12-34-56-78", "01.02.85", "aGVsbG8tdG9rZW4tMTIzNDU2",
     "README", "Getting-Started", "QwErTyUiOpAsDfGh", "ABCDEFGhijklmnopq", "abcdefabcdefabcdef", "%2F",
+    "getUserProfile", "parseURLHandler", "release-notes-2024", "invoice-2024123", "mp4-video-file", "xJ3kQ9vLm2Pz",
+    "strengths-rhythm", "Zkqvbnmxtrw-hello", "a:::1:2", "x:fe80::1:y", "ec2-203-0-113-77",
     "%252F", "%25252F", "%40", "jane%40example.net", "%C3%A9t%C3%A9", "%E2%80", "%D9%A1%D9%A2", "x;jsessionid=ABC123DEF456GHI789",
     "a,b=c", "1:2:3", "fe80::1%25eth0", "::ffff:10.0.0.1", "2x", "%7Bid%7D", "caf%C3%A9-12345", "x" * 70,
     "with space", "ümlaut", "١٢٣", "%zz", "123456789012345678901234567890",
@@ -72,7 +79,7 @@ segments = st.one_of(
 paths = st.lists(segments, max_size=6).map(lambda s: "/" + "/".join(s))
 query_parts = st.tuples(
     st.one_of(st.sampled_from(PARAMS), st.sampled_from(["p%61ge", "q+", "%71", "page%"]), latin1(8)),
-    st.one_of(st.none(), latin1(12), st.sampled_from(["1", "1%26email%3Dj%40x", "%C3%A9", "%ZZ", "a+b", "%E2%80"])),
+    st.one_of(st.none(), latin1(12), st.sampled_from(["1", "123456", "1234567", "date", "name", UUID, "1%26email%3Dj%40x", "%C3%A9", "%ZZ", "a+b", "%E2%80"])),
 )
 queries = st.one_of(
     st.binary(max_size=40),
@@ -89,7 +96,8 @@ addresses = st.one_of(
 chains = st.lists(addresses, max_size=4).map(", ".join)
 forwarded = st.lists(addresses, max_size=3).map(lambda hs: ", ".join(f'for="{h}";proto=https' for h in hs))
 referrers = st.one_of(
-    st.sampled_from(["https://Mail.Example.com/inbox?x=1", "http://u:p@host:8080/a", "HTTP://[2001:DB8::1]:99/", "ftp://x", "https://host\n", "//x", "https://h:123456/"]),
+    st.sampled_from(["https://Mail.Example.com/inbox?x=1", "http://u:p@host:8080/a", "HTTP://[2001:DB8::1]:99/", "ftp://x", "https://host\n", "//x", "https://h:123456/",
+                     "http://203.0.113.77:8080/x", "http://3405803853/", "http://0xcb.0.113.77/", "https://203.0.113.77.nip.io/", "https://ec2-203-0-113-77.compute.example/", "https://a.b.c1/"]),
     latin1(30),
 )
 languages = st.one_of(st.sampled_from(["de-DE,de;q=0.9", "*", "", "EN", "jane", "zh-Hant-TW", " fr ;q=1", "\xa0de"]), latin1(12))
@@ -113,6 +121,7 @@ headers = st.fixed_dictionaries(
         b"dnt": st.sampled_from(["1", "0"]),
         b"x-request-id": latin1(20),
         b"x-tenant": st.one_of(latin1(20), st.just("")),
+        b"x-page": st.one_of(st.sampled_from(["12", "1234567", "date", "name", "\xc3\xa9", "550E8400-E29B-41D4-A716-446655440000"]), latin1(8)),
     },
 )
 
@@ -184,11 +193,12 @@ def policies(draw: st.DrawFn) -> Policy:
                 spec.update(ipv4_prefix=draw(st.integers(0, 32)), ipv6_prefix=draw(st.integers(0, 128)))
             elif action == "allowlist":
                 allow = draw(st.lists(st.sampled_from(PARAMS), unique=True, max_size=4))
-                spec.update(allow=allow, values=draw(st.lists(st.sampled_from(allow), unique=True)) if allow else [])
+                kept = draw(st.lists(st.sampled_from(allow), unique=True)) if allow else []
+                spec.update(allow=allow, values={n: draw(SHAPES) for n in kept})
             if name == "session_id":
                 spec["cookie"] = draw(st.sampled_from(COOKIES))
             fields[name] = spec
-        headers = draw(st.dictionaries(st.sampled_from(HEADER_POOL), st.sampled_from(sorted(HEADER_ACTIONS)), max_size=3))
+        headers = draw(st.dictionaries(st.sampled_from(HEADER_POOL), HEADER_SPECS, max_size=3))
         retention[f"r{i}"] = {"days": draw(st.integers(1, 3650)), "purpose": draw(st.sampled_from(["ops", "Sicherheit ✓"])), "legal_basis": "legitimate interest"}
         streams[f"s{i}"] = {
             "retention": f"r{i}",

@@ -19,6 +19,7 @@ from privlog import Policy
 from ..support.native import compare, make_capture
 from ..support.policies import ENV
 from .test_native import (
+    SHAPES,
     addresses,
     chains,
     forwarded,
@@ -33,7 +34,7 @@ from .test_native import (
 MANY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def policy(fields: dict[str, Any], headers: dict[str, str] | None = None, **top: Any) -> Policy:
+def policy(fields: dict[str, Any], headers: dict[str, Any] | None = None, **top: Any) -> Policy:
     data = {
         "service": "svc",
         "retention": {"r": {"days": 30, "purpose": "ops", "legal_basis": "legitimate interest"}},
@@ -83,10 +84,11 @@ class TestText:
             lambda allow: st.tuples(st.just(allow), st.lists(st.sampled_from(allow), unique=True) if allow else st.just([]))
         ),
         st.lists(queries, min_size=1, max_size=6),
+        SHAPES,
     )
-    def test_queries(self, allow_values: tuple[list[str], list[str]], items: list[bytes]) -> None:
+    def test_queries(self, allow_values: tuple[list[str], list[str]], items: list[bytes], shape: Any) -> None:
         allow, values = allow_values
-        p = policy({"query": {"action": "allowlist", "allow": allow, "values": values}})
+        p = policy({"query": {"action": "allowlist", "allow": allow, "values": {n: shape for n in values}}})
         check(p, [{"query": q} for q in items])
 
     @MANY
@@ -114,7 +116,7 @@ class TestKeyedValues:
         st.lists(st.tuples(st.text(max_size=20), latin1(40), latin1(20)), min_size=1, max_size=6),
     )
     def test_ids_cookies_and_headers(self, action: str, algorithm: str, cookie: str, values: list[Any]) -> None:
-        header_action = "keep" if action == "keep" else action
+        header_action: Any = {"action": "keep", "pattern": ["r1", "é"]} if action == "keep" else action
         p = policy(
             {"user_id": action, "session_id": {"action": action, "cookie": cookie}},
             {"x-request-id": header_action, "x-tenant": "hash"},

@@ -25,6 +25,8 @@ class Batch:
     fallback: list[int]
     #: Nanoseconds ``Engine.run`` worked with the GIL released.
     released_ns: int
+    #: Values the extension left out for not fitting their declared shape.
+    rejected: int
     @property
     def records(self) -> int: ...
     def fill(self, index: int, records: Sequence[tuple[str, int, bytes, bytes | None]]) -> None: ...

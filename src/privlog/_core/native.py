@@ -10,7 +10,7 @@ Python pipeline instead, and is counted.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -56,8 +56,20 @@ def _user_agent_rules() -> dict[str, Any]:
         "bot_family": _useragent.BOT_FAMILY,
         "tablets": sorted(_useragent._TABLETS),
         "mobile_os": sorted(_useragent._MOBILE_OS),
-        "family": _useragent._FAMILY.pattern,
+        "browsers": sorted(_useragent.BROWSER_FAMILIES),
+        "oses": sorted(_useragent.OS_FAMILIES),
+        "major": _useragent._MAJOR.pattern,
     }
+
+
+def _shape(spec: Any) -> Any:
+    return spec if isinstance(spec, str) else list(spec)
+
+
+def _options(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    if name == "query":
+        return {"allow": list(options["allow"]), "values": {n: _shape(s) for n, s in options["values"].items()}}
+    return dict(options)
 
 
 def _utf8(value: Any) -> bool:
@@ -73,7 +85,9 @@ def describe(pipeline: Pipeline) -> dict[str, Any] | None:
     streams = []
     generalise_ua = False
     for stream, compiled in zip(pipeline.policy.streams, pipeline.streams, strict=True):
-        fields = [(name, rule.action, dict(rule.options)) for name, rule in stream.fields.items()]
+        if stream.retention.subject is not None:
+            return None  # last-visit subjects (a non-rotating subject key): not compiled yet
+        fields = [(name, rule.action, _options(name, rule.options)) for name, rule in stream.fields.items()]
         generalise_ua |= any(n == "user_agent" and a == "generalise" for n, a, _ in fields)
         streams.append(
             {
@@ -83,7 +97,10 @@ def describe(pipeline: Pipeline) -> dict[str, Any] | None:
                 "uses_key": compiled.uses_key,
                 "retention_days": stream.retention.days,
                 "fields": fields,
-                "headers": list(stream.headers.items()),
+                "headers": [
+                    (name, action, _shape(stream.header_patterns[name]) if action == "keep" else None)
+                    for name, action in stream.headers.items()
+                ],
                 "tags": list(compiled.tags.items()),
             }
         )
@@ -216,6 +233,7 @@ class NativePipeline:
                 failed.add(i)  # the Python pipeline fails on it too: counted, never logged
                 facts.append(None)
         batch = self.engine.run(facts, observed_ns, otlp, jsonl)
+        self.pipeline.rejected.count += batch.rejected  # the fallback captures count their own
         fallback = batch.fallback
         for i in fallback:
             if i in failed:
