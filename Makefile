@@ -26,7 +26,7 @@ demo: $(BIN)/.demo-installed
 NATIVE_WHEELS := native/target/wheels
 export PATH := $(if $(wildcard $(HOME)/.cargo/bin),$(HOME)/.cargo/bin:)$(PATH)
 NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs native/python/privlog_native/*)
-$(NATIVE_WHEELS)/.built: $(NATIVE_SOURCES) $(BIN)/.installed
+$(NATIVE_WHEELS)/.built: $(NATIVE_SOURCES) | $(BIN)/.installed
 	rm -rf $(NATIVE_WHEELS)
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(NATIVE_WHEELS) ./native
 	touch $@
