@@ -9,6 +9,8 @@ whole job (transforms and the JSONL write included, drained inside the timed rou
 
 from __future__ import annotations
 
+import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
+from privlog._core.native import available
 from privlog.sinks.jsonl import JsonlStore
 
 POLICY = Path(__file__).parent.parent / "examples" / "security-90-days.toml"
@@ -46,18 +49,60 @@ class NoOp:
         await self.app(scope, receive, send)
 
 
+class Floor:
+    """The least a logging middleware can do: a 12-field dict per request, appended to a deque.
+
+    The issue's yardstick for privlog's whole job (request path plus worker) in process."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.records: deque[dict[str, Any]] = deque(maxlen=100_000)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.time_ns()
+        status = 0
+
+        async def sent(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, sent)
+        client = scope.get("client") or (None, None)
+        self.records.append(
+            {
+                "method": scope["method"],
+                "scheme": scope["scheme"],
+                "http_version": scope["http_version"],
+                "path": scope["path"],
+                "query": scope["query_string"],
+                "client": client[0],
+                "port": client[1],
+                "headers": scope["headers"],
+                "status": status,
+                "start": start,
+                "duration": time.time_ns() - start,
+                "kind": "http",
+            }
+        )
+
+
 class NoOpBase(BaseHTTPMiddleware):
     async def dispatch(self, request: Request, call_next: Any) -> Any:
         return await call_next(request)
 
 
-def privlog_app(tmp_path: Path) -> tuple[Any, PrivacyLog]:
+def privlog_app(tmp_path: Path, native: bool = False) -> tuple[Any, PrivacyLog]:
     policy = Policy.from_toml(POLICY, environ=ENV)
     big = Policy(
         **{**policy.__dict__, "export": policy.export.__class__(queue_size=1_000_000, flush_interval=3600)}
     )
     store = JsonlStore(tmp_path, {s.name: s.retention.days for s in big.streams})
-    pl = PrivacyLog(big, sinks=[store])
+    pl = PrivacyLog(big, sinks=[store], native=native)
     return PrivacyLogMiddleware(bare(), privlog=pl), pl
 
 
@@ -66,6 +111,10 @@ pytestmark = pytest.mark.benchmark(group="asgi")
 
 def test_bare_app(per_request: Callable[..., None]) -> None:
     per_request(bare())
+
+
+def test_floor_dict_and_deque_middleware(per_request: Callable[..., None]) -> None:
+    per_request(Floor(bare()))
 
 
 def test_noop_pure_asgi_middleware(per_request: Callable[..., None]) -> None:
@@ -81,6 +130,15 @@ def test_privlog_request_path(per_request: Callable[..., None], tmp_path: Path) 
 
 def test_privlog_request_path_and_worker(per_request: Callable[..., None], tmp_path: Path) -> None:
     app, pl = privlog_app(tmp_path)
+    per_request(app, after=pl.flush)
+    assert pl.stats().exported > 0
+    pl.close()
+
+
+@pytest.mark.skipif(not available(), reason="privlog-native is not installed")
+def test_privlog_request_path_and_native_worker(per_request: Callable[..., None], tmp_path: Path) -> None:
+    app, pl = privlog_app(tmp_path, native=True)
+    assert pl.dispatcher.native is not None
     per_request(app, after=pl.flush)
     assert pl.stats().exported > 0
     pl.close()

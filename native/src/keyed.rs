@@ -152,7 +152,7 @@ impl EpochKeys {
             }
             Keyed::Seal(key, domain) => {
                 if value.is_empty() {
-                    return None; // cryptography's AESSIV refuses empty data: Python fails the capture
+                    return None; // cryptography's versions differ on empty data: Python decides
                 }
                 let mut cipher = <Aes256Siv as aes_siv::KeyInit>::new_from_slice(key).ok()?;
                 let sealed = cipher.encrypt([domain.as_slice()], value).ok()?;

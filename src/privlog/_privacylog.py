@@ -36,6 +36,7 @@ class PrivacyLog:
         sinks: list[Sink] | None = None,
         directory: str | Path | None = None,
         meter_provider: MeterProvider | None = None,
+        native: bool | None = None,
     ) -> None:
         self.policy = policy
         self.pipeline = Pipeline(policy)
@@ -48,7 +49,7 @@ class PrivacyLog:
         )
         export = policy.export
         self.dispatcher = Dispatcher(
-            self.pipeline, chosen, export.queue_size, export.batch_size, export.flush_interval
+            self.pipeline, chosen, export.queue_size, export.batch_size, export.flush_interval, native=native
         )
         self.kinds = self.pipeline.kinds
         self._said_no_auth_stream = False

@@ -14,12 +14,13 @@ import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from . import shutdown
 from .capture import Capture
+from .native import native_for
 from .pipeline import Pipeline
 from .record import Output
 
@@ -114,9 +115,13 @@ class Dispatcher:
         flush_interval: float = 0.5,
         *,
         start_worker: bool = True,
+        native: bool | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sinks = tuple(sinks)
+        #: The compiled batch path, when installed and able to serve this policy and these sinks
+        #: (``native=False`` or ``PRIVLOG_NATIVE=0`` turns it off); else the Python pipeline.
+        self.native = native_for(pipeline, self.sinks) if native is not False else None
         self._sink_delivered: dict[int, int] = {}  # by id(sink), for sinks that do not count
         self._sink_lost: dict[int, int] = {}
         chores: list[Housekeeping] = []
@@ -207,40 +212,54 @@ class Dispatcher:
 
     def _process_batch(self) -> None:
         queue = self._queue
+        captures: list[Capture] = []
+        while queue and len(captures) < self._batch:
+            captures.append(queue.popleft())
+        if self.native is not None:
+            try:
+                result = self.native.run(captures, time.time_ns())
+            except Exception as exc:  # never break the host: the Python pipeline takes over
+                log.warning("privlog: the compiled batch path failed (%s); using Python", type(exc).__name__)
+                self.native = None
+            else:
+                batch = result.batch
+                for _ in range(result.failed):
+                    log.warning("privlog: a record could not be transformed and was dropped", exc_info=False)
+                self._count(len(captures), result.failed, batch.records, lambda sink: sink.write_encoded(batch))
+                return
         process = self.pipeline.process
         outputs: list[Output] = []
         failed = 0
-        n = 0
-        batch = self._batch
-        while queue and n < batch:
-            capture = queue.popleft()
-            n += 1
+        for capture in captures:
             try:
                 outputs += process(capture)
             except Exception:
                 failed += 1
                 # The capture holds personal data: log the error type only, never the value.
                 log.warning("privlog: a record could not be transformed and was dropped", exc_info=False)
+        self._count(len(captures), failed, len(outputs), lambda sink: sink.write(outputs))
+
+    def _count(self, n: int, failed: int, records: int, write: Callable[[Any], None]) -> None:
+        """Hand ``records`` records to the sinks (``write`` gives them to one) and count."""
         exported = 0
-        if outputs:
-            lost = self._write(outputs)
-            exported = len(outputs) - lost
+        if records:
+            lost = self._write(records, write)
+            exported = records - lost
             failed += lost
         with self._count_lock:
             self._processed += n
             self._exported += exported
             self._failed += failed
 
-    def _write(self, outputs: list[Output]) -> int:
-        """Hand a batch to every sink; the most records any one sink lost of it."""
-        n = len(outputs)
+    def _write(self, n: int, write: Callable[[Any], None]) -> int:
+        """Hand a batch of ``n`` records to every sink; the most records any one sink lost of it."""
         worst = 0
         for sink in self.sinks:
             counts = sink.counts if isinstance(sink, Counted) else None
             before = counts()[1] if counts is not None else 0
             key = id(sink)
             try:
-                sink.write(outputs)
+                write(sink)
             except Exception as exc:
                 log.warning(
                     "privlog: sink %s failed (%s); %d records lost there", type(sink).__name__, type(exc).__name__, n

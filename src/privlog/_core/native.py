@@ -10,6 +10,7 @@ Python pipeline instead, and is counted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -138,7 +139,9 @@ def _record_chunk(request: bytes, resource_size: int, scope_size: int) -> bytes:
 class NativePipeline:
     """A :class:`Pipeline` whose batches go through the extension; Python fills in the rest."""
 
-    def __init__(self, pipeline: Pipeline, encoder: LogEncoder | None = None) -> None:
+    def __init__(
+        self, pipeline: Pipeline, encoder: LogEncoder | None = None, otlp: bool = True, jsonl: bool = True
+    ) -> None:
         if _ext is None:
             raise RuntimeError("privlog-native is not installed")
         description = describe(pipeline)
@@ -153,6 +156,8 @@ class NativePipeline:
         self._epochs: dict[int, tuple[Any, int]] = {}  # id(ring) -> (ring, handle)
         self._next_handle = 0
         self._wanted = pipeline.wanted_headers
+        self._otlp, self._jsonl = otlp, jsonl
+        self._generation = getattr(pipeline.keys, "generation", 0)
 
     def _handle(self, ring: Any) -> int:
         """The extension's handle of a key ring; its key crosses over once."""
@@ -219,11 +224,19 @@ class NativePipeline:
             out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, line))
         return out
 
+    def _keys_changed(self) -> None:
+        """Wipe the extension's copies of the keys once the key store shreds or rotates."""
+        generation = getattr(self.pipeline.keys, "generation", 0)
+        if generation != self._generation:
+            self._generation = generation
+            self.forget_keys()
+
     def run(
-        self, captures: Sequence[Capture], observed_ns: int, otlp: bool = True, jsonl: bool = True
+        self, captures: Sequence[Capture], observed_ns: int, otlp: bool | None = None, jsonl: bool | None = None
     ) -> NativeBatch:
         """Transform and encode a batch (for the OTLP sink, the JSONL store or both); the
         extension works with the GIL released."""
+        self._keys_changed()
         facts: list[Any] = []
         failed: set[int] = set()
         for i, capture in enumerate(captures):
@@ -232,7 +245,8 @@ class NativePipeline:
             except Exception:
                 failed.add(i)  # the Python pipeline fails on it too: counted, never logged
                 facts.append(None)
-        batch = self.engine.run(facts, observed_ns, otlp, jsonl)
+        otlp = self._otlp if otlp is None else otlp
+        batch = self.engine.run(facts, observed_ns, otlp, self._jsonl if jsonl is None else jsonl)
         self.pipeline.rejected.count += batch.rejected  # the fallback captures count their own
         fallback = batch.fallback
         for i in fallback:
@@ -242,5 +256,24 @@ class NativePipeline:
                 batch.fill(i, self._python_records(captures[i], observed_ns))
             except Exception:
                 failed.add(i)
+        self._keys_changed()  # a shred during this batch (the store housekeeps on a new day)
         return NativeBatch(batch, len(fallback) - len(failed), len(failed))
 
+
+
+def native_for(pipeline: Pipeline, sinks: Sequence[object]) -> NativePipeline | None:
+    """The compiled path for a dispatcher, if it can serve it: the extension is installed and
+    not turned off (``PRIVLOG_NATIVE=0``), the policy is supported, and every sink takes
+    pre-encoded batches (the JSONL store, at most one fast OTLP sink); else None."""
+    if _ext is None or os.environ.get("PRIVLOG_NATIVE", "").strip() == "0" or not sinks:
+        return None
+    encodings = [getattr(sink, "encoding", None) for sink in sinks]
+    if None in encodings or encodings.count("otlp") > 1 or not all(hasattr(s, "write_encoded") for s in sinks):
+        return None
+    encoder = next((getattr(s, "encoder", None) for s in sinks if getattr(s, "encoding", None) == "otlp"), None)
+    if encoder is not None and not isinstance(encoder, LogEncoder):
+        return None
+    try:
+        return NativePipeline(pipeline, encoder, otlp="otlp" in encodings, jsonl="jsonl" in encodings)
+    except (ValueError, TypeError):  # a policy the extension does not take
+        return None

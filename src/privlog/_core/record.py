@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 Attributes = dict[str, Any]
 """One exported record's attributes, flat, with OpenTelemetry semantic-convention names."""
@@ -84,3 +84,17 @@ def otel_attributes(attributes: Attributes) -> Attributes:
     if not any(key.startswith(HEADER_PREFIX) for key in attributes):
         return attributes
     return {key: as_exported(key, value) for key, value in attributes.items()}
+
+class EncodedBatch(Protocol):
+    """A batch the compiled path (privlog-native) made: its records already encoded, byte for
+    byte as the sinks would encode the Python pipeline's outputs."""
+
+    @property
+    def records(self) -> int:
+        """How many records the batch holds."""
+
+    def otlp(self) -> bytes:
+        """The ExportLogsServiceRequest of every record, for the OTLP sink whose encoder made it."""
+
+    def jsonl(self) -> list[tuple[str, int, bytes]]:
+        """(stream, day since 1970, lines) chunks, as the JSONL store files them."""

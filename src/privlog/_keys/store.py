@@ -60,6 +60,11 @@ _T = TypeVar("_T")
 log = logging.getLogger("privlog")
 
 
+def _epochs_of(chains: list[Chain]) -> list[tuple[str, int, int]]:
+    """Which keys the chains can derive: a change means copies of keys must be dropped."""
+    return [(c.id, c.from_epoch, c.origin) for c in chains]
+
+
 def _last_epoch(chains: list[Chain], index: int, now: int) -> int:
     # A chain replaced by `rotate` still made the records of the epoch it was replaced in.
     return chains[index + 1].from_epoch if index + 1 < len(chains) else now
@@ -102,6 +107,9 @@ class KeyStore:
         self._version: tuple[int, int, int, int] | None = None  # the store file as last read
         self._lock = threading.RLock()
         self._subject: KeyRing | None = None
+        #: Changes whenever the chains change (a shred, a rotation): holders of copies of its
+        #: keys (the compiled batch path) drop and wipe them then.
+        self.generation = 0
 
     def __repr__(self) -> str:
         return f"KeyStore(path={str(self.path)!r}, rotation={self.rotation!r}, retention_days={self.retention_days})"
@@ -243,6 +251,8 @@ class KeyStore:
                         raise denied
                     if denied is None:
                         overwrite(fd, data)
+                if _epochs_of(chains) != _epochs_of(self._chains):
+                    self.generation += 1  # a key was shredded or a chain added
                 self._chains = chains
                 self._rings.clear()
                 self._version = file_version(os.fstat(fd))
@@ -419,6 +429,7 @@ class KeyStore:
             except (OSError, ConfigurationError):
                 self._chains, _ = self._shred_chains([replace(c) for c in self._chains], today)
                 self._rings.clear()
+                self.generation += 1
                 raise
 
     def rotate(self, today: date | None = None) -> str:

@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
@@ -21,7 +21,7 @@ from typing import IO, Any
 import orjson
 
 from .. import _filelock
-from .._core.record import Output, iso_utc
+from .._core.record import EncodedBatch, Output, iso_utc
 from .._core.steps import SUBJECT_ATTRIBUTE
 from .holdlog import HoldLog, held_records
 from .lastvisit import HeldRecords, LastSeenIndex, rewrite, sweep_last_visit
@@ -68,6 +68,8 @@ class JsonlStore:
     """
 
     name = "jsonl"
+    encoding = "jsonl"
+    """Takes the compiled path's pre-encoded lines (:meth:`write_encoded`)."""
 
     def __init__(
         self,
@@ -136,21 +138,29 @@ class JsonlStore:
                 lines[key] = [line]
             else:
                 chunk.append(line)
+        self._file_chunks((s, d, b"\n".join(c) + b"\n", len(c)) for (s, d), c in lines.items())
+
+    def write_encoded(self, batch: EncodedBatch) -> None:
+        """Append a batch the compiled path encoded (its lines, grouped as :meth:`write` groups)."""
+        self._file_chunks((s, d, data, data.count(b"\n")) for s, d, data in batch.jsonl())
+
+    def _file_chunks(self, chunks: Iterable[tuple[str, int, bytes, int]]) -> None:
+        """Append each (stream, day since 1970, lines, line count), counting what is lost."""
         today = _today()
         if self._swept_on != today:
             try:
                 self.sweep(today)
             except OSError as exc:
                 self._failed(exc)
-        for (stream, day_number), chunk in lines.items():
+        for stream, day_number, data, n in chunks:
             day = _EPOCH_DAY + timedelta(days=day_number)
             try:
-                self._append(stream, day, b"\n".join(chunk) + b"\n")
+                self._append(stream, day, data)
             except OSError as exc:
-                self._lost += len(chunk)
+                self._lost += n
                 self._failed(exc)
             else:
-                self._written += len(chunk)
+                self._written += n
                 if self._failing is not None:
                     log.warning("privlog: the JSONL store %s is written again", self.directory)
                     self._failing = None
