@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 try:
     import privlog_native as _ext
 except ImportError:  # the optional extra is not installed: the Python pipeline does it all
-    _ext = None  # type: ignore[assignment]
+    _ext = None  # type: ignore[assignment, unused-ignore]
 
 NS_PER_DAY = 86_400 * 1_000_000_000
 _MAX_EPOCHS = 16  # key epochs held by the extension at once (records come in epoch order)
