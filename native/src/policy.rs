@@ -183,17 +183,15 @@ impl Stream {
                 }
                 "response_bytes" => Step::ResponseBytes(layout.slot("http.response.body.size")),
                 "client_port" => Step::ClientPort(layout.slot("client.port")),
-                "client_ip" => {
-                    let s = layout.slot("client.address");
-                    match act.as_str() {
-                        "keep" => Step::ClientKeep(s),
-                        "truncate" => Step::ClientTruncate(
-                            s,
-                            Truncate::new(req(&options, "ipv4_prefix")?, req(&options, "ipv6_prefix")?),
-                        ),
-                        _ => Step::ClientKeyed(s, keyed(uses, "client_ip")?),
-                    }
-                }
+                "client_ip" => match act.as_str() {
+                    "keep" => Step::ClientKeep(layout.slot("client.address")),
+                    "truncate" => Step::ClientTruncate(
+                        layout.slot("client.address"),
+                        Truncate::new(req(&options, "ipv4_prefix")?, req(&options, "ipv6_prefix")?),
+                    ),
+                    // Not client.address: geo-IP enrichment would look a hash up as an address.
+                    _ => Step::ClientKeyed(layout.slot("privlog.client.address"), keyed(uses, "client_ip")?),
+                },
                 "user_id" => {
                     let s = layout.slot("user.id");
                     if act == "keep" { Step::UserIdKeep(s) } else { Step::UserIdKeyed(s, keyed(uses, "user_id")?) }
