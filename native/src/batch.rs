@@ -254,15 +254,17 @@ impl Compiled {
             if want_otlp {
                 let Some(Value::Str(name)) = &v[0] else { return Err(Unsupported) };
                 let mut payload = Vec::with_capacity(512);
-                otlp::record_head((f.start_ns as u128 & u64::MAX as u128) as u64, observed_ns, name, &mut payload);
+                let (severity, body) = crate::summary::summary(name, &v, &stream.summary)?;
+                let ts = (f.start_ns as u128 & u64::MAX as u128) as u64;
+                otlp::record_head(ts, observed_ns, name, severity, &body, &mut payload);
                 for (slot, value) in stream.slots.iter().zip(&v) {
                     if let Some(value) = value {
-                        otlp::attribute(&slot.otlp_key, value, &mut payload);
+                        otlp::attribute(&slot.otlp_key, value, slot.header, &mut payload);
                     }
                 }
                 payload.extend_from_slice(&stream.tags_otlp);
                 if let Some(k) = &key_id {
-                    otlp::attribute(&stream.key_id_head, k, &mut payload);
+                    otlp::attribute(&stream.key_id_head, k, false, &mut payload);
                 }
                 rec.otlp = otlp::record_chunk(&payload);
             }

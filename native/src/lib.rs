@@ -13,6 +13,7 @@ mod otlp;
 mod policy;
 mod pyish;
 mod shapes;
+mod summary;
 mod text;
 mod useragent;
 mod value;

@@ -4,7 +4,6 @@
 
 use crate::value::Value;
 
-const SEVERITY: &[u8] = b"\x10\x09\x1a\x04INFO";
 const TIME: u8 = 0x09;
 const OBSERVED: u8 = 0x59;
 const BODY: u8 = 0x2a;
@@ -41,10 +40,30 @@ pub fn key_head(key: &str) -> Vec<u8> {
     out
 }
 
-/// One LogRecord.attributes field (nothing for a value the encoder leaves out).
-pub fn attribute(key_head: &[u8], value: &Value, out: &mut Vec<u8>) {
+/// One LogRecord.attributes field (nothing for a value the encoder leaves out); a request
+/// header's text is sent as a list of one string, as the semantic conventions have it.
+pub fn attribute(key_head: &[u8], value: &Value, header: bool, out: &mut Vec<u8>) {
     let mut any = [0u8; 11];
     let any: &[u8] = match value {
+        Value::Str(s) if header => {
+            let n = s.len();
+            let inner = 1 + varint_len(n as u64) + n;
+            let array = 1 + varint_len(inner as u64) + inner;
+            let any_len = 1 + varint_len(array as u64) + array;
+            out.push(ATTR);
+            varint((key_head.len() + 1 + varint_len(any_len as u64) + any_len) as u64, out);
+            out.extend_from_slice(key_head);
+            out.push(0x12);
+            varint(any_len as u64, out);
+            out.push(0x2a);
+            varint(array as u64, out);
+            out.push(0x0a);
+            varint(inner as u64, out);
+            out.push(0x0a);
+            varint(n as u64, out);
+            out.extend_from_slice(s.as_bytes());
+            return;
+        }
         Value::Str(s) => {
             let n = s.len();
             let any_len = n + 1 + varint_len(n as u64);
@@ -59,7 +78,7 @@ pub fn attribute(key_head: &[u8], value: &Value, out: &mut Vec<u8>) {
             return;
         }
         Value::Int(v) if *v < i64::MIN as i128 || *v > i64::MAX as i128 => {
-            return attribute(key_head, &Value::Str(v.to_string()), out); // as Python: no silent truncation
+            return attribute(key_head, &Value::Str(v.to_string()), false, out); // as Python: no silent truncation
         }
         Value::Int(v) => {
             let mut buf = Vec::with_capacity(11);
@@ -88,17 +107,32 @@ pub fn attribute(key_head: &[u8], value: &Value, out: &mut Vec<u8>) {
     out.extend_from_slice(any);
 }
 
-/// The record's fixed head: times, severity, and the body and event name of `event`.
-pub fn record_head(timestamp_ns: u64, observed_ns: u64, event: &str, out: &mut Vec<u8>) {
+/// The record's head: times, severity, body line and event name (an HTTP request's event name
+/// comes before its body, as the Python encoder caches them).
+pub fn record_head(
+    timestamp_ns: u64,
+    observed_ns: u64,
+    event: &str,
+    severity: (u8, &str),
+    body: &str,
+    out: &mut Vec<u8>,
+) {
     out.push(TIME);
     out.extend_from_slice(&timestamp_ns.to_le_bytes());
     out.push(OBSERVED);
     out.extend_from_slice(&observed_ns.to_le_bytes());
-    out.extend_from_slice(SEVERITY);
-    let mut inner = Vec::with_capacity(event.len() + 2);
-    field(0x0a, event.as_bytes(), &mut inner);
-    field(BODY, &inner, out);
-    field(EVENT_NAME, event.as_bytes(), out);
+    out.push(0x10); // severity_number
+    varint(severity.0 as u64, out);
+    field(0x1a, severity.1.as_bytes(), out); // severity_text
+    let mut inner = Vec::with_capacity(body.len() + 3);
+    field(0x0a, body.as_bytes(), &mut inner);
+    if event == "http.request" {
+        field(EVENT_NAME, event.as_bytes(), out);
+        field(BODY, &inner, out);
+    } else {
+        field(BODY, &inner, out);
+        field(EVENT_NAME, event.as_bytes(), out);
+    }
 }
 
 /// ScopeLogs.log_records field of an encoded record.

@@ -49,6 +49,8 @@ pub enum Step {
 pub struct Slot {
     pub otlp_key: Vec<u8>,
     pub json_key: Vec<u8>,
+    /// A request header: its text goes over OTLP as a list of one string.
+    pub header: bool,
 }
 
 pub struct Stream {
@@ -66,6 +68,7 @@ pub struct Stream {
     pub tags_otlp: Vec<u8>,
     pub tags_json: Vec<u8>,
     pub key_id_head: Vec<u8>,
+    pub summary: crate::summary::Slots,
 }
 
 pub const WS_COUNTERS: [&str; 5] = ["messages_in", "messages_out", "bytes_in", "bytes_out", "close_code"];
@@ -110,7 +113,7 @@ impl Layout {
         let mut json_key = Vec::new();
         crate::jsonl::string(key, &mut json_key);
         json_key.push(b':');
-        self.slots.push(Slot { otlp_key: otlp::key_head(key), json_key });
+        self.slots.push(Slot { otlp_key: otlp::key_head(key), json_key, header: key.starts_with("http.request.header.") });
         self.by_key.insert(key.to_owned(), self.slots.len() - 1);
         self.slots.len() - 1
     }
@@ -274,12 +277,24 @@ impl Stream {
         let tags: Vec<(String, Bound<'_, PyAny>)> = req(d, "tags")?;
         for (key, value) in tags {
             let value = scalar(&value)?;
-            otlp::attribute(&otlp::key_head(&key), &value, &mut tags_otlp);
+            otlp::attribute(&otlp::key_head(&key), &value, false, &mut tags_otlp);
             tags_json.push(b',');
             crate::jsonl::string(&key, &mut tags_json);
             tags_json.push(b':');
             crate::jsonl::value(&value, &mut tags_json);
         }
+        let find = |key: &str| layout.by_key.get(key).copied();
+        let summary = crate::summary::Slots {
+            method: find("http.request.method"),
+            route: find("http.route"),
+            path: find("url.path"),
+            status: find("http.response.status_code"),
+            incomplete: find("privlog.incomplete"),
+            duration: find("http.server.request.duration"),
+            close_code: find("privlog.websocket.close_code"),
+            messages_in: find("privlog.websocket.messages_in"),
+            messages_out: find("privlog.websocket.messages_out"),
+        };
         let days: i128 = req(d, "retention_days")?;
         Ok(Stream {
             name: req(d, "name")?,
@@ -295,6 +310,7 @@ impl Stream {
             tags_otlp,
             tags_json,
             key_id_head: otlp::key_head("privlog.key_id"),
+            summary,
         })
     }
 }

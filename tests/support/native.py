@@ -109,9 +109,7 @@ def compare(policy: Policy, captures: Sequence[Capture]) -> tuple[int, int]:
     assert native.failed == reference.failed
     assert native.batch.records == len(reference.outputs)
     assert native.batch.streams() == [o.stream for o in reference.outputs]
-    # The OTLP request is not compared: Python's encoder gained severities, a summary body and
-    # header lists that the extension's encoder does not write yet, so the worker uses the
-    # extension only for the JSONL store (see native_for).
+    assert native.batch.otlp() == reference.otlp
     if reference.jsonl is None:
         try:
             native.batch.jsonl()

@@ -1,8 +1,8 @@
 """The compiled batch path (privlog-native) against the Python pipeline: the same bytes.
 
-For arbitrary valid policies and arbitrary captures, the extension's records (their number,
-streams and failures) and its JSONL chunks must equal the files ``JsonlStore.write`` leaves,
-byte for byte. (Its OTLP request is not compared while its encoder is behind Python's.) The Python path is the reference: when these fail,
+For arbitrary valid policies and arbitrary captures, the extension's OTLP request must equal
+``LogEncoder.encode`` of the pipeline's outputs, and its JSONL chunks must equal the files
+``JsonlStore.write`` leaves, byte for byte. The Python path is the reference: when these fail,
 the Rust side is wrong. Skipped when the extension is not installed (``make test-python``).
 """
 

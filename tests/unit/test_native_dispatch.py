@@ -103,7 +103,6 @@ class TestTheWorker:
         assert logs[True].stats() == logs[False].stats()
         assert logs[True].stats().rejected > 0  # request ids that are not UUIDs: left out, counted
 
-    @pytest.mark.skip(reason="the extension's OTLP encoder is behind Python's; native_for keeps OTLP on Python")
     def test_the_otlp_sink_gets_the_same_requests(self) -> None:
         policy = reversible_full()
         bodies = {}

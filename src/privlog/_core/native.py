@@ -268,8 +268,6 @@ def native_for(pipeline: Pipeline, sinks: Sequence[object]) -> NativePipeline | 
     if _ext is None or os.environ.get("PRIVLOG_NATIVE", "").strip() == "0" or not sinks:
         return None
     encodings = [getattr(sink, "encoding", None) for sink in sinks]
-    if "otlp" in encodings:
-        return None  # the extension's OTLP encoder is behind Python's (severity, body, header lists)
     if None in encodings or encodings.count("otlp") > 1 or not all(hasattr(s, "write_encoded") for s in sinks):
         return None
     encoder = next((getattr(s, "encoder", None) for s in sinks if getattr(s, "encoding", None) == "otlp"), None)
