@@ -248,7 +248,7 @@ class LogEncoder:
     def _http_head(self, key: tuple[Any, ...], name: str) -> tuple[bytes, bytes, bytes]:
         """For an HTTP record's (method, target, status, incomplete): its severity and event-name
         fields, the start of its body line, and its whole body field when it has no duration."""
-        method, path, status, incomplete = key
+        method, path, status, _, incomplete = key
         head = _utf8(http_head(method, path, status))
         fixed = _severity(http_severity(status, incomplete is True)) + _field(_EVENT_NAME, _utf8(name))
         bare = _text_body(_utf8(http_line(head.decode(), "", name)))
@@ -276,10 +276,12 @@ class LogEncoder:
             add = fields.append
             if name == "http.request":  # severity, body and event name: see _summary
                 route = attrs.get("http.route")
-                outcome = (
+                status = attrs.get("http.response.status_code")
+                outcome = (  # the status's type too: False == 0 and True == 1, but not in the line
                     attrs.get("http.request.method"),
                     attrs.get("url.path") if route is None else route,
-                    attrs.get("http.response.status_code"),
+                    status,
+                    type(status),
                     attrs.get("privlog.incomplete"),
                 )
                 try:
