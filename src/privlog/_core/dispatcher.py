@@ -122,6 +122,8 @@ class Dispatcher:
         #: The compiled batch path, when installed and able to serve this policy and these sinks
         #: (``native=False`` or ``PRIVLOG_NATIVE=0`` turns it off); else the Python pipeline.
         self.native = native_for(pipeline, self.sinks) if native is not False else None
+        self._native_sinks = self.sinks
+        self._use_native = True
         self._sink_delivered: dict[int, int] = {}  # by id(sink), for sinks that do not count
         self._sink_lost: dict[int, int] = {}
         chores: list[Housekeeping] = []
@@ -215,7 +217,11 @@ class Dispatcher:
         captures: list[Capture] = []
         while queue and len(captures) < self._batch:
             captures.append(queue.popleft())
-        if self.native is not None:
+        if self.native is not None and self.sinks is not self._native_sinks:
+            # The sinks changed (privlog.testing.capture_records adds one): can all still take bytes?
+            self._native_sinks = self.sinks
+            self._use_native = all(hasattr(sink, "write_encoded") for sink in self.sinks)
+        if self.native is not None and self._use_native:
             try:
                 result = self.native.run(captures, time.time_ns())
             except Exception as exc:  # never break the host: the Python pipeline takes over
