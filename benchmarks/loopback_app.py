@@ -1,10 +1,14 @@
 """The apps ``test_loopback.py`` and ``test_wrk_loopback.py`` serve with uvicorn: bare, and
 logged by privlog.
 
-``access``: seed 002's policy (one stream, truncated addresses); ``security``: seed 000's (two
-streams, keyed hashes, pseudonyms); ``status``: one stream recording only the status, so what
-it costs is privlog's own fixed cost per request. All write the JSONL store in
-``PRIVLOG_BENCH_DIR``, so the worker's whole job runs in the server process. ``noop`` (a
+``access``: the seven-day access-log policy (one stream, truncated addresses); ``security``: the
+90-day security policy (two streams, keyed hashes, pseudonyms); ``status``: one stream recording
+only the status, so what it costs is privlog's own fixed cost per request. All write the JSONL
+store in ``PRIVLOG_BENCH_DIR``, so the worker's whole job runs in the server process. Each
+policy comes three ways: ``access`` uses whichever worker path is installed, ``access_python``
+forces the pure-Python pipeline (``PrivacyLog(native=False)``) and ``access_extension`` requires
+the compiled one (privlog-native), failing at start-up when it cannot serve, so a benchmark
+never reports the Python path under the extension's name. ``noop`` (a
 pure-ASGI middleware doing nothing) and ``request_path`` (privlog's request path, its capture
 dropped instead of queued) split that cost for bisecting.
 
@@ -84,11 +88,17 @@ def noop() -> NoOp:
     return NoOp(bare())
 
 
-def _logged(policy: str | Policy) -> PrivacyLogMiddleware:
+def _logged(policy: str | Policy, native: bool | None = None) -> PrivacyLogMiddleware:
+    """``native``: None uses the extension if it can serve, False never, True requires it."""
     privlog = PrivacyLog(
         Policy.from_toml(EXAMPLES / policy, environ=ENV) if isinstance(policy, str) else policy,
         directory=os.environ["PRIVLOG_BENCH_DIR"],  # set by the benchmark: a temporary directory
+        native=native,
     )
+    if native and privlog.dispatcher.native is None:
+        raise RuntimeError("privlog-native is not installed or cannot serve this policy (make native)")
+    if native is False and privlog.dispatcher.native is not None:
+        raise RuntimeError("the Python pipeline was asked for, but the worker uses the extension")
     return PrivacyLogMiddleware(bare(), privlog=privlog)
 
 
@@ -109,6 +119,22 @@ def access() -> PrivacyLogMiddleware:
 
 def security() -> PrivacyLogMiddleware:
     return _logged("security-90-days.toml")
+
+
+def access_python() -> PrivacyLogMiddleware:
+    return _logged("access-7-days.toml", native=False)
+
+
+def access_extension() -> PrivacyLogMiddleware:
+    return _logged("access-7-days.toml", native=True)
+
+
+def security_python() -> PrivacyLogMiddleware:
+    return _logged("security-90-days.toml", native=False)
+
+
+def security_extension() -> PrivacyLogMiddleware:
+    return _logged("security-90-days.toml", native=True)
 
 
 def otel() -> OpenTelemetryMiddleware:

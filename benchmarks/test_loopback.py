@@ -3,9 +3,11 @@
 The server runs in its own process (one uvicorn worker) and privlog's worker thread in it, so
 the transforms and the JSONL writes compete with request handling for the GIL, as in
 production at full load. Every request differs (address, session, query, path), so no cache
-flatters privlog. OpenTelemetry's ASGI instrumentation (tracing, no exporter) is the peer. The client
-keeps 8 connections alive and sends requests on each in turn; it shares the machine's cores
-with the server, so read the ratio, not the absolute rate.
+flatters privlog. Each policy runs on the pure-Python worker and on the compiled one
+(privlog-native; skipped when it is not installed). OpenTelemetry's ASGI instrumentation
+(tracing, no exporter) is the peer. The client keeps 8 connections alive and sends requests
+on each in turn; it shares the machine's cores with the server, so read the ratio, not the
+absolute rate. ``test_wrk_loopback.py`` measures the same with wrk, interleaved.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any
 import pytest
 
 from conftest import distinct
+from privlog._core.native import available
+from test_wrk_loopback import VARIANTS
 
 CONNECTIONS = 8
 REQUESTS_PER_ROUND = 2000
@@ -99,8 +103,10 @@ def _serve(app: str, port: int, directory: Path) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
 
 
-@pytest.fixture(params=["bare", "access", "security", "otel"])
+@pytest.fixture(params=VARIANTS)
 def served(request: Any, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    if request.param.endswith("_extension") and not available():
+        pytest.skip("privlog-native is not installed (make native)")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])

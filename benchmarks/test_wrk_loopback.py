@@ -5,12 +5,16 @@
 
 Each variant (an app of ``loopback_app.py``) is served by its own uvicorn (one worker, no
 access log) and driven by ``wrk -t1 -c8`` on 127.0.0.1 with distinct requests (Lua, as
-``conftest.distinct``). The variants are interleaved (A B C A B C ...) for ``ROUNDS`` rounds, so
+``conftest.distinct``). The default variants are the goal's rows: the bare app, each policy on
+the pure-Python worker (``*_python``) and on the compiled one (``*_extension``, which fails
+rather than fall back when privlog-native cannot serve), and OpenTelemetry's ASGI
+instrumentation; ``BISECT`` names the ones that split privlog's fixed cost. The variants are interleaved (A B C A B C ...) for ``ROUNDS`` rounds, so
 a machine that other work slows down slows them alike; the table gives each one's median
 requests/s and the median of its ratios to the bare app of the same round. Two columns do not
 depend on the machine's load: the server's CPU time per request (all its threads, from
 /proc) and its garbage collections per 1000 requests. ``PRIVLOG_WRK_SECONDS`` and
-``PRIVLOG_WRK_ROUNDS`` set the length (defaults 5 and 3). Skipped when wrk is not installed.
+``PRIVLOG_WRK_ROUNDS`` set the length (defaults 5 and 3). Skipped when wrk is not installed
+(``make bench`` installs it: ``.ci/install-wrk``).
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +39,11 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).parent.parent
-VARIANTS = ("bare", "noop", "request_path", "status", "access", "security")
+# The goal's rows: each policy on the Python pipeline and on the extension, and the peer.
+VARIANTS = ("bare", "access_python", "access_extension", "security_python", "security_extension", "otel")
+# For bisecting privlog's fixed cost: python benchmarks/test_wrk_loopback.py bare noop request_path status
+BISECT = ("bare", "noop", "request_path", "status")
+CONNECTIONS = 8
 SECONDS = int(os.environ.get("PRIVLOG_WRK_SECONDS", "5"))
 ROUNDS = int(os.environ.get("PRIVLOG_WRK_ROUNDS", "3"))
 WARM_UP = 2  # seconds of load before measuring: routes, caches, the worker thread started
@@ -92,9 +102,9 @@ def _collections(pid: int, directory: Path) -> int | None:
     return int(sum(json.loads(stats.read_text())["collections"]))
 
 
-def _wrk(port: int, seconds: int, script: Path) -> tuple[float, int, str]:
+def _wrk(port: int, seconds: int, script: Path, connections: int = CONNECTIONS) -> tuple[float, int, str]:
     out = subprocess.run(
-        ["wrk", "-t1", "-c8", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(script), f"http://127.0.0.1:{port}/"],
         capture_output=True,
         text=True,
         check=True,
@@ -107,8 +117,19 @@ def _wrk(port: int, seconds: int, script: Path) -> tuple[float, int, str]:
     return float(rps.group(1)), int(count.group(1)), errors.group(1) if errors else ""
 
 
-def measure(variant: str, seconds: int, script: Path) -> Run:
-    """Serve ``variant``, warm it up, and measure ``seconds`` of full load."""
+@dataclass
+class Server:
+    """One uvicorn serving a variant, and the directory its JSONL store writes to."""
+
+    variant: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    directory: Path
+
+
+@contextmanager
+def serve(variant: str) -> Iterator[Server]:
+    """Start uvicorn (one worker, no access log) on ``variant``; stop it on leaving."""
     port = _port()
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
@@ -128,24 +149,43 @@ def measure(variant: str, seconds: int, script: Path) -> Run:
                     if proc.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"uvicorn did not start {variant}") from None
                     time.sleep(0.1)
-            _wrk(port, WARM_UP, script)
-            gc0, cpu0 = _collections(proc.pid, directory), _cpu_seconds(proc.pid)
-            rps, n, errors = _wrk(port, seconds, script)
-            gc1, cpu1 = _collections(proc.pid, directory), _cpu_seconds(proc.pid)
+            yield Server(variant, port, proc, directory)
         finally:
             proc.terminate()
             proc.wait(timeout=15)
+
+
+def measure_on(server: Server, seconds: int, script: Path, connections: int = CONNECTIONS) -> Run:
+    """``seconds`` of load from ``connections`` keep-alive connections on a running server."""
+    pid = server.proc.pid
+    gc0, cpu0 = _collections(pid, server.directory), _cpu_seconds(pid)
+    rps, n, errors = _wrk(server.port, seconds, script, connections)
+    gc1, cpu1 = _collections(pid, server.directory), _cpu_seconds(pid)
     cpu = (cpu1 - cpu0) / n * 1e6 if cpu0 is not None and cpu1 is not None and n else None
     collections = gc1 - gc0 if gc0 is not None and gc1 is not None else None
     return Run(rps, n, cpu, collections, errors)
 
 
-def session(variants: tuple[str, ...], rounds: int, seconds: int) -> dict[str, list[Run]]:
-    """Every variant once per round, in the same order each round; ``variants[0]`` is the base."""
-    runs: dict[str, list[Run]] = {v: [] for v in variants}
+def measure(variant: str, seconds: int, script: Path) -> Run:
+    """Serve ``variant`` in a fresh process, warm it up, and measure ``seconds`` of full load."""
+    with serve(variant) as server:
+        _wrk(server.port, WARM_UP, script)
+        return measure_on(server, seconds, script)
+
+
+@contextmanager
+def lua_script() -> Iterator[Path]:
+    """The Lua file that makes wrk's requests distinct."""
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "distinct.lua"
         script.write_text(LUA)
+        yield script
+
+
+def session(variants: tuple[str, ...], rounds: int, seconds: int) -> dict[str, list[Run]]:
+    """Every variant once per round, in the same order each round; ``variants[0]`` is the base."""
+    runs: dict[str, list[Run]] = {v: [] for v in variants}
+    with lua_script() as script:
         for _ in range(rounds):
             for variant in variants:
                 runs[variant].append(measure(variant, seconds, script))
@@ -173,13 +213,13 @@ def table(runs: dict[str, list[Run]]) -> list[dict[str, Any]]:
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'variant':14} {'req/s':>8} {'vs bare':>8} {'CPU µs/req':>11} {'GCs/1k req':>11}"]
+    lines = [f"{'variant':20} {'req/s':>8} {'vs bare':>8} {'CPU µs/req':>11} {'GCs/1k req':>11}"]
     for row in rows:
         cpu = f"{row['cpu_us']:.1f}" if row["cpu_us"] is not None else "-"
         gcs = f"{row['gc_per_1k']:.1f}" if row["gc_per_1k"] is not None else "-"
-        lines.append(f"{row['variant']:14} {row['rps']:8.0f} {row['ratio']:7.3f}x {cpu:>11} {gcs:>11}")
+        lines.append(f"{row['variant']:20} {row['rps']:8.0f} {row['ratio']:7.3f}x {cpu:>11} {gcs:>11}")
         if row["errors"]:
-            lines.append(f"{'':14} wrk: {'; '.join(row['errors'])}")
+            lines.append(f"{'':20} wrk: {'; '.join(row['errors'])}")
     return "\n".join(lines)
 
 
@@ -189,13 +229,16 @@ pytestmark = pytest.mark.benchmark(group="wrk")
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_wrk_loopback(benchmark: Any) -> None:
     runs: dict[str, list[Run]] = {}
+    load = [os.getloadavg()[0]]
 
     def go() -> None:
         runs.update(session(VARIANTS, ROUNDS, SECONDS))
 
     benchmark.pedantic(go, rounds=1, iterations=1)
+    load.append(os.getloadavg()[0])
     rows = table(runs)
     benchmark.extra_info["wrk"] = rows
+    benchmark.extra_info["load_average"] = [min(load), max(load)]  # 1-minute, before and after
     print("\n" + render(rows))
     assert all(not row["errors"] for row in rows), rows  # every response a 200
 
