@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -122,3 +123,24 @@ def per_request(benchmark: Any) -> Callable[..., None]:
             loop.close()
 
     return go
+
+
+def interleaved_cpu(steps: dict[str, Callable[[], int]], rounds: int, units: int) -> dict[str, list[float]]:
+    """CPU µs per unit of each step, the steps interleaved and their order rotated every round.
+
+    A step does ``units`` units of work and returns the nanoseconds of it that ran with the GIL
+    released (0 for pure Python), which are subtracted: the figure is this thread's GIL-held
+    CPU time. CPU time, not wall time, because the machine is shared: another process taking a
+    core does not bill its time here. Every step runs once first (warm-up: caches, imports).
+    """
+    for step in steps.values():
+        step()
+    names = list(steps)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            start = time.thread_time_ns()
+            released = steps[name]()
+            samples[name].append((time.thread_time_ns() - start - released) / units / 1e3)
+    return samples
