@@ -1,13 +1,20 @@
-"""Print per-request medians and overhead ratios from a pytest-benchmark JSON file.
+"""Print per-request medians and overhead ratios from a pytest-benchmark JSON file, then the
+goal table (both worker paths side by side) that the README's Performance section carries.
 
-python benchmarks/report.py .benchmarks/latest.json
+python benchmarks/report.py .benchmarks/latest.json [--load .benchmarks/load.json]
+    [--memory .benchmarks/memory.json]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
+import os
+import subprocess
+import time
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 from test_wrk_loopback import render
 
@@ -20,25 +27,157 @@ BASELINES = {
     "log-personal": "test_log_record[personal-bare]",
     "log-access": "test_log_record[access-bare]",
 }
+NOT_MEASURED = "not measured"
 
 
-def main(path: str) -> None:
-    with open(path) as fh:
-        data = json.load(fh)
+def _met(value: float | None, target: float, at_least: bool) -> str:
+    if value is None:
+        return NOT_MEASURED
+    return "yes" if (value >= target if at_least else value <= target) else "no"
+
+
+def _x(value: float | None, digits: int = 2) -> str:
+    return NOT_MEASURED if value is None else f"{value:.{digits}f}×"
+
+
+def machine() -> str:
+    """``nproc`` and the CPU model from ``lscpu``."""
+    model = ""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        out = ""
+    for line in out.splitlines():
+        if line.startswith("Model name:"):
+            model = line.split(":", 1)[1].strip()
+    return f"{os.cpu_count()} cores ({model or 'CPU model unknown'})"
+
+
+def goals(data: dict[str, Any], load: dict[str, Any] | None, memory: dict[str, Any] | None) -> str:
+    """The issue's three ratios and the memory check, Python and extension columns, as Markdown."""
+    extra: dict[str, Any] = {}
+    for bench in data["benchmarks"]:
+        extra.update(bench.get("extra_info", {}))
+    rows = ["| goal (target) | privlog, Python worker | privlog, extension | met (extension) |", "|---|---|---|---|"]
+
+    wrk = {row["variant"]: row for row in extra.get("wrk", [])}
+
+    def ratio(variant: str) -> float | None:
+        return wrk[variant]["ratio"] if variant in wrk else None
+
+    for policy, label, target in (
+        ("security", "90-day security policy", 0.95),
+        ("access", "seven-day access-log policy", 0.97),
+    ):
+        py, ext = ratio(f"{policy}_python"), ratio(f"{policy}_extension")
+        rows.append(
+            f"| uvicorn at full load (wrk, 8 connections), {label}: requests/s vs bare (≥ {target:.2f}×) "
+            f"| {_x(py)} | {_x(ext)} | {_met(ext, target, True)} |"
+        )
+    if "otel" in wrk:
+        rows.append(f"| (peer) OpenTelemetry ASGI instrumentation, same run | {_x(ratio('otel'))} | | |")
+
+    gil = extra.get("goal_gil", {}).get("us_per_request")
+    if gil:
+        floor = gil["floor"]
+        py, ext = gil["privlog_python"] / floor, gil.get("privlog_extension")
+        ext = ext / floor if ext is not None else None
+        rows.append(
+            "| in process: whole job's GIL-held time per request vs the floor middleware (≤ 2×) "
+            f"| {_x(py)} ({gil['privlog_python']:.1f} µs) "
+            f"| {_x(ext)} ({gil.get('privlog_extension', float('nan')):.1f} µs) | {_met(ext, 2.0, False)} |"
+        )
+    export = extra.get("goal_export", {}).get("us_per_record")
+    if export:
+        sdk = export["sdk_emit_and_encode"]
+        ext_us = export.get("privlog_extension")
+        ext = sdk / ext_us if ext_us is not None else None
+        rows.append(
+            "| CPU per record, capture to OTLP bytes: the SDK path ÷ privlog (≥ 10×) "
+            f"| {_x(sdk / export['privlog_python'], 1)} ({export['privlog_python']:.1f} µs) "
+            f"| {_x(ext, 1)} ({ext_us if ext_us is not None else float('nan'):.1f} µs) | {_met(ext, 10.0, True)} |"
+        )
+    if memory:
+
+        def rss(path: str) -> str:
+            samples = [s for s in memory.get(path, []) if not s.get("after_flush")]
+            if not samples:
+                return NOT_MEASURED
+            first, last = samples[0], samples[-1]
+            return f"{first['rss_mib']:.0f} → {last['rss_mib']:.0f} MiB"
+
+        py_s = [s for s in memory.get("python", []) if not s.get("after_flush")]
+        ext_s = [s for s in memory.get("extension", []) if not s.get("after_flush")]
+        flat = None
+        if ext_s:
+            flat = "yes" if ext_s[-1]["rss_mib"] <= ext_s[0]["rss_mib"] * 1.1 else "no"
+        n0 = py_s[0]["requests"] if py_s else 100_000
+        n1 = py_s[-1]["requests"] if py_s else 1_000_000
+        rows.append(
+            f"| resident memory at {n0:,} → {n1:,} requests, in process (flat: within 10%) "
+            f"| {rss('python')} | {rss('extension')} | {flat or NOT_MEASURED} |"
+        )
+
+    notes = [
+        f"Machine: {machine()}, shared with other developers; "
+        f"load average {os.getloadavg()[0]:.1f} at the report, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+    ]
+    if gil:
+        bare = gil["bare"]
+        over = {k: gil[k] - bare for k in gil}
+        notes.append(
+            f"In process, µs per request (GIL-held CPU): bare {bare:.1f}, floor {gil['floor']:.1f}, "
+            f"Python {gil['privlog_python']:.1f}"
+            + (f", extension {gil['privlog_extension']:.1f}" if "privlog_extension" in gil else "")
+            + f". Over the bare app: floor +{over['floor']:.1f}, Python +{over['privlog_python']:.1f}"
+            + (f", extension +{over['privlog_extension']:.1f}" if "privlog_extension" in over else "")
+            + " µs."
+        )
+    if export:
+        notes.append(
+            f"Per record: SDK emit + encoding {export['sdk_emit_and_encode']:.1f} µs, privlog's transforms + SDK "
+            f"{export['privlog_transforms_and_sdk']:.1f} µs."
+        )
+    if load:
+        low, high = load["load_average"]
+        notes.append(f"Load sweep: load average {low:.1f}-{high:.1f} during the sweep.")
+    return "\n".join(rows) + "\n\n" + "\n".join(notes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", type=Path, nargs="?", default=Path(".benchmarks/latest.json"))
+    parser.add_argument("--load", type=Path, help="plot_load.py's measurements")
+    parser.add_argument("--memory", type=Path, help="memory_flat.py's samples")
+    args = parser.parse_args()
+    data = json.loads(args.path.read_text())
     groups: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for bench in data["benchmarks"]:
-        if "wrk" in bench.get("extra_info", {}):  # a whole interleaved session: its own table
+        info = bench.get("extra_info", {})
+        if "wrk" in info:  # a whole interleaved session: its own table
             print("\n[wrk] uvicorn at full load, medians of interleaved rounds")
-            print(render(bench["extra_info"]["wrk"]))
+            print(render(info["wrk"]))
             continue
-        n = bench.get("extra_info", {}).get("requests_per_round", 1)
+        if any(k.startswith("goal_") for k in info):  # interleaved sessions: in the goal table
+            continue
+        n = info.get("requests_per_round", 1)
         groups[bench["group"] or ""].append((bench["name"], bench["stats"]["median"] / n * 1e6))
     for group, rows in groups.items():
         base = dict(rows).get(BASELINES.get(group, ""), min(v for _, v in rows))
         print(f"\n[{group}] median µs per request; overhead over the bare app; ratio to bare")
         for name, us in sorted(rows, key=lambda r: r[1]):
             print(f"  {name:45} {us:9.2f} µs   +{us - base:8.2f} µs   {us / base:6.2f}x")
+    load = json.loads(args.load.read_text()) if args.load and args.load.exists() else None
+    memory = json.loads(args.memory.read_text()) if args.memory and args.memory.exists() else None
+    if load:
+        from plot_load import render as render_load
+
+        print("\n[load] requests/s versus wrk connections, medians of interleaved rounds")
+        print(render_load(load))
+    print("\n[goals] both worker paths, this run (Markdown, for the README)\n")
+    print(goals(data, load, memory))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else ".benchmarks/latest.json")
+    main()
