@@ -41,7 +41,7 @@ def sweep(args: argparse.Namespace) -> int:
 
 def subject(args: argparse.Namespace) -> int:
     from .._ops.subject import backend_queries, delete_in_store, find_in_store, subject_matches
-    from ..sinks.jsonl import store_files
+    from ..sinks.jsonl_scan import store_files
 
     if not args.user_id and not args.ip:
         raise UsageError("privlog subject", "no identifier given", "pass --user-id ID and/or --ip ADDRESS")

@@ -22,7 +22,7 @@ from .._policy.model import Policy
 from .._transforms.address import parse_ip
 from ..clickhouse import subject_delete, subject_query
 from ..sinks.holdlog import HoldLog, held_records
-from ..sinks.jsonl import Progress, Scan, count_records, delete_records
+from ..sinks.jsonl_scan import Progress, Scan, count_records, delete_records
 
 
 @dataclass(frozen=True)
