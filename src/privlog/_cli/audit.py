@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Any
 
-from .._ops.audit import KINDS, Report
+from .._ops.audit_checks import KINDS, Report
 
 
 def render_report(report: Report) -> str:

@@ -23,7 +23,7 @@ from .._core.record import iso_utc
 from .._core.steps import SUBJECT_ATTRIBUTE
 from .._policy.model import Policy
 from ..clickhouse import _ident
-from .audit import Report, _Checker, _date, _Layout, _Plan, _plan
+from .audit_checks import Checker, Layout, Plan, Report, day_of, plan_for
 
 _COLUMNS = "Timestamp, LogAttributes"
 
@@ -73,9 +73,9 @@ def audit_rows(
     streams = {s.name: s for s in policy.streams} if policy is not None else {}
     if policy is None:
         report.notes.append("no policy given: unlisted attributes and truncation were not checked")
-    checker = _Checker(report, now_iso, held_key_ids, None, (_date(now_iso) - date(1970, 1, 1)).days)
-    plans: dict[str, _Plan] = {}
-    layouts: dict[tuple[str, tuple[str, ...]], _Layout] = {}
+    checker = Checker(report, now_iso, held_key_ids, None, (day_of(now_iso) - date(1970, 1, 1)).days)
+    plans: dict[str, Plan] = {}
+    layouts: dict[tuple[str, tuple[str, ...]], Layout] = {}
     for n, line in enumerate(lines, 1):
         if on_row is not None and not n & 0xFFFF:
             on_row(n)
@@ -94,27 +94,27 @@ def audit_rows(
         keys = tuple(rec)
         layout = layouts.get((stream, keys))
         if layout is None:
-            layout = layouts[(stream, keys)] = _Layout(rec, keys, plan)
+            layout = layouts[(stream, keys)] = Layout(rec, keys, plan)
         _check_row(rec, layout, plan, checker, stream, where)
     report.files = 1
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _stream_plan(stream: str, streams: dict[str, Any], policy: Policy | None, report: Report) -> _Plan:
+def _stream_plan(stream: str, streams: dict[str, Any], policy: Policy | None, report: Report) -> Plan:
     report.streams.append(stream)
     if policy is None:
-        return _plan(None)
+        return plan_for(None)
     if stream not in streams:
         report.add("unknown-stream", stream, "", "otel_logs")
-        plan = _plan(None)
+        plan = plan_for(None)
         plan.listed = False
         return plan
-    return _plan(streams[stream])
+    return plan_for(streams[stream])
 
 
 def _check_row(
-    rec: dict[str, Any], layout: _Layout, plan: _Plan, checker: _Checker, stream: str, where: str
+    rec: dict[str, Any], layout: Layout, plan: Plan, checker: Checker, stream: str, where: str
 ) -> None:
     report = checker.report
     for key in layout.unlisted:
