@@ -205,6 +205,15 @@ _WERKZEUG_LINE = re.compile(r"(\S+) - - \[([^\]]*)\] (.*)", re.S)
 _ANSI = re.compile(r"((?:\x1b\[[\d;]*m)*)(.*?)((?:\x1b\[[\d;]*m)*)", re.S)
 
 
+def _colours(text: str) -> tuple[str, str, str]:
+    """werkzeug's colour codes before and after a request line, and the line between them."""
+    styled = _ANSI.fullmatch(text)
+    if styled is None:  # the pattern matches any text; were it not to, the whole text is shaped
+        return "", text, ""
+    before, line, after = styled.groups()
+    return before, line, after
+
+
 def _werkzeug(record: logging.LogRecord, shaper: LogShaper, drop: bool) -> bool | None:
     """werkzeug writes the client address into the message itself: ``ADDR - - [date] ...``."""
     msg = record.msg
@@ -219,9 +228,7 @@ def _werkzeug(record: logging.LogRecord, shaper: LogShaper, drop: bool) -> bool 
     client = shaper.client(address.replace("%%", "%")) or "-"
     record.msg = f"{client} - - [{date}] {shaper.server_text(rest)}"
     if access:
-        styled = _ANSI.fullmatch(str(args[0]))
-        assert styled is not None  # the pattern matches any text
-        before, line, after = styled.groups()
+        before, line, after = _colours(str(args[0]))
         shaped = shaper.request_line(line) or shaper.server_text(line)
         record.args = (before + shaped + after, args[1], args[2])
     elif args:
