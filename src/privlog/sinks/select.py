@@ -42,7 +42,8 @@ def build_sinks(
     """The sinks ``[export] sink`` names. ``auto``: the app's OpenTelemetry LoggerProvider if it
     has one; else, when OTEL_* asks for OTLP/HTTP, privlog's fast OTLP sink (the SDK path for
     other exporters); else the embedded JSONL store. ``OTEL_SDK_DISABLED=true`` turns the
-    OpenTelemetry sinks off, as it does the SDK."""
+    OpenTelemetry sinks off, as it does the SDK: a :class:`DisabledExport` in their place counts
+    their records as lost."""
     env = os.environ if environ is None else environ
     otel = OtelEnvironment.read(env)
     sink = policy.export.sink
@@ -55,11 +56,19 @@ def build_sinks(
             sink = "otlp" if otel.fast_otlp else "otel"
         else:
             sink = "otlp" if both else "jsonl"  # "both" means an exporter too: OTLP's defaults
-    if otel.disabled and (sink == "otlp" or (sink == "otel" and otel_provider is None)):
-        # As the SDK does: export nothing over OpenTelemetry, keep the JSONL store if asked for.
-        log.warning("privlog: OTEL_SDK_DISABLED is true: records are not exported over OpenTelemetry")
-        sink = "none"
     sinks: list[Sink] = []
+    if otel.disabled and (sink == "otlp" or (sink == "otel" and otel_provider is None)):
+        # As the SDK does: export nothing over OpenTelemetry, keep the JSONL store if asked for;
+        # stats() counts the records as lost by the sink that was switched off.
+        from .disabled import DisabledExport
+
+        log.warning(
+            "privlog: OTEL_SDK_DISABLED is true: records are not exported over OpenTelemetry "
+            "(stats() counts them as lost by the %r sink)",
+            sink,
+        )
+        sinks.append(DisabledExport(sink))
+        sink = "none"
     if sink == "otlp":
         from .otlp import OtlpHttpSink
 
