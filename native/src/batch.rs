@@ -73,7 +73,7 @@ impl Compiled {
         ring.and_then(|r| r.apply(index, value)).map(Value::Str).ok_or(Unsupported)
     }
 
-    fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>], rejected: &mut usize) -> Res<()> {
+    pub(crate) fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>], rejected: &mut usize) -> Res<()> {
         let s = |x: &str| Some(Value::Str(x.to_owned()));
         match step {
             Step::Duration(i) => v[*i] = Some(Value::Float(f.duration_ns as f64 / 1e9)),

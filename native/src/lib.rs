@@ -4,11 +4,13 @@
 //! exactly are handed back to it (see `Batch.fallback`).
 
 mod address;
+mod anonymize;
 mod batch;
 mod cryptopan;
 mod facts;
 mod jsonl;
 mod keyed;
+mod logparse;
 mod otlp;
 mod policy;
 mod pyish;
@@ -253,6 +255,7 @@ impl Batch {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Engine>()?;
     m.add_class::<Batch>()?;
+    m.add_class::<anonymize::LogAnonymizer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

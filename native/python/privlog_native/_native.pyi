@@ -33,3 +33,16 @@ class Batch:
     def streams(self) -> list[str]: ...
     def otlp(self) -> bytes: ...
     def jsonl(self) -> list[tuple[str, int, bytes]]: ...
+
+class LogAnonymizer:
+    """An engine's stream applied to ``combined`` log lines, as ``privlog anonymize`` does."""
+
+    def __init__(self, engine: Engine, stream: int, apache: bool, json: bool, keyless: bool) -> None: ...
+    def set_day(self, day: int, handle: int) -> None:
+        """The engine's epoch handle for a UTC day (a negative handle: Python decides that day)."""
+    def clear_days(self) -> None: ...
+    def run(
+        self, block: bytes
+    ) -> tuple[bytes, list[tuple[int, int, int]], list[int], tuple[int, int, int]]:
+        """Whole lines in; the output, lines for Python as (offset, start, end), wanted days,
+        and (lines, records, rejected values) of the lines done here."""

@@ -16,8 +16,9 @@ import logging
 import os
 import select
 import signal
+import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .._core.capture import Capture, Facts
@@ -37,6 +38,7 @@ log = logging.getLogger("privlog")
 
 OUTPUTS = ("same", "json", "none")
 _READ_SIZE = 65_536
+_FILE_READ_SIZE = 1 << 20  # a regular file, on the compiled path: fewer, larger blocks
 LogFormat = CombinedFormat | CaddyFormat | RegexFormat
 
 
@@ -206,22 +208,25 @@ class _Input:
     """Lines from a file descriptor, read in chunks (so a pipe's lines come out as they arrive),
     each at most :data:`MAX_LINE` bytes; a SIGTERM/SIGHUP ends the input cleanly."""
 
-    def __init__(self, fd: int, wake_fd: int | None = None) -> None:
+    def __init__(self, fd: int, wake_fd: int | None = None, read_size: int = _READ_SIZE) -> None:
         self.fd = fd
         self.wake_fd = wake_fd
+        self.read_size = read_size
         self.stopped = False
         self._pending = b""
         self._skipping = False  # inside the rest of a line that was too long
 
-    def chunks(self) -> Any:
-        """Yield lists of (line, too_long) for each read, until EOF or a stop signal."""
+    def chunks(self, whole: bool = False) -> Iterator[bytes | list[tuple[bytes, bool]]]:
+        """Yield lists of (line, too_long) for each read, until EOF or a stop signal; with
+        ``whole``, a read's complete lines come as one block of bytes (each line with its
+        newline, over-long ones too) for the compiled path."""
         while True:
             data = self._read()
             if not data:
                 if self._pending and not self._skipping:
                     yield [(self._pending, False)]
                 return
-            yield self._split(data)
+            yield from self._blocks(data) if whole else (self._split(data),)
 
     def _read(self) -> bytes:
         if self.wake_fd is not None:
@@ -232,7 +237,7 @@ class _Input:
                     return b""
                 if ready:
                     break
-        return os.read(self.fd, _READ_SIZE)
+        return os.read(self.fd, self.read_size)
 
     def _split(self, data: bytes) -> list[tuple[bytes, bool]]:
         if self._pending:
@@ -248,11 +253,30 @@ class _Input:
                 out.append((raw[:MAX_LINE], True))
             else:
                 out.append((raw, False))
-        if len(self._pending) > MAX_LINE:
-            if not self._skipping:
-                out.append((self._pending[:MAX_LINE], True))
-            self._skipping = True
-            self._pending = b""
+        out.extend(self._overlong())
+        return out
+
+    def _blocks(self, data: bytes) -> list[bytes | list[tuple[bytes, bool]]]:
+        if self._pending:
+            data = self._pending + data
+        end = data.rfind(b"\n") + 1
+        block, self._pending = data[:end], data[end:]
+        if self._skipping and end:
+            block = block[block.find(b"\n") + 1 :]  # the end of the over-long line
+            self._skipping = False
+        out: list[bytes | list[tuple[bytes, bool]]] = [block] if block else []
+        tail = self._overlong()
+        if tail:
+            out.append(tail)
+        return out
+
+    def _overlong(self) -> list[tuple[bytes, bool]]:
+        """A line still unfinished past :data:`MAX_LINE`: its start, cut; the rest is skipped."""
+        if len(self._pending) <= MAX_LINE:
+            return []
+        out = [] if self._skipping else [(self._pending[:MAX_LINE], True)]
+        self._skipping = True
+        self._pending = b""
         return out
 
 
@@ -261,6 +285,19 @@ def _write_all(fd: int, data: bytes) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
+
+
+def python_line(anonymizer: Anonymizer, raw: bytes, too_long: bool) -> bytes:
+    """What to write for one raw line (without its newline), made by the Python path."""
+    text = raw.decode(anonymizer.encoding, "replace")
+    if text.endswith("\r"):
+        text = text[:-1]
+    result = anonymizer.line(text, too_long)
+    if result is None:
+        return b""
+    if isinstance(result, str):
+        return result.encode(anonymizer.encoding, "replace") + b"\n"
+    return b"".join(r + b"\n" for r in result)
 
 
 def run(
@@ -274,30 +311,31 @@ def run(
     """Anonymize ``in_fd`` into ``out_fd`` until EOF (or a signal written to ``wake_fd``).
 
     Each read's lines are written with one ``write``, so a pipe's lines leave as they arrive
-    and a file's in large blocks. ``sinks`` also receive every record (``--export``).
+    and a file's in large blocks. ``sinks`` also receive every record (``--export``). Without
+    sinks, and where the extension takes the format and policy, its compiled path does the
+    lines (see :mod:`.anonymize_native`), and a regular file is read in larger blocks.
     """
-    source = _Input(in_fd, wake_fd)
-    encoding = anonymizer.encoding
-    line_of = anonymizer.line
+    from .anonymize_native import compiled_lines  # here: that module imports this one
+
+    compiled = None if sinks else compiled_lines(anonymizer)
+    read_size = _READ_SIZE
+    if compiled is not None and stat.S_ISREG(os.fstat(in_fd).st_mode):
+        read_size = _FILE_READ_SIZE
+    source = _Input(in_fd, wake_fd, read_size)
     counts = anonymizer.counts
-    for chunk in source.chunks():
-        out: list[bytes] = []
+    for chunk in source.chunks(whole=compiled is not None):
         batch: list[Output] = []
-        for raw, too_long in chunk:
-            text = raw.decode(encoding, "replace")
-            if text.endswith("\r"):
-                text = text[:-1]
-            result = line_of(text, too_long)
-            if result is None:
-                pass
-            elif isinstance(result, str):
-                out.append(result.encode(encoding, "replace") + b"\n")
-            else:
-                out.extend(r + b"\n" for r in result)
-            if sinks and anonymizer.last_records:
-                batch.extend(anonymizer.last_records)
-        if out:
-            _write_all(out_fd, b"".join(out))
+        if isinstance(chunk, bytes):
+            data = compiled.block(chunk) if compiled is not None else b""
+        else:
+            out: list[bytes] = []
+            for raw, too_long in chunk:
+                out.append(python_line(anonymizer, raw, too_long))
+                if sinks and anonymizer.last_records:
+                    batch.extend(anonymizer.last_records)
+            data = b"".join(out)
+        if data:
+            _write_all(out_fd, data)
         if batch:
             for sink in sinks:
                 try:

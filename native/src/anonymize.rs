@@ -1,0 +1,496 @@
+//! `privlog anonymize`, compiled: a block of whole log lines in, the lines to write out, with the
+//! GIL released. Each line is parsed (`logparse`), becomes the facts `Pipeline.process` would
+//! read from its `LogLine`, goes through the engine's compiled policy, and is written back as
+//! `CombinedFormat.write` writes it (`same`) or as its JSONL records (`json`). A line this module
+//! cannot reproduce exactly (it does not parse, it has text that only the free-text scrubber
+//! handles, its key epoch is not known here yet, a value Python's semantics must decide) is
+//! handed back to Python by position, and Python writes it in its place.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+use crate::address::{ntop, parse_ip};
+use crate::batch::{Compiled, NS_PER_DAY};
+use crate::facts::{Client, Extra, Facts};
+use crate::keyed::EpochKeys;
+use crate::logparse::{clf_time, combined, latin1, request, unescape, Combined};
+use crate::policy::Step;
+use crate::pyish::{has_other_digit, prefix, unquote};
+use crate::text::{Res, Unsupported};
+use crate::value::Value;
+use crate::Engine;
+
+const MAX_LINE: usize = 65_536;
+const MAX_HEADER: usize = 8192;
+/// A day whose key ring Python decides line by line (no key, or the ring changes within it).
+const PYTHON_DAY: i64 = -2;
+
+/// Where the written-back line's values are in the stream's attribute slots.
+#[derive(Default)]
+struct Slots {
+    client: Option<usize>,
+    keyed_client: Option<usize>,
+    user: Option<usize>,
+    method: Option<usize>,
+    path: Option<usize>,
+    query: Option<usize>,
+    version: Option<usize>,
+    status: Option<usize>,
+    size: Option<usize>,
+    referer: Option<usize>,
+    ua_original: Option<usize>,
+    ua_name: Option<usize>,
+    ua_version: Option<usize>,
+    ua_os: Option<usize>,
+    ua_class: Option<usize>,
+    /// `,"http.server.request.duration":0.0` of each stream: a log line does not say it.
+    duration_json: Vec<Option<Vec<u8>>>,
+}
+
+/// The stream's `client_ip` action, for addresses elsewhere in the line.
+enum Address {
+    Placeholder,
+    Keep,
+    Truncate(crate::address::Truncate),
+    Keyed(usize),
+}
+
+/// One run's tallies, for `Counts`.
+#[derive(Default)]
+struct Tally {
+    parsed: usize,
+    records: usize,
+    rejected: usize,
+}
+
+/// A policy's stream applied to `combined` log lines; see the module docs.
+#[pyclass(frozen, module = "privlog_native._native")]
+pub struct LogAnonymizer {
+    engine: Py<Engine>,
+    compiled: Arc<Compiled>,
+    stream: usize,
+    apache: bool,
+    json: bool,
+    keyless: bool,
+    slots: Slots,
+    address: Address,
+    headers: [Option<usize>; 3],
+    days: Mutex<HashMap<i64, i64>>,
+}
+
+fn slot_of(compiled: &Compiled, stream: usize, key: &str) -> Option<usize> {
+    let mut wanted = Vec::new();
+    crate::jsonl::string(key, &mut wanted);
+    wanted.push(b':');
+    compiled.streams[stream].slots.iter().position(|s| s.json_key == wanted)
+}
+
+/// Python's `str()` of an attribute value, as the written line shows it.
+fn shown(v: &Option<Value>) -> Res<Option<Cow<'_, str>>> {
+    Ok(match v {
+        None => None,
+        Some(Value::Str(s)) => Some(Cow::Borrowed(s.as_str())),
+        Some(Value::Int(i)) => Some(Cow::Owned(i.to_string())),
+        Some(Value::Bool(b)) => Some(Cow::Borrowed(if *b { "True" } else { "False" })),
+        Some(Value::Float(_)) => return Err(Unsupported),
+    })
+}
+
+fn get(v: &[Option<Value>], slot: Option<usize>) -> &Option<Value> {
+    const NONE: &Option<Value> = &None;
+    slot.map_or(NONE, |i| &v[i])
+}
+
+/// Text as `str.encode("latin-1", "replace")` writes it.
+fn push_text(out: &mut Vec<u8>, text: &str) {
+    if text.is_ascii() {
+        out.extend_from_slice(text.as_bytes());
+        return;
+    }
+    out.extend(text.chars().map(|c| if (c as u32) < 256 { c as u8 } else { b'?' }));
+}
+
+impl LogAnonymizer {
+    /// `CombinedFormat._quote`, then encoded: `-` for no value, escapes for quotes, backslashes,
+    /// control and non-ASCII Latin-1 characters.
+    fn quote(&self, out: &mut Vec<u8>, value: Option<&str>) {
+        let Some(text) = value else {
+            out.push(b'-');
+            return;
+        };
+        for c in text.chars() {
+            let n = c as u32;
+            if c == '"' || c == '\\' || n < 0x20 || (0x7f..=0xff).contains(&n) {
+                let escaped = if !self.apache {
+                    format!("\\x{n:02X}")
+                } else if c == '"' || c == '\\' {
+                    format!("\\{c}")
+                } else {
+                    format!("\\x{n:02x}")
+                };
+                out.extend_from_slice(escaped.as_bytes());
+            } else if n < 256 {
+                out.push(n as u8);
+            } else {
+                out.push(b'?');
+            }
+        }
+    }
+
+    /// The stream's address action on one address found in the line.
+    fn address(&self, packed: &crate::address::Packed, ring: Option<&EpochKeys>) -> Res<String> {
+        Ok(match &self.address {
+            Address::Placeholder => "{ip}".to_owned(),
+            Address::Keep => ntop(packed),
+            Address::Truncate(t) => t.apply(packed),
+            Address::Keyed(a) => ring.and_then(|r| r.apply(*a, packed.as_slice())).ok_or(Unsupported)?,
+        })
+    }
+
+    /// The facts of a parsed line, as `CombinedFormat.parse` and `Pipeline.process` make them,
+    /// and its X-Forwarded-For field (None: not there, Some(None): `"-"`).
+    fn facts(&self, c: &Combined<'_>, start_ns: i128) -> Res<(Facts, Option<Option<String>>)> {
+        let ids = &self.compiled.header_ids;
+        let mut headers = vec![None; ids.names.len()];
+        let mut set = |which: usize, value: String| -> Res<()> {
+            if let Some(id) = self.headers[which] {
+                let value = prefix(&value, MAX_HEADER).to_owned();
+                if has_other_digit(&value) {
+                    return Err(Unsupported);
+                }
+                headers[id] = Some(value);
+            }
+            Ok(())
+        };
+        if let Some((referer, ua)) = c.referer_ua {
+            if referer != b"-" {
+                set(1, latin1(&unescape(referer)))?;
+            }
+            if ua != b"-" {
+                set(0, latin1(&unescape(ua)))?;
+            }
+        }
+        let mut xff = None;
+        if let Some(extra) = c.extra {
+            let text = latin1(&unescape(extra));
+            if text == "-" {
+                xff = Some(None);
+            } else {
+                let hops: Vec<&str> = text.split(',').collect();
+                if hops.len() > 64 || hops.iter().any(|h| parse_ip(h).is_none()) {
+                    return Err(Unsupported); // free text: the Python scrubber's job
+                }
+                set(2, text.clone())?;
+                xff = Some(Some(text));
+            }
+        }
+        let (mut method, mut path, mut query, mut http_version) = (None, None, Vec::new(), None);
+        if let Some((m, target, version)) = request(c.request) {
+            method = Some(latin1(&m));
+            http_version = version;
+            let split = target.iter().position(|&b| b == b'?');
+            let raw_path = latin1(&target[..split.unwrap_or(target.len())]);
+            if let Some(q) = split {
+                query = target[q + 1..].to_vec();
+            }
+            let p = unquote(&raw_path).into_owned();
+            if has_other_digit(&p) {
+                return Err(Unsupported);
+            }
+            path = Some(p);
+        }
+        let peer = latin1(c.peer);
+        let client = match parse_ip(&peer) {
+            Some(p) => Client::Address(p),
+            None => Client::Invalid,
+        };
+        let size = if c.size == b"-" {
+            Some(Value::Int(0))
+        } else if c.size.len() < 19 {
+            Some(Value::Int(latin1(c.size).parse().map_err(|_| Unsupported)?))
+        } else {
+            None
+        };
+        let status = if c.status == b"-" { None } else { Some(Value::Int(latin1(c.status).parse().map_err(|_| Unsupported)?)) };
+        let facts = Facts {
+            kind: "http".to_owned(),
+            start_ns,
+            duration_ns: 0,
+            status,
+            request_bytes: None,
+            response_bytes: size,
+            user_id: if c.user == b"-" { None } else { Some(latin1(&unescape(c.user))) },
+            extra: Extra::Absent,
+            method,
+            scheme: None,
+            http_version,
+            path,
+            route: None,
+            query,
+            client,
+            client_port: None,
+            headers,
+            epoch: -1,
+        };
+        Ok((facts, xff))
+    }
+
+    /// What to write for one line (without its newline), or `Err` to hand it to Python.
+    fn line(
+        &self,
+        line: &[u8],
+        days: &HashMap<i64, i64>,
+        epochs: &HashMap<i64, Arc<EpochKeys>>,
+        unknown: &mut Vec<i64>,
+        tally: &mut Tally,
+        out: &mut Vec<u8>,
+    ) -> Res<()> {
+        let c = combined(line).ok_or(Unsupported)?;
+        if !c.rest.is_empty() {
+            return Err(Unsupported); // trailing fields: scrubbed as free text by Python
+        }
+        let start_ns = clf_time(c.time).ok_or(Unsupported)?;
+        let (mut facts, xff) = self.facts(&c, start_ns)?;
+        if !self.keyless {
+            let day = start_ns.div_euclid(NS_PER_DAY) as i64;
+            match days.get(&day) {
+                Some(&handle) if handle >= 0 => facts.epoch = handle,
+                Some(_) => return Err(Unsupported),
+                None => {
+                    if !unknown.contains(&day) {
+                        unknown.push(day);
+                    }
+                    return Err(Unsupported);
+                }
+            }
+        }
+        let ring = if facts.epoch < 0 { None } else { Some(epochs.get(&facts.epoch).ok_or(Unsupported)?.as_ref()) };
+        if self.json {
+            let (recs, rejected) = self.compiled.process(&facts, epochs, 0, false, true)?;
+            if recs.is_empty() {
+                return Err(Unsupported); // no key: Python counts and warns
+            }
+            for rec in &recs {
+                let json = &rec.json;
+                match &self.slots.duration_json[rec.stream] {
+                    Some(member) => {
+                        let at = json.windows(member.len()).position(|w| w == member.as_slice()).ok_or(Unsupported)?;
+                        out.extend_from_slice(&json[..at]);
+                        out.extend_from_slice(&json[at + member.len()..]);
+                    }
+                    None => out.extend_from_slice(json),
+                }
+                out.push(b'\n');
+            }
+            tally.records += recs.len();
+            tally.rejected += rejected;
+        } else {
+            let stream = &self.compiled.streams[self.stream];
+            if stream.uses_key && ring.is_none() {
+                return Err(Unsupported);
+            }
+            let mut v: Vec<Option<Value>> = vec![None; stream.slots.len()];
+            let mut rejected = 0;
+            for step in &stream.steps {
+                self.compiled.apply(step, &facts, ring, &mut v, &mut rejected)?;
+            }
+            self.write(&c, &v, xff, ring, out)?;
+            out.push(b'\n');
+            tally.records += 1;
+            tally.rejected += rejected;
+        }
+        tally.parsed += 1;
+        Ok(())
+    }
+
+    /// `CombinedFormat.write`: the line rebuilt from the record's values.
+    fn write(&self, c: &Combined<'_>, v: &[Option<Value>], xff: Option<Option<String>>, ring: Option<&EpochKeys>, out: &mut Vec<u8>) -> Res<()> {
+        let s = &self.slots;
+        let client = match get(v, s.client) {
+            None => shown(get(v, s.keyed_client))?,
+            found => shown(found)?,
+        };
+        push_text(out, client.as_deref().filter(|c| !c.is_empty()).unwrap_or("-"));
+        out.extend_from_slice(b" - ");
+        self.quote(out, shown(get(v, s.user))?.as_deref());
+        out.extend_from_slice(b" [");
+        out.extend_from_slice(c.time);
+        out.extend_from_slice(b"] \"");
+        let mut request = shown(get(v, s.method))?.unwrap_or(Cow::Borrowed("-")).into_owned();
+        request.push(' ');
+        request.push_str(&shown(get(v, s.path))?.unwrap_or(Cow::Borrowed("-")));
+        if let Some(q) = shown(get(v, s.query))?.filter(|q| !q.is_empty()) {
+            request.push('?');
+            request.push_str(&q);
+        }
+        if let Some(version) = shown(get(v, s.version))?.filter(|x| !x.is_empty()) {
+            request.push_str(" HTTP/");
+            request.push_str(&version);
+        }
+        self.quote(out, Some(&request));
+        out.extend_from_slice(b"\" ");
+        push_text(out, &shown(get(v, s.status))?.unwrap_or(Cow::Borrowed("-")));
+        out.push(b' ');
+        push_text(out, &shown(get(v, s.size))?.unwrap_or(Cow::Borrowed("-")));
+        if c.referer_ua.is_some() {
+            out.extend_from_slice(b" \"");
+            self.quote(out, shown(get(v, s.referer))?.as_deref());
+            out.extend_from_slice(b"\" \"");
+            let ua = match shown(get(v, s.ua_original))? {
+                Some(original) => Some(original.into_owned()),
+                None => match shown(get(v, s.ua_name))? {
+                    None => None,
+                    Some(name) => {
+                        let browser = match shown(get(v, s.ua_version))? {
+                            Some(version) => format!("{name} {version}"),
+                            None => name.into_owned(),
+                        };
+                        let os = if s.ua_os.is_some_and(|i| v[i].is_some()) { shown(get(v, s.ua_os))? } else { Some(Cow::Borrowed("Other")) };
+                        let class = if s.ua_class.is_some_and(|i| v[i].is_some()) { shown(get(v, s.ua_class))? } else { Some(Cow::Borrowed("other")) };
+                        Some(format!("{browser} / {} / {}", os.unwrap_or_default(), class.unwrap_or_default()))
+                    }
+                },
+            };
+            self.quote(out, ua.as_deref());
+            out.push(b'"');
+        }
+        match xff {
+            Some(Some(text)) => {
+                let mut hops = String::new();
+                for (i, h) in text.split(',').enumerate() {
+                    if i > 0 {
+                        hops.push(',');
+                    }
+                    match parse_ip(h) {
+                        Some(p) => hops.push_str(&self.address(&p, ring)?),
+                        None => hops.push('-'),
+                    }
+                }
+                out.extend_from_slice(b" \"");
+                self.quote(out, Some(&hops));
+                out.push(b'"');
+            }
+            Some(None) => out.extend_from_slice(b" \"-\""),
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl LogAnonymizer {
+    /// `engine`'s stream number `stream` (for `same`; `json` writes every stream's records),
+    /// for nginx's (`apache=False`) or Apache's escapes; `keyless`: the policy has no keys.
+    #[new]
+    fn new(py: Python<'_>, engine: Py<Engine>, stream: usize, apache: bool, json: bool, keyless: bool) -> PyResult<LogAnonymizer> {
+        let compiled = engine.borrow(py).compiled.clone();
+        if stream >= compiled.streams.len() {
+            return Err(PyValueError::new_err("no such stream"));
+        }
+        let at = |key: &str| slot_of(&compiled, stream, key);
+        let mut slots = Slots {
+            client: at("client.address"),
+            keyed_client: at("privlog.client.address"),
+            user: at("user.id"),
+            method: at("http.request.method"),
+            path: at("url.path"),
+            query: at("url.query"),
+            version: at("network.protocol.version"),
+            status: at("http.response.status_code"),
+            size: at("http.response.body.size"),
+            referer: at("http.request.header.referer"),
+            ua_original: at("user_agent.original"),
+            ua_name: at("user_agent.name"),
+            ua_version: at("user_agent.version"),
+            ua_os: at("user_agent.os.name"),
+            ua_class: at("privlog.device.class"),
+            duration_json: Vec::new(),
+        };
+        for (index, s) in compiled.streams.iter().enumerate() {
+            slots.duration_json.push(s.steps.iter().find_map(|step| match step {
+                Step::Duration(_) => {
+                    let mut member = vec![b','];
+                    member.extend_from_slice(&s.slots[slot_of(&compiled, index, "http.server.request.duration")?].json_key);
+                    crate::jsonl::value(&Value::Float(0.0), &mut member);
+                    Some(member)
+                }
+                _ => None,
+            }));
+        }
+        let address = compiled.streams[stream]
+            .steps
+            .iter()
+            .find_map(|step| match step {
+                Step::ClientKeep(_) => Some(Address::Keep),
+                Step::ClientTruncate(_, t) => Some(Address::Truncate(*t)),
+                Step::ClientKeyed(_, a) => Some(Address::Keyed(*a)),
+                _ => None,
+            })
+            .unwrap_or(Address::Placeholder);
+        let ids = &compiled.header_ids;
+        let headers = [ids.get(b"user-agent"), ids.get(b"referer"), ids.get(b"x-forwarded-for")];
+        Ok(LogAnonymizer {
+            engine,
+            compiled: compiled.clone(),
+            stream,
+            apache,
+            json,
+            keyless,
+            slots,
+            address,
+            headers,
+            days: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The engine's epoch handle for a UTC day (since 1970), or -2: Python decides that day.
+    fn set_day(&self, day: i64, handle: i64) {
+        self.days.lock().unwrap().insert(day, if handle < 0 { PYTHON_DAY } else { handle });
+    }
+
+    /// Forget every day's handle (the engine's keys were forgotten).
+    fn clear_days(&self) {
+        self.days.lock().unwrap().clear();
+    }
+
+    /// Anonymize whole lines (`block` ends with a newline): returns the output, the lines
+    /// handed back to Python as (output offset, start, end) in order, the days whose handles are
+    /// wanted, and the tallies of the lines done here (lines, records, values rejected for
+    /// their shape).
+    #[allow(clippy::type_complexity)]
+    fn run<'py>(
+        &self,
+        py: Python<'py>,
+        block: &[u8],
+    ) -> (Bound<'py, PyBytes>, Vec<(usize, usize, usize)>, Vec<i64>, (usize, usize, usize)) {
+        let epochs = self.engine.borrow(py).epochs.read().unwrap().clone();
+        let days = self.days.lock().unwrap().clone();
+        let (out, fallback, unknown, tally) = py.allow_threads(|| {
+            let mut out = Vec::with_capacity(block.len() + block.len() / 4);
+            let mut fallback = Vec::new();
+            let mut unknown = Vec::new();
+            let mut tally = Tally::default();
+            let mut start = 0;
+            while start < block.len() {
+                let end = block[start..].iter().position(|&b| b == b'\n').map_or(block.len(), |i| start + i);
+                let mut line = &block[start..end];
+                if let [head @ .., b'\r'] = line {
+                    line = head;
+                }
+                let mark = out.len();
+                if end - start > MAX_LINE || self.line(line, &days, &epochs, &mut unknown, &mut tally, &mut out).is_err() {
+                    out.truncate(mark);
+                    fallback.push((mark, start, end));
+                }
+                start = end + 1;
+            }
+            (out, fallback, unknown, tally)
+        });
+        (PyBytes::new(py, &out), fallback, unknown, (tally.parsed, tally.records, tally.rejected))
+    }
+}

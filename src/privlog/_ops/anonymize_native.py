@@ -1,0 +1,118 @@
+"""``privlog anonymize`` on the compiled path: whole blocks of ``combined`` lines through the
+extension, with the GIL released.
+
+The extension parses each line, applies the stream's compiled policy and writes the line back
+(``--output same``) or its records (``--output json``), byte for byte as the Python path does.
+A line it cannot reproduce exactly (one that does not parse, one with text only the free-text
+scrubber handles, a day whose key it does not hold yet) comes back by position and is made by
+the Python path in its place, counted in :attr:`CompiledLines.fallback`. Without the extension,
+or for a format, output or policy it does not take, :func:`compiled_lines` returns None and
+everything stays on the Python path.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from .._core import native
+from .._keys.epochs import KeyShredded
+from .anonymize import Anonymizer, python_line
+from .logformats import MAX_LINE, CombinedFormat
+
+if TYPE_CHECKING:
+    from privlog_native import LogAnonymizer
+
+DAY_NS = 86_400 * 1_000_000_000
+
+
+def _same_ring(a: Any, b: Any) -> bool:
+    return bool(a is b or (a._master == b._master and a.algorithm == b.algorithm and a.key_id == b.key_id))
+
+
+class CompiledLines:
+    """An :class:`Anonymizer`'s stream in the extension: ``block(data)`` gives what to write for
+    a block of whole lines (each ending in a newline)."""
+
+    def __init__(self, anonymizer: Anonymizer) -> None:
+        fmt = anonymizer.format
+        if not isinstance(fmt, CombinedFormat) or anonymizer.output not in ("same", "json"):
+            raise ValueError("the compiled path takes nginx/Apache combined lines, written as same or json")
+        pipeline = anonymizer.pipeline
+        if pipeline.policy.trusted_proxies:
+            raise ValueError("trusted proxies: the client is resolved by the Python path")
+        self.anonymizer = anonymizer
+        self.native = native.NativePipeline(pipeline, otlp=False, jsonl=True)
+        self._generation = getattr(pipeline.keys, "generation", 0)
+        from privlog_native import LogAnonymizer  # installed: NativePipeline checked
+
+        self.lines: LogAnonymizer = LogAnonymizer(
+            self.native.engine, 0, fmt.name == "apache-combined", anonymizer.output == "json", pipeline.keys is None
+        )
+        #: Lines the extension handed back to the Python path.
+        self.fallback = 0
+
+    def block(self, data: bytes) -> bytes:
+        """The output for ``data``, whole lines: the extension's, with Python's lines in place."""
+        self._keys_changed()
+        out, fallback, days, (parsed, records, rejected) = self.lines.run(data)
+        anonymizer = self.anonymizer
+        counts = anonymizer.counts
+        counts.lines += parsed
+        counts.parsed += parsed
+        counts.records += records
+        anonymizer.pipeline.rejected.count += rejected
+        if fallback:
+            self.fallback += len(fallback)
+            pieces = []
+            done = 0
+            for at, start, end in fallback:
+                pieces.append(out[done:at])
+                raw = data[start:end]
+                pieces.append(python_line(anonymizer, raw[:MAX_LINE], len(raw) > MAX_LINE))
+                done = at
+            pieces.append(out[done:])
+            out = b"".join(pieces)
+        for day in days:
+            self._learn(day)
+        return out
+
+    def _learn(self, day: int) -> None:
+        """Tell the extension the key ring of a UTC day, if one ring covers all of it."""
+        keys = self.anonymizer.pipeline.keys
+        handle = -1
+        if keys is None:  # pragma: no cover - a keyless policy never asks
+            return
+        try:
+            first = keys.ring_for(day * DAY_NS)
+            last = keys.ring_for(day * DAY_NS + DAY_NS - 1)
+        except KeyShredded:
+            pass  # no key: the Python path skips and counts each line
+        else:
+            if _same_ring(first, last):
+                if len(self.native._epochs) >= native._MAX_EPOCHS:
+                    self._forget()
+                handle = self.native._handle(first)
+        self.lines.set_day(day, handle)
+
+    def _forget(self) -> None:
+        self.native.forget_keys()
+        self.lines.clear_days()
+
+    def _keys_changed(self) -> None:
+        """Wipe the extension's keys once the key store shreds or rotates."""
+        generation = getattr(self.anonymizer.pipeline.keys, "generation", 0)
+        if generation != self._generation:
+            self._generation = generation
+            self._forget()
+
+
+def compiled_lines(anonymizer: Anonymizer) -> CompiledLines | None:
+    """The compiled path for ``anonymizer``, if the extension is installed (and not turned off
+    with ``PRIVLOG_NATIVE=0``) and takes its format, output and policy; else None."""
+    if not native.available() or os.environ.get("PRIVLOG_NATIVE", "").strip() == "0":
+        return None
+    try:
+        return CompiledLines(anonymizer)
+    except (ValueError, TypeError):
+        return None
