@@ -1,13 +1,18 @@
 """``privlog anonymize`` against anonip on the same generated nginx log, in the same run.
 
-Both run as subprocesses over the same file (stdin from the file, stdout to /dev/null),
+Every tool runs as a subprocess over the same file (stdin from the file, stdout to /dev/null),
 interleaved round by round; the figures are medians of lines per second, by wall clock and by
 the child's CPU time (user + sys: steadier on a shared machine). anonip only masks the address
-in the first column; privlog is measured twice: with a full access-log policy (address, path,
-query, referrer, user agent) and with one that only truncates the address, anonip's job.
+in the first column; privlog is measured with a full access-log policy (address, path, query,
+referrer, user agent) and with one that only truncates the address, anonip's job, each on the
+Python path (``PRIVLOG_NATIVE=0``) and on the compiled path (privlog-native, which ``make bench``
+installs). A privlog run includes its start-up (imports, policy, the user-agent regexes), so
+each configuration is also run on a one-line log: "steady" is the rate with that subtracted,
+what a long-running pipe from the server sees.
 
-The memory test pipes 200,000 and then 2,000,000 generated lines through ``privlog anonymize``
-and compares the peak resident size of the two runs: it must not grow with the input.
+The memory tests pipe generated lines through ``privlog anonymize`` and compare the peak
+resident size of a short and a long run: it must not grow with the input. The compiled path
+gets 10 million lines (100,000 distinct ones repeated, streamed through a pipe).
 
     .venv/bin/python -m pytest benchmarks/test_anonymize.py --benchmark-only -s -p no:randomly
 """
@@ -26,9 +31,10 @@ import pytest
 
 from nginx_log import write
 
-LINES = 200_000
+LINES = 300_000
 ROUNDS = 5
-MEMORY_LINES = (200_000, 2_000_000)
+MEMORY_LINES = {"python": (200_000, 2_000_000), "native": (200_000, 10_000_000)}
+PYTHON_ONLY = {**os.environ, "PRIVLOG_NATIVE": "0"}
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 
@@ -62,7 +68,10 @@ ADDRESS_ONLY = (
 
 
 def _run(
-    command: list[str], stdin: Path | None = None, feed: list[str] | None = None
+    command: list[str],
+    stdin: Path | None = None,
+    feed: list[str] | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[float, float, int]:
     """Wall seconds, CPU seconds and peak RSS (KiB) of one child run to completion."""
     start = time.perf_counter()
@@ -73,6 +82,7 @@ def _run(
             stdin=source.stdout if source is not None and source.stdout is not None else fin,
             stdout=null,
             stderr=subprocess.DEVNULL,
+            env=env,
         )
         if source is not None and source.stdout is not None:
             source.stdout.close()
@@ -93,6 +103,14 @@ def access_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def one_line(access_log: Path) -> Path:
+    path = access_log.with_name("one.log")
+    with open(access_log, "rb") as fh:
+        path.write_bytes(fh.readline())
+    return path
+
+
+@pytest.fixture(scope="module")
 def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("policies")
     out = {}
@@ -102,62 +120,82 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return out
 
 
-def test_anonymize_vs_anonip(benchmark: Any, access_log: Path, policies: dict[str, Path]) -> None:
-    commands = {
-        "anonip (address only)": [str(BIN / "anonip")],
-        "privlog anonymize, address only": [
-            str(BIN / "privlog"),
-            "anonymize",
-            "--policy",
-            str(policies["address"]),
-        ],
-        "privlog anonymize, full policy": [
-            str(BIN / "privlog"),
-            "anonymize",
-            "--policy",
-            str(policies["full"]),
-        ],
+def _privlog(policy: Path) -> list[str]:
+    return [str(BIN / "privlog"), "anonymize", "--policy", str(policy)]
+
+
+def test_anonymize_vs_anonip(
+    benchmark: Any, access_log: Path, one_line: Path, policies: dict[str, Path]
+) -> None:
+    pytest.importorskip("privlog_native", reason="the compiled path is measured too: make bench installs it")
+    commands: dict[str, tuple[list[str], dict[str, str] | None]] = {
+        "anonip (address only)": ([str(BIN / "anonip")], None),
+        "privlog Python, address only": (_privlog(policies["address"]), PYTHON_ONLY),
+        "privlog native, address only": (_privlog(policies["address"]), None),
+        "privlog Python, full policy": (_privlog(policies["full"]), PYTHON_ONLY),
+        "privlog native, full policy": (_privlog(policies["full"]), None),
     }
     walls: dict[str, list[float]] = {name: [] for name in commands}
     cpus: dict[str, list[float]] = {name: [] for name in commands}
+    starts: dict[str, list[float]] = {name: [] for name in commands}
 
     def one_round() -> None:  # every tool once, so a busy moment hits all of them
-        for name, command in commands.items():
-            wall, cpu, _ = _run(command, stdin=access_log)
+        for name, (command, env) in commands.items():
+            wall, cpu, _ = _run(command, stdin=access_log, env=env)
             walls[name].append(wall)
             cpus[name].append(cpu)
+            starts[name].append(_run(command, stdin=one_line, env=env)[1])
 
     benchmark.pedantic(one_round, rounds=ROUNDS, iterations=1)
     base = "anonip (address only)"
-    print(f"\n{LINES} nginx lines, {ROUNDS} interleaved rounds, medians")
-    print(f"  {'':34} {'lines/s (wall)':>15} {'lines/s (CPU)':>14} {'vs anonip (CPU)':>16}")
+    base_cpu = statistics.median(cpus[base])
+    base_steady = statistics.median(cpus[base]) - statistics.median(starts[base])
+    print(f"\n{LINES} nginx lines, {ROUNDS} interleaved rounds, medians (CPU = user + sys of the child)")
+    print(
+        f"  {'':30} {'lines/s wall':>13} {'lines/s CPU':>12} {'vs anonip':>10} {'start-up s':>11} {'steady lines/s':>15} {'vs anonip':>10}"
+    )
     info = {}
     for name in commands:
+        cpu = statistics.median(cpus[name])
+        start = statistics.median(starts[name])
+        steady = LINES / max(cpu - start, 1e-9)
+        ratio = base_cpu / cpu
+        steady_ratio = base_steady / max(cpu - start, 1e-9)
         wall_rate = LINES / statistics.median(walls[name])
-        cpu_rate = LINES / statistics.median(cpus[name])
-        ratio = statistics.median(cpus[base]) / statistics.median(cpus[name])
-        print(f"  {name:34} {wall_rate:15,.0f} {cpu_rate:14,.0f} {ratio:15.2f}x")
+        print(
+            f"  {name:30} {wall_rate:13,.0f} {LINES / cpu:12,.0f} {ratio:9.2f}x {start:11.2f} {steady:15,.0f} {steady_ratio:9.2f}x"
+        )
         info[name] = {
             "lines_per_s_wall": round(wall_rate),
-            "lines_per_s_cpu": round(cpu_rate),
+            "lines_per_s_cpu": round(LINES / cpu),
             "vs_anonip_cpu": round(ratio, 3),
+            "startup_cpu_s": round(start, 3),
+            "steady_lines_per_s_cpu": round(steady),
+            "steady_vs_anonip_cpu": round(steady_ratio, 3),
         }
     benchmark.extra_info.update(info)
 
 
-def test_memory_stays_flat(benchmark: Any, policies: dict[str, Path]) -> None:
-    command = [str(BIN / "privlog"), "anonymize", "--policy", str(policies["full"])]
+@pytest.mark.parametrize("path", ["python", "native"])
+def test_memory_stays_flat(benchmark: Any, policies: dict[str, Path], path: str) -> None:
+    if path == "native":
+        pytest.importorskip("privlog_native", reason="the compiled path: make bench installs it")
+    command = _privlog(policies["full"])
+    env = PYTHON_ONLY if path == "python" else None
     peaks = {}
+    cpu = {}
 
     def runs() -> None:
-        for lines in MEMORY_LINES:
-            _, _, peak = _run(command, feed=[sys.executable, str(HERE / "nginx_log.py"), str(lines)])
-            peaks[lines] = peak
+        for lines in MEMORY_LINES[path]:
+            feed = [sys.executable, str(HERE / "nginx_log.py"), str(lines), "100000"]
+            _, cpu[lines], peaks[lines] = _run(command, feed=feed, env=env)
 
     benchmark.pedantic(runs, rounds=1, iterations=1)
-    small, large = (peaks[n] for n in MEMORY_LINES)
+    few, many = MEMORY_LINES[path]
+    small, large = peaks[few], peaks[many]
     print(
-        f"\npeak RSS: {small / 1024:.1f} MiB for {MEMORY_LINES[0]:,} lines, {large / 1024:.1f} MiB for {MEMORY_LINES[1]:,}"
+        f"\n{path} path, peak RSS: {small / 1024:.1f} MiB for {few:,} lines, {large / 1024:.1f} MiB for {many:,}"
+        f" ({many / cpu[many]:,.0f} lines per CPU second)"
     )
     benchmark.extra_info.update({"peak_rss_kib": peaks})
     assert large < small * 1.1 + 4096, "memory grew with the input"

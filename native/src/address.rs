@@ -46,6 +46,23 @@ fn pton(af: i32, text: &str, out: &mut [u8]) -> bool {
 
 /// The text of a packed address, as `socket.inet_ntop` writes it.
 pub fn ntop(p: &Packed) -> String {
+    if p.len == 4 {
+        // Dotted decimal has one form: written here, without the C library's printf.
+        let mut out = String::with_capacity(15);
+        for (i, &b) in p.bytes[..4].iter().enumerate() {
+            if i > 0 {
+                out.push('.');
+            }
+            if b >= 100 {
+                out.push((b'0' + b / 100) as char);
+            }
+            if b >= 10 {
+                out.push((b'0' + b / 10 % 10) as char);
+            }
+            out.push((b'0' + b % 10) as char);
+        }
+        return out;
+    }
     let af = if p.len == 4 { libc::AF_INET } else { libc::AF_INET6 };
     let mut buf = [0u8; 64];
     // SAFETY: the source holds the family's address size and `buf` exceeds INET6_ADDRSTRLEN.

@@ -30,6 +30,20 @@ const MAX_HEADER: usize = 8192;
 /// A day whose key ring Python decides line by line (no key, or the ring changes within it).
 const PYTHON_DAY: i64 = -2;
 
+/// The ASCII bytes `CombinedFormat._quote` escapes: quote, backslash, controls, DEL.
+const ESCAPED_ASCII: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[0x7f] = true;
+    table
+};
+
 /// Where the written-back line's values are in the stream's attribute slots.
 #[derive(Default)]
 struct Slots {
@@ -123,22 +137,41 @@ impl LogAnonymizer {
             out.push(b'-');
             return;
         };
+        if text.is_ascii() {
+            // The common case: runs of printable ASCII copied whole, escapes between them.
+            let bytes = text.as_bytes();
+            let mut start = 0;
+            for (i, &b) in bytes.iter().enumerate() {
+                if ESCAPED_ASCII[b as usize] {
+                    out.extend_from_slice(&bytes[start..i]);
+                    self.escape(out, b as u32, b as char);
+                    start = i + 1;
+                }
+            }
+            out.extend_from_slice(&bytes[start..]);
+            return;
+        }
         for c in text.chars() {
             let n = c as u32;
             if c == '"' || c == '\\' || n < 0x20 || (0x7f..=0xff).contains(&n) {
-                let escaped = if !self.apache {
-                    format!("\\x{n:02X}")
-                } else if c == '"' || c == '\\' {
-                    format!("\\{c}")
-                } else {
-                    format!("\\x{n:02x}")
-                };
-                out.extend_from_slice(escaped.as_bytes());
+                self.escape(out, n, c);
             } else if n < 256 {
                 out.push(n as u8);
             } else {
                 out.push(b'?');
             }
+        }
+    }
+
+    /// One escaped character: nginx's `\xHH`, Apache's `\"`, `\\` and `\xhh`.
+    fn escape(&self, out: &mut Vec<u8>, n: u32, c: char) {
+        const UPPER: &[u8; 16] = b"0123456789ABCDEF";
+        const LOWER: &[u8; 16] = b"0123456789abcdef";
+        if self.apache && (c == '"' || c == '\\') {
+            out.extend_from_slice(&[b'\\', c as u8]);
+        } else {
+            let digits = if self.apache { LOWER } else { UPPER };
+            out.extend_from_slice(&[b'\\', b'x', digits[(n >> 4) as usize & 15], digits[n as usize & 15]]);
         }
     }
 
@@ -159,7 +192,10 @@ impl LogAnonymizer {
         let mut headers = vec![None; ids.names.len()];
         let mut set = |which: usize, value: String| -> Res<()> {
             if let Some(id) = self.headers[which] {
-                let value = prefix(&value, MAX_HEADER).to_owned();
+                let mut value = value;
+                if value.len() > MAX_HEADER {
+                    value = prefix(&value, MAX_HEADER).to_owned();
+                }
                 if has_other_digit(&value) {
                     return Err(Unsupported);
                 }
@@ -209,14 +245,15 @@ impl LogAnonymizer {
             Some(p) => Client::Address(p),
             None => Client::Invalid,
         };
+        let digits = |b: &[u8]| b.iter().fold(0i128, |n, &d| n * 10 + (d - b'0') as i128); // ASCII digits only
         let size = if c.size == b"-" {
             Some(Value::Int(0))
         } else if c.size.len() < 19 {
-            Some(Value::Int(latin1(c.size).parse().map_err(|_| Unsupported)?))
+            Some(Value::Int(digits(c.size)))
         } else {
             None
         };
-        let status = if c.status == b"-" { None } else { Some(Value::Int(latin1(c.status).parse().map_err(|_| Unsupported)?)) };
+        let status = if c.status == b"-" { None } else { Some(Value::Int(digits(c.status))) };
         let facts = Facts {
             kind: "http".to_owned(),
             start_ns,
@@ -321,18 +358,18 @@ impl LogAnonymizer {
         out.extend_from_slice(b" [");
         out.extend_from_slice(c.time);
         out.extend_from_slice(b"] \"");
-        let mut request = shown(get(v, s.method))?.unwrap_or(Cow::Borrowed("-")).into_owned();
-        request.push(' ');
-        request.push_str(&shown(get(v, s.path))?.unwrap_or(Cow::Borrowed("-")));
+        // The request line, quoted piece by piece (the separators need no escape).
+        self.quote(out, Some(&shown(get(v, s.method))?.unwrap_or(Cow::Borrowed("-"))));
+        out.push(b' ');
+        self.quote(out, Some(&shown(get(v, s.path))?.unwrap_or(Cow::Borrowed("-"))));
         if let Some(q) = shown(get(v, s.query))?.filter(|q| !q.is_empty()) {
-            request.push('?');
-            request.push_str(&q);
+            out.push(b'?');
+            self.quote(out, Some(&q));
         }
         if let Some(version) = shown(get(v, s.version))?.filter(|x| !x.is_empty()) {
-            request.push_str(" HTTP/");
-            request.push_str(&version);
+            out.extend_from_slice(b" HTTP/");
+            self.quote(out, Some(&version));
         }
-        self.quote(out, Some(&request));
         out.extend_from_slice(b"\" ");
         push_text(out, &shown(get(v, s.status))?.unwrap_or(Cow::Borrowed("-")));
         out.push(b' ');

@@ -149,7 +149,8 @@ pub fn unescape(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// Latin-1 bytes as text.
 pub fn latin1(b: &[u8]) -> String {
     if b.is_ascii() {
-        return String::from_utf8(b.to_vec()).unwrap_or_default();
+        // SAFETY: ASCII is valid UTF-8.
+        return unsafe { String::from_utf8_unchecked(b.to_vec()) };
     }
     b.iter().map(|&c| c as char).collect()
 }
@@ -207,8 +208,10 @@ fn is_alpha(b: &[u8]) -> bool {
 /// The request line: method, target (escaped as sent) and `network.protocol.version`; the
 /// Python fast path (`GET /x HTTP/1.1`) first, then `REQUEST_LINE` on the unescaped text.
 pub fn request(raw: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Option<String>)> {
-    let parts: Vec<&[u8]> = raw.split(|&b| b == b' ').collect();
-    if parts.len() == 3 && !raw.contains(&b'\\') && is_alpha(parts[0]) {
+    let mut parts = raw.splitn(4, |&b| b == b' ');
+    let parts = [parts.next().unwrap_or(b""), parts.next().unwrap_or(b""), parts.next().unwrap_or(b""), parts.next().unwrap_or(b"")];
+    let three = raw.iter().filter(|&&b| b == b' ').count() == 2;
+    if three && !raw.contains(&b'\\') && is_alpha(parts[0]) {
         let version = match parts[2] {
             b"HTTP/1.0" => Some("1.0"),
             b"HTTP/1.1" => Some("1.1"),

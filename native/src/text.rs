@@ -346,8 +346,31 @@ pub fn scrub_path(path: &str) -> Res<String> {
     Ok(out)
 }
 
+const ORIGIN_CACHE: usize = 4096;
+
+thread_local! {
+    /// Referrers repeat (a site's own pages, a few search engines): their origins, per thread,
+    /// emptied when full so memory stays bounded.
+    static ORIGINS: std::cell::RefCell<HashMap<String, String>> = std::cell::RefCell::new(HashMap::new());
+}
+
 /// `origin`: scheme, host and port of a URL, lower case; "invalid" if it is not one.
 pub fn origin(referrer: &str) -> String {
+    if let Some(found) = ORIGINS.with(|c| c.borrow().get(referrer).cloned()) {
+        return found;
+    }
+    let out = origin_of(referrer);
+    ORIGINS.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= ORIGIN_CACHE {
+            cache.clear();
+        }
+        cache.insert(referrer.to_owned(), out.clone());
+    });
+    out
+}
+
+fn origin_of(referrer: &str) -> String {
     match ORIGIN.captures(referrer) {
         None => "invalid".into(),
         Some(c) => {
