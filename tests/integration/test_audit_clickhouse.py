@@ -90,7 +90,7 @@ def test_planted_rows_are_found_by_row_never_by_value(
 
 def test_one_source_at_a_time(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "store", "--chdb", "x"]) == 2
-    assert "give one of STORE" in capsys.readouterr().err
+    assert "more than one source given. Fix: pass one of STORE" in capsys.readouterr().err
 
 
 class _ChdbOverHttp(http.server.BaseHTTPRequestHandler):

@@ -14,7 +14,7 @@ import pytest
 
 from privlog import Policy
 from privlog._cli import main
-from privlog._errors import PolicyError
+from privlog._errors import UsageError
 from privlog._ops.anonymize import Anonymizer, run
 from privlog._ops.logformats import MAX_LINE, log_format
 
@@ -228,7 +228,7 @@ class TestRegex:
         ],
     )
     def test_a_bad_pattern_fails_at_start_up(self, pattern: str, message: str) -> None:
-        with pytest.raises(PolicyError, match=message):
+        with pytest.raises(UsageError, match=message):
             log_format(f"regex:{pattern}")
 
 
@@ -237,7 +237,7 @@ class TestStreams:
         data = policy_dict()
         data["streams"]["other"] = {"retention": "access", "fields": {"status": "keep"}}
         pol = Policy.from_dict(data, environ=ENV)
-        with pytest.raises(PolicyError, match="pass --stream NAME, one of: access, other"):
+        with pytest.raises(UsageError, match="pass --stream NAME, one of: access, other"):
             Anonymizer(pol, log_format("nginx-combined"), "same")
         both = Anonymizer(pol, log_format("nginx-combined"), "json").line(NGINX)
         assert isinstance(both, list)
@@ -246,11 +246,11 @@ class TestStreams:
     def test_a_consent_gated_stream_is_refused(self) -> None:
         data = policy_dict()
         data["streams"]["access"]["consent_gated"] = True
-        with pytest.raises(PolicyError, match="consent-gated"):
+        with pytest.raises(UsageError, match="consent-gated"):
             Anonymizer(Policy.from_dict(data, environ=ENV), log_format("nginx-combined"), "same", "access")
 
     def test_an_unknown_stream_names_the_choices(self) -> None:
-        with pytest.raises(PolicyError, match="did you mean 'access'"):
+        with pytest.raises(UsageError, match="did you mean 'access'"):
             Anonymizer(policy(), log_format("nginx-combined"), "same", "acess")
 
 

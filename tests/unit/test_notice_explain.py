@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from privlog._cli import main
-from privlog._errors import PolicyError
+from privlog._errors import PolicyError, UsageError
 from privlog._keys.epochs import ROTATIONS
 from privlog._notice.explain import explain, load_policy
 from privlog._notice.locale import languages, load
@@ -474,7 +474,7 @@ def test_a_key_store_says_when_keys_are_destroyed(tmp_path: Path) -> None:
 
 
 def test_an_unknown_language_names_the_choices() -> None:
-    with pytest.raises(PolicyError, match="did you mean 'de'"):
+    with pytest.raises(UsageError, match="did you mean 'de'"):
         explain(_policy(), "dee")
 
 

@@ -142,8 +142,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except PrivlogError as exc:
-        if isinstance(exc, PolicyError) and exc.setting.startswith("--"):
-            exc = UsageError(exc.setting, exc.problem, exc.fix)  # about an option, not the policy
         for kind, label, exit_code in _ERRORS:
             if isinstance(exc, kind):
                 print(f"privlog: {label}: {exc}", file=sys.stderr)

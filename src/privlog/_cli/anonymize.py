@@ -6,7 +6,6 @@ import argparse
 import os
 import sys
 
-from .._errors import PolicyError
 from .._ops.logformats import FORMATS
 
 
@@ -54,18 +53,15 @@ def _cmd_anonymize(args: argparse.Namespace) -> int:
 
     policy = Policy.from_toml(args.policy)
     anonymizer = Anonymizer(policy, log_format(args.format), args.output, args.stream)
-    sinks = build_sinks(anonymizer.pipeline.policy) if args.export else []
+    # A path that cannot be opened is an OSError: main() names the file and the reason (exit 5).
+    in_fd = os.open(args.input, os.O_RDONLY) if args.input else sys.stdin.fileno()
     try:
-        in_fd = os.open(args.input, os.O_RDONLY) if args.input else sys.stdin.fileno()
-        out_fd = (
-            os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            if args.out
-            else sys.stdout.fileno()
-        )
-    except OSError as exc:
-        raise PolicyError(
-            "INPUT" if args.input else "-o", f"cannot open it ({exc.strerror})", "check the path"
-        ) from None
+        out_fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if args.out else sys.stdout.fileno()
+    except OSError:
+        if args.input:
+            os.close(in_fd)
+        raise
+    sinks = build_sinks(anonymizer.pipeline.policy) if args.export else []
     sys.stdout.flush()
     wake_fd, undo = stop_on_signals()
     try:

@@ -6,7 +6,9 @@ import argparse
 import sys
 from typing import Any
 
+from .._errors import UsageError
 from .._ops.audit_checks import KINDS, Report
+from .common import IO
 
 
 def render_report(report: Report) -> str:
@@ -28,6 +30,9 @@ def render_report(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+_CLEAR = "\r\033[K"  # the progress line, cleared
+
+
 def _progress(done: int, total: int) -> None:
     print(f"\rprivlog audit: {100 * done // total:3d}% of {total / 1e6:,.0f} MB", end="", file=sys.stderr)
 
@@ -39,8 +44,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     sources = [x for x in (args.store, args.clickhouse, args.chdb) if x]
     if len(sources) != 1:
-        print("privlog audit: give one of STORE, --clickhouse URL or --chdb PATH", file=sys.stderr)
-        return 2
+        raise UsageError(
+            "privlog audit",
+            "no source given" if not sources else "more than one source given",
+            "pass one of STORE, --clickhouse URL or --chdb PATH",
+        )
     policy = load_policy(args.policy) if args.policy else None
     keys = args.keys or (policy.key_store if policy is not None else None)
     held = frozenset(h.key_id for h in KeyStore.load(keys).held()) if keys else None
@@ -50,11 +58,11 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     else:
         try:
             report = _audit_table(args, policy, held, tty)
-        except (ValueError, OSError) as exc:
-            print(f"privlog audit: {exc}", file=sys.stderr)
-            return 2
+        except (OSError, ValueError) as exc:  # no answer, a failed query, rows that are not JSON
+            print(f"{_CLEAR if tty else ''}privlog audit: the table could not be read ({exc})", file=sys.stderr)
+            return IO
     if tty:
-        print("\r\033[K", end="", file=sys.stderr)
+        print(_CLEAR, end="", file=sys.stderr)
     print(render_report(report), end="")
     return 0 if report.clean else 1
 

@@ -7,7 +7,15 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .._errors import PolicyError
+from .._errors import UsageError
+
+
+def _day(text: str) -> date:
+    """``--until``'s value; argparse names the option and this message on anything else."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day: give it as YYYY-MM-DD") from None
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +33,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     add.add_argument("--user-id", help="the subject's user id, as the app knows it")
     add.add_argument("--ip", help="the subject's IP address")
     add.add_argument("--reason", required=True, help="why the records must be kept (e.g. a dispute's reference)")
-    add.add_argument("--until", required=True, type=date.fromisoformat, help="last day of the hold, YYYY-MM-DD")
+    add.add_argument("--until", required=True, type=_day, help="last day of the hold, YYYY-MM-DD")
     add.add_argument("--store", help="the JSONL store (default: the policy's export.directory)")
     add.set_defaults(func=_cmd_add)
     listing = act.add_parser("list", help="list holds", description="List the holds of a store.")
@@ -44,9 +52,9 @@ def _cmd_add(args: argparse.Namespace) -> int:
     from ..sinks.holdlog import HoldLog
 
     if not args.user_id and not args.ip:
-        raise PolicyError("privlog hold add", "no identifier given", "pass --user-id ID and/or --ip ADDRESS")
+        raise UsageError("privlog hold add", "no identifier given", "pass --user-id ID and/or --ip ADDRESS")
     if args.until < date.today():
-        raise PolicyError("--until", "is in the past", "give the last day the records must be kept")
+        raise UsageError("--until", f"{args.until} is in the past", "give the last day the records must be kept")
     policy = Policy.from_toml(args.policy)
     log = HoldLog(Path(args.store or policy.export.directory))
     try:

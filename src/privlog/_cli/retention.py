@@ -13,6 +13,8 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
+from .._errors import UsageError
+
 
 def sweep_clickhouse(args: argparse.Namespace) -> int:
     from ..clickhouse import last_visit_sweep
@@ -29,8 +31,7 @@ def sweep_clickhouse(args: argparse.Namespace) -> int:
     )
     url = args.clickhouse
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        print("privlog: --clickhouse takes the server's HTTP URL, e.g. http://localhost:8123", file=sys.stderr)
-        return 2
+        raise UsageError("--clickhouse", "is not an HTTP URL", "give the server's HTTP interface, e.g. http://localhost:8123")
     request = urllib.request.Request(url, data=statement.encode(), method="POST")  # noqa: S310 - http(s) only
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from typing import Any
 
-from .._errors import PolicyError, did_you_mean
+from .._errors import UsageError, did_you_mean
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,8 +91,8 @@ class Locale:
 
 @functools.cache
 def load(language: str) -> Locale:
-    """The translation of ``language``; a PolicyError naming the choices if there is none."""
+    """The translation of ``language``; a UsageError naming the choices if there is none."""
     if language not in languages():
-        raise PolicyError("--lang", f"no translation for {language!r}", did_you_mean(language, languages()))
+        raise UsageError("--lang", f"no translation for {language!r}", did_you_mean(language, languages()))
     raw = (resources.files(__package__) / "locales" / f"{language}.toml").read_text(encoding="utf-8")
     return Locale(tomllib.loads(raw))

@@ -26,7 +26,7 @@ from .._core.dispatcher import Sink
 from .._core.pipeline import Pipeline
 from .._core.record import Output
 from .._core.steps import address_action
-from .._errors import PolicyError, did_you_mean
+from .._errors import UsageError, did_you_mean
 from .._keys.epochs import KeyShredded
 from .._policy.model import Policy
 from .._policy.types import Stream
@@ -76,13 +76,13 @@ def select_streams(policy: Policy, name: str | None, output: str) -> tuple[Strea
     if name is not None:
         found = next((s for s in policy.streams if s.name == name), None)
         if found is None:
-            raise PolicyError("--stream", f"the policy has no stream {name!r}", did_you_mean(name, names))
+            raise UsageError("--stream", f"the policy has no stream {name!r}", did_you_mean(name, names))
         if "http" not in found.events:
-            raise PolicyError(
+            raise UsageError(
                 "--stream", f"stream {name!r} does not take http requests", "choose another stream"
             )
         if found.consent_gated:
-            raise PolicyError(
+            raise UsageError(
                 "--stream",
                 f"stream {name!r} is consent-gated, and a server log does not say who opted out",
                 "choose a stream that is not consent-gated",
@@ -90,11 +90,11 @@ def select_streams(policy: Policy, name: str | None, output: str) -> tuple[Strea
         return (found,)
     usable = tuple(s for s in policy.streams if "http" in s.events and not s.consent_gated)
     if not usable:
-        raise PolicyError(
+        raise UsageError(
             "--policy", "no stream takes http requests without consent gating", "add such a stream"
         )
     if output == "same" and len(usable) > 1:
-        raise PolicyError(
+        raise UsageError(
             "--stream",
             "several streams take http requests, and a line is written back through one",
             "pass --stream NAME, one of: " + ", ".join(s.name for s in usable),
@@ -124,7 +124,7 @@ class Anonymizer:
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         if output not in OUTPUTS:
-            raise PolicyError("--output", f"unknown output {output!r}", "use one of " + ", ".join(OUTPUTS))
+            raise UsageError("--output", f"unknown output {output!r}", "use one of " + ", ".join(OUTPUTS))
         streams = select_streams(policy, stream, output)
         self.pipeline = Pipeline(dataclasses.replace(policy, streams=streams))
         self.format = log_format

@@ -21,6 +21,7 @@ import orjson
 
 from .._core.record import iso_utc
 from .._core.steps import SUBJECT_ATTRIBUTE
+from .._errors import ConfigurationError, UsageError
 from .._policy.model import Policy
 from ..clickhouse import _ident
 from .audit_checks import Checker, Layout, Plan, Report, day_of, plan_for
@@ -37,7 +38,7 @@ def select_rows(table: str = "otel_logs", database: str | None = None) -> str:
 def http_lines(url: str, query: str, timeout: float = 300.0) -> Iterator[bytes]:
     """The result of ``query`` on a ClickHouse server's HTTP interface, line by line, streaming."""
     if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise ValueError("--clickhouse takes the server's HTTP URL, e.g. http://localhost:8123")
+        raise UsageError("--clickhouse", "is not an HTTP URL", "give the server's HTTP interface, e.g. http://localhost:8123")
     request = urllib.request.Request(url, data=query.encode(), method="POST")  # noqa: S310 - http(s) only
     with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
         yield from response
@@ -48,7 +49,7 @@ def chdb_lines(path: str, query: str) -> Iterator[bytes]:
     try:
         chdb_session: Any = importlib.import_module("chdb.session")
     except ImportError:
-        raise ValueError("--chdb needs chdb: pip install chdb") from None
+        raise ConfigurationError("--chdb", "needs the chdb package", "pip install chdb") from None
     sess = chdb_session.Session(path)
     try:
         text = str(sess.query(query.rsplit(" FORMAT ", 1)[0], "JSONEachRow"))

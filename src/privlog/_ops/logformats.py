@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from .._core.record import Attributes, client_address, header_text
-from .._errors import PolicyError
+from .._errors import UsageError
 from .._transforms.address import parse_ip
 from .._transforms.freetext import AddressAction, scrub_free_text
 from .logline import (
@@ -275,7 +275,7 @@ FORMATS = ("nginx-combined", "apache-combined", "caddy-json", "regex:PATTERN")
 
 
 def log_format(spec: str) -> CombinedFormat | CaddyFormat | RegexFormat:
-    """The format ``--format`` names; a PolicyError naming the choices for anything else."""
+    """The format ``--format`` names; a UsageError naming the choices for anything else."""
     if spec == "nginx-combined":
         return CombinedFormat(spec, "nginx")
     if spec == "apache-combined":
@@ -284,4 +284,4 @@ def log_format(spec: str) -> CombinedFormat | CaddyFormat | RegexFormat:
         return CaddyFormat()
     if spec.startswith("regex:"):
         return RegexFormat(spec[6:])
-    raise PolicyError("--format", f"unknown format {spec!r}", "use one of " + ", ".join(FORMATS))
+    raise UsageError("--format", f"unknown format {spec!r}", "use one of " + ", ".join(FORMATS))

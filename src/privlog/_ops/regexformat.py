@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 
 from .._core.record import Attributes, client_address, header_text
-from .._errors import PolicyError
+from .._errors import UsageError
 from .._transforms.freetext import AddressAction, scrub_free_text
 from .logline import (
     REQUEST_LINE,
@@ -55,16 +55,16 @@ class RegexFormat:
         try:
             self._regex = re.compile(pattern, re.DOTALL)
         except re.error as exc:
-            raise PolicyError("--format", f"not a valid regex ({exc})", "fix the pattern") from None
+            raise UsageError("--format", f"not a valid regex ({exc})", "fix the pattern") from None
         unknown = sorted(set(self._regex.groupindex) - set(REGEX_GROUPS))
         if unknown:
-            raise PolicyError(
+            raise UsageError(
                 "--format",
                 f"unknown group name {unknown[0]!r} in the regex",
                 "name groups " + ", ".join(f"(?P<{n}>...)" for n in REGEX_GROUPS),
             )
         if not self._regex.groupindex:
-            raise PolicyError("--format", "the regex has no named groups", "add e.g. (?P<client>\\S+)")
+            raise UsageError("--format", "the regex has no named groups", "add e.g. (?P<client>\\S+)")
         self._groups = [(REGEX_GROUPS[n], n) for n in self._regex.groupindex]
         self._time = ClfTime()
 

@@ -13,6 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from .._core.steps import SUBJECT_ATTRIBUTE
+from .._errors import UsageError
 from .._keys.epochs import StaticKeys
 from .._keys.ring import KeyRing
 from .._keys.source import open_keys
@@ -44,18 +45,23 @@ def held_rings(policy: Policy, today: date | None = None) -> list[KeyRing]:
     return []
 
 
+def identifiers(user_id: str | None, ip: str | None) -> tuple[bytes | None, bytes | None]:
+    """A subject's user id and address as the keyed functions take them; a UsageError naming
+    ``--ip`` (never its value) if the address does not parse."""
+    address = None
+    if ip is not None:
+        address = parse_ip(ip)
+        if address is None:
+            raise UsageError("--ip", "is not an IP address", "pass an IPv4 or IPv6 address")
+    return (None if user_id is None else user_id.encode("utf-8", "surrogatepass")), address
+
+
 def subject_matches(
     policy: Policy, *, user_id: str | None = None, ip: str | None = None, today: date | None = None
 ) -> list[Match]:
     """Every (attribute, value, key id) the given identifiers can appear as, under held keys."""
-    raw: dict[str, bytes] = {}
-    if user_id is not None:
-        raw["user"] = user_id.encode("utf-8", "surrogatepass")
-    if ip is not None:
-        packed = parse_ip(ip)
-        if packed is None:
-            raise ValueError("--ip is not an IP address")
-        raw["address"] = packed
+    user, address = identifiers(user_id, ip)
+    raw = {k: v for k, v in (("user", user), ("address", address)) if v is not None}
     wanted: list[tuple[str, str, str, bytes]] = []  # attribute, action, domain, raw value
     for stream in policy.streams:
         for name, rule in stream.fields.items():
@@ -79,14 +85,8 @@ ANY_KEY = "*"
 
 def subject_pseudonyms(policy: Policy, *, user_id: str | None = None, ip: str | None = None) -> list[str]:
     """The last-visit subject pseudonyms of an identifier, in the streams that count from it."""
-    raw: dict[str, bytes] = {}
-    if user_id is not None:
-        raw["user_id"] = user_id.encode("utf-8", "surrogatepass")
-    if ip is not None:
-        packed = parse_ip(ip)
-        if packed is None:
-            raise ValueError("--ip is not an IP address")
-        raw["client_ip"] = packed
+    user, address = identifiers(user_id, ip)
+    raw = {k: v for k, v in (("user_id", user), ("client_ip", address)) if v is not None}
     fields = {s.retention.subject for s in policy.streams if s.retention.subject in raw}
     if not fields:
         return []
