@@ -10,6 +10,7 @@ import hashlib
 from datetime import date, datetime, timedelta, timezone
 
 from .ring import KeyRing, derive, key_id_of
+from .stretch import stretch
 
 ROTATIONS = ("never", "daily", "weekly", "monthly")
 DAY_NS = 86_400 * 1_000_000_000
@@ -88,11 +89,12 @@ def ratchet(state: bytes, steps: int) -> bytes:
 class StaticKeys:
     """Keys from a static secret (environment or file). With a rotation, each epoch gets its
     own derived key, so pseudonyms of different epochs are unlinkable to anyone without the
-    secret; nothing can be shredded, since the secret derives every epoch."""
+    secret; nothing can be shredded, since the secret derives every epoch. Every key and key id
+    comes from the secret stretched by scrypt, so testing a guessed secret costs a scrypt."""
 
     def __init__(self, secret: bytes, rotation: str = "never", algorithm: str = "blake2b") -> None:
         self.rotation = rotation
-        self._secret = secret
+        self._root = stretch(secret)
         self._algorithm = algorithm
         self._rings: dict[int, KeyRing] = {}
 
@@ -104,10 +106,10 @@ class StaticKeys:
         ring = self._rings.get(epoch)
         if ring is None:
             if self.rotation == "never":
-                ring = KeyRing(self._secret, self._algorithm)
+                ring = KeyRing(self._root, self._algorithm)
             else:
                 label = epoch_label(self.rotation, epoch)
-                master = derive(self._secret, f"privlog epoch {self.rotation} {epoch}")
+                master = derive(self._root, f"privlog epoch {self.rotation} {epoch}")
                 ring = KeyRing(master, self._algorithm, key_id_of(master, label))
             if len(self._rings) >= RING_CACHE:
                 self._rings.clear()
@@ -119,7 +121,7 @@ class StaticKeys:
         last-visit rule must link a visitor's visits across every rotation."""
         ring = self._rings.get(SUBJECT_EPOCH)
         if ring is None:
-            master = derive(self._secret, "privlog subject v1")
+            master = derive(self._root, "privlog subject v1")
             ring = self._rings[SUBJECT_EPOCH] = KeyRing(master, self._algorithm, key_id_of(master, "subject"))
         return ring
 

@@ -14,6 +14,8 @@ import hmac
 from collections.abc import Callable
 from typing import Any, cast
 
+from .stretch import stretch
+
 _b64 = binascii.b2a_base64
 _URLSAFE = bytes.maketrans(b"+/", b"-_")  # on bytes: str.translate is 6x slower
 _blake = hashlib.blake2b
@@ -49,8 +51,8 @@ class KeyRing:
 
     @classmethod
     def from_secret(cls, secret: bytes, algorithm: str = "blake2b") -> KeyRing:
-        """The ring of a static secret (no rotation)."""
-        return cls(secret, algorithm)
+        """The ring of a static secret (no rotation): keyed by the secret stretched with scrypt."""
+        return cls(stretch(secret), algorithm)
 
     def subkey(self, label: str, size: int = 32) -> bytes:
         """Key material for another keyed transform (Crypto-PAn, AES-SIV), bound to this epoch."""
