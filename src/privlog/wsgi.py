@@ -188,6 +188,7 @@ class _Response:
     __slots__ = (
         "_done",
         "_error",
+        "_exhausted",
         "_headers",
         "_iterator",
         "_mw",
@@ -214,6 +215,7 @@ class _Response:
         self.status = ""
         self.sent = 0
         self._error = False
+        self._exhausted = False
         self._done = False
 
     def start_response(
@@ -245,6 +247,7 @@ class _Response:
         try:
             chunk = next(self._iterator)
         except StopIteration:
+            self._exhausted = True
             raise
         except BaseException:
             self._error = True
@@ -261,7 +264,9 @@ class _Response:
             self._error = True
             raise
         finally:
-            self.finish(error=self._error)
+            # Closed before the end without an error: the server stopped sending, because the
+            # client hung up (a write to its socket failed) or the server is shutting down.
+            self.finish(error=self._error, cut=not self._exhausted)
 
     def _declared_length(self) -> int | None:
         """The Content-Length header the app gave ``start_response``, if valid."""
@@ -271,11 +276,12 @@ class _Response:
                 return int(value) if value.isdecimal() else None
         return None
 
-    def finish(self, *, error: bool = False, unwrapped: bool = False) -> None:
+    def finish(self, *, error: bool = False, unwrapped: bool = False, cut: bool = False) -> None:
         """Hand the record to the worker, once. Never raises.
 
         ``unwrapped``: the server sends the app's iterable itself (its ``wsgi.file_wrapper``),
-        so the byte count is the declared Content-Length, or unknown.
+        so the byte count is the declared Content-Length, or unknown. ``cut``: the server closed
+        the iterable before its end, so the response was not delivered whole.
         """
         if self._done:
             return
@@ -286,8 +292,8 @@ class _Response:
             code = self.status[:3]
             status: int | None = int(code) if code.isdigit() else None
             # An error before any byte went out: the server answers 500. After, the status
-            # sent stands and the record is marked incomplete.
-            incomplete = error and self.sent > 0 and status is not None
+            # sent stands and the record is marked incomplete, as when the server stops early.
+            incomplete = status is not None and (self.sent > 0 if error else cut)
             if error and not incomplete:
                 status = 500
             mw._submit(

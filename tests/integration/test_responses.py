@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,11 +22,20 @@ from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
 from privlog._demo import _serve
 from privlog.wsgi import PrivacyLogMiddleware as WsgiMiddleware
 
+from ..support import stream_apps
 from ..support.policies import policy_dict
 from ..support.sinks import ListSink
 from ..support.wsgi_server import serve
+from .test_framing import subprocess_server
 
 FIELDS = {"path": "template", "status": "keep", "response_bytes": "keep"}
+APP = "tests.support.stream_apps:logged"
+ROOT = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+
+
+def stored(directory: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for p in directory.glob("*/*.jsonl") for line in p.read_bytes().splitlines()]
 
 
 def make_privlog(sink: ListSink) -> PrivacyLog:
@@ -177,3 +188,37 @@ class TestWsgi:
         pl.close()
         assert rec["http.response.status_code"] == 201
         assert rec["privlog.incomplete"] is True
+
+    def test_a_client_gone_mid_stream_is_incomplete_under_waitress(self) -> None:
+        sink = ListSink()
+        pl = make_privlog(sink)
+        with serve(WsgiMiddleware(stream_apps.endless, privlog=pl)) as url:
+            got = raw_get(int(url.rsplit(":", 1)[1]), "/", read=4096)  # then hang up
+            (rec,) = records(pl, sink, 1, timeout=15)
+        pl.close()
+        assert got.startswith(b"HTTP/1.1 201")
+        assert rec["http.response.status_code"] == 201
+        assert rec["privlog.incomplete"] is True
+        assert 0 < rec["http.response.body.size"] < 200 * stream_apps.CHUNK
+
+    @pytest.mark.parametrize(
+        "argv",
+        [
+            pytest.param([sys.executable, "-m", "gunicorn", "-w", "1", "-b", "127.0.0.1:PORT", APP], id="gunicorn"),
+            pytest.param(
+                [str(BIN / "uwsgi"), "--http-socket", "127.0.0.1:PORT", "--module", APP, "--pythonpath", str(ROOT)],
+                id="uWSGI",
+            ),
+        ],
+    )
+    def test_a_client_gone_mid_stream_is_incomplete(self, argv: list[str], tmp_path: Path) -> None:
+        with subprocess_server(argv, tmp_path) as port:
+            got = raw_get(port, "/", read=4096)
+            deadline = time.monotonic() + 15
+            while not stored(tmp_path) and time.monotonic() < deadline:
+                time.sleep(0.1)
+        assert got.startswith(b"HTTP/1.1 201")
+        (rec,) = stored(tmp_path)
+        assert rec["http.response.status_code"] == 201
+        assert rec["privlog.incomplete"] is True
+        assert 0 < rec["http.response.body.size"] < 200 * stream_apps.CHUNK

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,42 @@ async def astream(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingHttpResponse(chunks())
 
 
+def stream_boom(request: HttpRequest) -> StreamingHttpResponse:
+    def chunks() -> Iterator[bytes]:
+        yield b"first chunk"
+        raise RuntimeError("the stream failed")
+
+    return StreamingHttpResponse(chunks(), status=201)
+
+
+async def astream_boom(request: HttpRequest) -> StreamingHttpResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"first chunk"
+        raise RuntimeError("the stream failed")
+
+    return StreamingHttpResponse(chunks(), status=201)
+
+
+def endless(request: HttpRequest) -> StreamingHttpResponse:
+    """A long stream a client hangs up on (bounded: 10 s at most)."""
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(200):
+            yield b"x" * 16384
+            time.sleep(0.05)
+
+    return StreamingHttpResponse(chunks())
+
+
+async def aendless(request: HttpRequest) -> StreamingHttpResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(200):
+            yield b"x" * 16384
+            await asyncio.sleep(0.05)
+
+    return StreamingHttpResponse(chunks())
+
+
 def do_login(request: HttpRequest) -> HttpResponse:
     found = authenticate(request, username=request.POST["username"], password=request.POST["password"])
     if found is None:
@@ -122,6 +160,10 @@ urlpatterns = [
     path("boom/", boom),
     path("stream/", stream),
     path("astream/", astream),
+    path("stream-boom/", stream_boom),
+    path("astream-boom/", astream_boom),
+    path("endless/", endless),
+    path("aendless/", aendless),
     path("login/", do_login),
     path("logout/", do_logout),
     path("me/", me),

@@ -60,7 +60,7 @@ class TestNotTheOldFastDerivation:
         secret = fresh_secret().encode()
         keys = StaticKeys(secret, rotation)
         ring = keys.ring_for(0)
-        label = "privlog epoch %s 0" % rotation
+        label = f"privlog epoch {rotation} 0"
         old = derive(secret, label)
         assert ring.key_id.rsplit(".", 1)[1] != key_id_of(old)
         assert ring.key_id.rsplit(".", 1)[1] == key_id_of(derive(scrypt_of(secret), label))

@@ -189,6 +189,63 @@ class TestMiddleware:
         assert rec["privlog.incomplete"] is True
         assert rec["http.response.body.size"] == len(b"partial")
 
+    def test_server_closing_before_the_end_keeps_the_status_and_is_incomplete(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        """What a server does when the client hangs up mid-stream: stop iterating, close."""
+        closed: list[bool] = []
+
+        def app(env: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+            start_response("201 Created", [])
+            try:
+                yield b"first"
+                yield b"never sent"
+            finally:
+                closed.append(True)
+
+        result: Any = PrivacyLogMiddleware(app, privlog=privlog)(environ(), Server().start_response)
+        assert next(iter(result)) == b"first"
+        result.close()
+        (rec,) = security(sink, privlog)
+        assert closed == [True]
+        assert rec["http.response.status_code"] == 201
+        assert rec["privlog.incomplete"] is True
+        assert rec["http.response.body.size"] == len(b"first")
+
+    def test_closed_without_being_iterated_is_incomplete(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        result: Any = PrivacyLogMiddleware(hello, privlog=privlog)(environ(), Server().start_response)
+        result.close()
+        (rec,) = security(sink, privlog)
+        assert rec["privlog.incomplete"] is True
+        assert rec["http.response.body.size"] == 0
+
+    @pytest.mark.parametrize("body", [[b"hello"], [b"a", b"b"], [], [b""]])
+    def test_a_response_sent_whole_is_not_incomplete(self, privlog: PrivacyLog, sink: ListSink, body: list[bytes]) -> None:
+        def app(env: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+            start_response("200 OK", [])
+            yield from body
+
+        for wrapped in (app, lambda env, sr: (sr("200 OK", []), body)[1]):
+            Server().run(PrivacyLogMiddleware(wrapped, privlog=privlog))
+        recs = security(sink, privlog)
+        assert len(recs) == 2
+        assert all("privlog.incomplete" not in rec for rec in recs)
+        assert all(rec["http.response.status_code"] == 200 for rec in recs)
+
+    def test_raising_after_start_response_before_any_byte_is_a_500(self, privlog: PrivacyLog, sink: ListSink) -> None:
+        """No byte went out, so the server still answers 500 itself: a complete 500."""
+
+        def app(env: dict[str, Any], start_response: StartResponse) -> Iterator[bytes]:
+            start_response("200 OK", [])
+            raise ValueError("before the body")
+            yield b""  # pragma: no cover
+
+        with pytest.raises(ValueError, match="before the body"):
+            Server().run(PrivacyLogMiddleware(app, privlog=privlog))
+        (rec,) = security(sink, privlog)
+        assert rec["http.response.status_code"] == 500
+        assert "privlog.incomplete" not in rec
+
     def test_exc_info_start_response_passes_through(self, privlog: PrivacyLog, sink: ListSink) -> None:
         def app(env: dict[str, Any], start_response: StartResponse) -> list[bytes]:
             start_response("200 OK", [])

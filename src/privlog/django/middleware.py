@@ -4,9 +4,11 @@ On the request thread it reads only what it alone can: status, byte count, the r
 route and, when the policy records it, the user's primary key: of the user the view loaded,
 else the one the session names, so a view that never touched the user costs no user query.
 The worker reads the rest from ``request.META`` (or the ASGI scope). A streamed response is
-recorded when Django closes it, so its bytes and duration are complete. An error of
-privlog's never reaches the app; an exception from the app is recorded as status 500 and
-re-raised.
+recorded when Django closes it, so its bytes and duration are complete; one that did not reach
+its end (its iterator raised, or the client went away and the server stopped sending) keeps the
+status sent and is marked ``privlog.incomplete``. A ``FileResponse`` is the server's to send
+(``wsgi.file_wrapper``): it is recorded at once, with its Content-Length. An error of privlog's
+never reaches the app; an exception from the app is recorded as status 500 and re-raised.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.functional import LazyObject, empty
 
-from .._core.capture import Capture
+from .._core.capture import INCOMPLETE, Capture
 from . import conf
 from ._source import read_django, request_source
 
@@ -217,10 +220,13 @@ def _record(
         if isinstance(response, StreamingHttpResponse) and getattr(response, "file_to_stream", None) is None:
             # Django appends our close() to the response's closers; it runs after streaming.
             stream = response.streaming_content
+            # Django's ASGI handler sends the status before the first chunk; a WSGI server only
+            # with the first non-empty one, and answers 500 itself if the body fails before.
+            started = isinstance(request, ASGIRequest)
             if response.is_async:
-                response.streaming_content = _AsyncCounted(stream, capture, t0, submit)
+                response.streaming_content = _AsyncCounted(stream, capture, t0, submit, started)
             else:
-                response.streaming_content = _Counted(stream, capture, t0, submit)
+                response.streaming_content = _Counted(stream, capture, t0, submit, started)
         else:
             submit(capture._replace(duration_ns=_perf_ns() - t0))
     except Exception as exc:
@@ -251,13 +257,15 @@ def _request_bytes(request: HttpRequest) -> int | None:
 class _Counted:
     """A streamed body that counts its bytes and submits the record when closed."""
 
-    __slots__ = ("_capture", "_closed", "_failed", "_it", "_sent", "_submit", "_t0")
+    __slots__ = ("_capture", "_closed", "_done", "_failed", "_it", "_sent", "_started", "_submit", "_t0")
 
-    def __init__(self, stream: Any, capture: Capture, t0: int, submit: Callable[[Capture], None]) -> None:
+    def __init__(
+        self, stream: Any, capture: Capture, t0: int, submit: Callable[[Capture], None], started: bool
+    ) -> None:
         self._it: Iterator[bytes] = iter(stream)
-        self._capture, self._t0, self._submit = capture, t0, submit
+        self._capture, self._t0, self._submit, self._started = capture, t0, submit, started
         self._sent = 0
-        self._closed = self._failed = False
+        self._closed = self._failed = self._done = False
 
     def __iter__(self) -> _Counted:
         return self
@@ -266,9 +274,11 @@ class _Counted:
         try:
             chunk = next(self._it)
         except StopIteration:
+            self._done = True
             raise
         except BaseException:
             self._failed = True
+            self.close()  # now: Django's ASGI handler does not close a response whose stream raised
             raise
         self._sent += len(chunk)
         return chunk
@@ -276,19 +286,21 @@ class _Counted:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            _submit_streamed(self._submit, self._capture, self._t0, self._sent, self._failed)
+            _submit_streamed(self._submit, self._capture, self._t0, self._sent, self._failed, self._done, self._started)
 
 
 class _AsyncCounted:
     """The async twin of :class:`_Counted` (no ``__iter__``, so Django sees it as async)."""
 
-    __slots__ = ("_capture", "_closed", "_failed", "_it", "_sent", "_submit", "_t0")
+    __slots__ = ("_capture", "_closed", "_done", "_failed", "_it", "_sent", "_started", "_submit", "_t0")
 
-    def __init__(self, stream: Any, capture: Capture, t0: int, submit: Callable[[Capture], None]) -> None:
+    def __init__(
+        self, stream: Any, capture: Capture, t0: int, submit: Callable[[Capture], None], started: bool
+    ) -> None:
         self._it: AsyncIterator[bytes] = aiter(stream)
-        self._capture, self._t0, self._submit = capture, t0, submit
+        self._capture, self._t0, self._submit, self._started = capture, t0, submit, started
         self._sent = 0
-        self._closed = self._failed = False
+        self._closed = self._failed = self._done = False
 
     def __aiter__(self) -> _AsyncCounted:
         return self
@@ -297,9 +309,11 @@ class _AsyncCounted:
         try:
             chunk = await anext(self._it)
         except StopAsyncIteration:
+            self._done = True
             raise
-        except BaseException:
+        except BaseException:  # CancelledError too: Django cancels the response when the client goes
             self._failed = True
+            self.close()  # now: Django's ASGI handler does not close a response whose stream raised
             raise
         self._sent += len(chunk)
         return chunk
@@ -307,14 +321,27 @@ class _AsyncCounted:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            _submit_streamed(self._submit, self._capture, self._t0, self._sent, self._failed)
+            _submit_streamed(self._submit, self._capture, self._t0, self._sent, self._failed, self._done, self._started)
 
 
 def _submit_streamed(
-    submit: Callable[[Capture], None], capture: Capture, t0: int, sent: int, failed: bool
+    submit: Callable[[Capture], None],
+    capture: Capture,
+    t0: int,
+    sent: int,
+    failed: bool,
+    done: bool,
+    started: bool,
 ) -> None:
+    """Submit a streamed response's record. An error before the status went out is the server's
+    500; any other response that did not reach its end keeps its status and is incomplete."""
     try:
-        status = 500 if failed else capture.status
-        submit(capture._replace(duration_ns=_perf_ns() - t0, status=status, response_bytes=sent))
+        status = capture.status
+        extra = None
+        if failed and not (started or sent):
+            status = 500
+        elif failed or not done:
+            extra = INCOMPLETE
+        submit(capture._replace(duration_ns=_perf_ns() - t0, status=status, response_bytes=sent, extra=extra))
     except Exception as exc:
         log.warning("privlog: a request could not be recorded (%s)", type(exc).__name__)
