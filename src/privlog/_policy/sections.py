@@ -30,16 +30,20 @@ _STREAM_KEYS = frozenset({"retention", "consent_gated", "events", "fields", "hea
 _EXPORT_KEYS = frozenset({"sink", "directory", "queue_size", "batch_size", "flush_interval"})
 
 
-def parse_retention(value: Any) -> dict[str, RetentionClass]:
+def _required_table(value: Any, setting: str, what: str, example: str) -> Mapping[str, Any]:
+    """A section that must hold at least one entry (a retention class, a stream)."""
     if value is None:
-        raise PolicyError(
-            "retention",
-            "no retention class is defined",
-            'add e.g. [retention.access] days = 7, purpose = "...", legal_basis = "..."',
-        )
-    table = as_table(value, "retention")
+        raise PolicyError(setting, f"no {what} is defined", f"add e.g. {example}")
+    table = as_table(value, setting)
     if not table:
-        raise PolicyError("retention", "no retention class is defined", "add at least one [retention.NAME]")
+        raise PolicyError(setting, f"no {what} is defined", f"add at least one [{setting}.NAME]")
+    return table
+
+
+def parse_retention(value: Any) -> dict[str, RetentionClass]:
+    table = _required_table(
+        value, "retention", "retention class", '[retention.access] days = 7, purpose = "...", legal_basis = "..."'
+    )
     classes = {}
     for name, spec in table.items():
         setting = f"retention.{name}"
@@ -99,15 +103,7 @@ def _retention_basis(spec: Mapping[str, Any], setting: str) -> tuple[str, str | 
 
 
 def parse_streams(value: Any, retention: Mapping[str, RetentionClass]) -> tuple[Stream, ...]:
-    if value is None:
-        raise PolicyError(
-            "streams",
-            "no stream is defined",
-            'add e.g. [streams.access] retention = "access" with a fields table',
-        )
-    table = as_table(value, "streams")
-    if not table:
-        raise PolicyError("streams", "no stream is defined", "add at least one [streams.NAME]")
+    table = _required_table(value, "streams", "stream", '[streams.access] retention = "access" with a fields table')
     out = []
     for name, spec in table.items():
         setting = f"streams.{name}"

@@ -55,9 +55,8 @@ def count_records(
 ) -> Scan:
     """How many records of each day file ``selected`` picks; damaged lines are skipped. Files
     are read a line at a time, so memory stays one line whatever their size."""
-    found: dict[Path, int] = {}
-    damaged: dict[Path, int] = {}
-    for path in store_files(directory):
+
+    def count(path: Path) -> tuple[int, int]:
         n = bad = 0
         with open(path, "rb") as fh:
             for line in fh:
@@ -70,11 +69,9 @@ def count_records(
                     n += 1
             if progress is not None:
                 progress(fh.tell())
-        if n:
-            found[path] = n
-        if bad:
-            damaged[path] = bad
-    return Scan(found, damaged)
+        return n, bad
+
+    return _each_file(directory, count)
 
 
 def delete_records(
@@ -90,9 +87,8 @@ def delete_records(
     under the same lock a running store appends with, so no record written meanwhile is lost
     (the store re-opens a replaced file).
     """
-    deleted: dict[Path, int] = {}
-    damaged: dict[Path, int] = {}
-    for path in store_files(directory):
+
+    def delete(path: Path) -> tuple[int, int]:
         with open(path, "rb") as locked:
             _filelock.lock(locked.fileno(), path)
             try:
@@ -101,11 +97,22 @@ def delete_records(
                     progress(locked.tell())
             finally:
                 _filelock.unlock(locked.fileno(), path)
+        return removed, bad
+
+    return _each_file(directory, delete)
+
+
+def _each_file(directory: Path, one_file: Callable[[Path], tuple[int, int]]) -> Scan:
+    """``one_file`` on every day file, its (records picked, damaged lines) gathered by file."""
+    picked: dict[Path, int] = {}
+    damaged: dict[Path, int] = {}
+    for path in store_files(directory):
+        n, bad = one_file(path)
+        if n:
+            picked[path] = n
         if bad:
             damaged[path] = bad
-        if removed:
-            deleted[path] = removed
-    return Scan(deleted, damaged)
+    return Scan(picked, damaged)
 
 
 def _rewrite_without(
