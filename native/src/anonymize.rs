@@ -14,7 +14,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-use crate::address::{ntop, parse_ip};
+use crate::address::{ntop, parse_ip, Packed};
 use crate::batch::{Compiled, NS_PER_DAY};
 use crate::facts::{Client, Extra, Facts};
 use crate::keyed::EpochKeys;
@@ -95,6 +95,10 @@ pub struct LogAnonymizer {
     address: Address,
     headers: [Option<usize>; 3],
     days: Mutex<HashMap<i64, i64>>,
+    /// The trusted proxies (network, mask, packed as the address they hold), and whether they
+    /// write `Forwarded` (which a log line never holds) rather than `X-Forwarded-For`.
+    trusted: Vec<(Vec<u8>, Vec<u8>)>,
+    forwarded: bool,
 }
 
 fn slot_of(compiled: &Compiled, stream: usize, key: &str) -> Option<usize> {
@@ -176,7 +180,7 @@ impl LogAnonymizer {
     }
 
     /// The stream's address action on one address found in the line.
-    fn address(&self, packed: &crate::address::Packed, ring: Option<&EpochKeys>) -> Res<String> {
+    fn address(&self, packed: &Packed, ring: Option<&EpochKeys>) -> Res<String> {
         Ok(match &self.address {
             Address::Placeholder => "{ip}".to_owned(),
             Address::Keep => ntop(packed),
@@ -240,11 +244,10 @@ impl LogAnonymizer {
             }
             path = Some(p);
         }
-        let peer = latin1(c.peer);
-        let client = match parse_ip(&peer) {
-            Some(p) => Client::Address(p),
-            None => Client::Invalid,
-        };
+        let client = self.client(&latin1(c.peer), match &xff {
+            Some(Some(text)) => Some(text.as_str()),
+            _ => None,
+        });
         let digits = |b: &[u8]| b.iter().fold(0i128, |n, &d| n * 10 + (d - b'0') as i128); // ASCII digits only
         let size = if c.size == b"-" {
             Some(Value::Int(0))
@@ -275,6 +278,34 @@ impl LogAnonymizer {
             epoch: -1,
         };
         Ok((facts, xff))
+    }
+
+    fn is_trusted(&self, p: &Packed) -> bool {
+        let a = p.as_slice();
+        self.trusted.iter().any(|(net, mask)| {
+            net.len() == a.len() && a.iter().zip(mask).zip(net).all(|((b, m), n)| b & m == *n)
+        })
+    }
+
+    /// The client, as `make_client_resolver`'s `resolve` finds it behind trusted proxies.
+    fn client(&self, peer: &str, xff: Option<&str>) -> Client {
+        let Some(mut packed) = parse_ip(peer) else { return Client::Invalid };
+        if !self.is_trusted(&packed) || self.forwarded {
+            return Client::Address(packed);
+        }
+        let Some(value) = xff else { return Client::Address(packed) };
+        let hops: Vec<&str> = value.split(',').collect();
+        if value.chars().count() >= MAX_HEADER || hops.len() > 64 {
+            return Client::Invalid;
+        }
+        for hop in hops.iter().rev() {
+            match parse_ip(hop) {
+                None => return Client::Invalid,
+                Some(p) if !self.is_trusted(&p) => return Client::Address(p),
+                Some(p) => packed = p,
+            }
+        }
+        Client::Address(packed) // every hop is a trusted proxy: the left-most one is the client
     }
 
     /// What to write for one line (without its newline), or `Err` to hand it to Python.
@@ -422,9 +453,21 @@ impl LogAnonymizer {
 #[pymethods]
 impl LogAnonymizer {
     /// `engine`'s stream number `stream` (for `same`; `json` writes every stream's records),
-    /// for nginx's (`apache=False`) or Apache's escapes; `keyless`: the policy has no keys.
+    /// for nginx's (`apache=False`) or Apache's escapes; `keyless`: the policy has no keys;
+    /// `trusted`: the proxies' (network, mask), packed; `forwarded`: they write `Forwarded`.
     #[new]
-    fn new(py: Python<'_>, engine: Py<Engine>, stream: usize, apache: bool, json: bool, keyless: bool) -> PyResult<LogAnonymizer> {
+    #[pyo3(signature = (engine, stream, apache, json, keyless, trusted = Vec::new(), forwarded = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        engine: Py<Engine>,
+        stream: usize,
+        apache: bool,
+        json: bool,
+        keyless: bool,
+        trusted: Vec<(Vec<u8>, Vec<u8>)>,
+        forwarded: bool,
+    ) -> PyResult<LogAnonymizer> {
         let compiled = engine.borrow(py).compiled.clone();
         if stream >= compiled.streams.len() {
             return Err(PyValueError::new_err("no such stream"));
@@ -482,6 +525,8 @@ impl LogAnonymizer {
             address,
             headers,
             days: Mutex::new(HashMap::new()),
+            trusted,
+            forwarded,
         })
     }
 

@@ -37,7 +37,16 @@ class Batch:
 class LogAnonymizer:
     """An engine's stream applied to ``combined`` log lines, as ``privlog anonymize`` does."""
 
-    def __init__(self, engine: Engine, stream: int, apache: bool, json: bool, keyless: bool) -> None: ...
+    def __init__(
+        self,
+        engine: Engine,
+        stream: int,
+        apache: bool,
+        json: bool,
+        keyless: bool,
+        trusted: list[tuple[bytes, bytes]] = ...,
+        forwarded: bool = False,
+    ) -> None: ...
     def set_day(self, day: int, handle: int) -> None:
         """The engine's epoch handle for a UTC day (a negative handle: Python decides that day)."""
     def clear_days(self) -> None: ...

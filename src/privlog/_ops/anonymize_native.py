@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._core import native
 from .._keys.epochs import KeyShredded
+from .._transforms.address import _unmapped
 from .anonymize import Anonymizer, python_line
 from .logformats import MAX_LINE, CombinedFormat
 
@@ -39,15 +40,21 @@ class CompiledLines:
         if not isinstance(fmt, CombinedFormat) or anonymizer.output not in ("same", "json"):
             raise ValueError("the compiled path takes nginx/Apache combined lines, written as same or json")
         pipeline = anonymizer.pipeline
-        if pipeline.policy.trusted_proxies:
-            raise ValueError("trusted proxies: the client is resolved by the Python path")
+        policy = pipeline.policy
+        trusted = [(n.network_address.packed, n.netmask.packed) for n in map(_unmapped, policy.trusted_proxies)]
         self.anonymizer = anonymizer
         self.native = native.NativePipeline(pipeline, otlp=False, jsonl=True)
         self._generation = getattr(pipeline.keys, "generation", 0)
         from privlog_native import LogAnonymizer  # installed: NativePipeline checked
 
         self.lines: LogAnonymizer = LogAnonymizer(
-            self.native.engine, 0, fmt.name == "apache-combined", anonymizer.output == "json", pipeline.keys is None
+            self.native.engine,
+            0,
+            fmt.name == "apache-combined",
+            anonymizer.output == "json",
+            pipeline.keys is None,
+            trusted,
+            policy.proxy_header == "forwarded",
         )
         #: Lines the extension handed back to the Python path.
         self.fallback = 0
