@@ -18,7 +18,7 @@ use crate::address::{ntop, parse_ip, Packed};
 use crate::batch::{Compiled, NS_PER_DAY};
 use crate::facts::{Client, Extra, Facts};
 use crate::keyed::EpochKeys;
-use crate::logparse::{clf_time, combined, latin1, request, unescape, Combined};
+use crate::logparse::{clf_time, combined, latin1, latin1_cow, request, unescape, Combined};
 use crate::policy::Step;
 use crate::pyish::{has_other_digit, prefix, unquote};
 use crate::text::{Res, Unsupported};
@@ -167,6 +167,27 @@ impl LogAnonymizer {
         }
     }
 
+    /// A status or size as Python's `str()` writes it (`-` if the record has none).
+    fn number(&self, out: &mut Vec<u8>, value: &Option<Value>) -> Res<()> {
+        match value {
+            Some(Value::Int(n)) if *n >= 0 => {
+                let mut digits = [0u8; 40];
+                let (mut i, mut n) = (digits.len(), *n);
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                out.extend_from_slice(&digits[i..]);
+            }
+            other => push_text(out, &shown(other)?.unwrap_or(Cow::Borrowed("-"))),
+        }
+        Ok(())
+    }
+
     /// One escaped character: nginx's `\xHH`, Apache's `\"`, `\\` and `\xhh`.
     fn escape(&self, out: &mut Vec<u8>, n: u32, c: char) {
         const UPPER: &[u8; 16] = b"0123456789ABCDEF";
@@ -217,16 +238,20 @@ impl LogAnonymizer {
         }
         let mut xff = None;
         if let Some(extra) = c.extra {
-            let text = latin1(&unescape(extra));
-            if text == "-" {
+            if extra == b"-" {
                 xff = Some(None);
             } else {
+                let text = latin1(&unescape(extra));
                 let hops: Vec<&str> = text.split(',').collect();
                 if hops.len() > 64 || hops.iter().any(|h| parse_ip(h).is_none()) {
                     return Err(Unsupported); // free text: the Python scrubber's job
                 }
-                set(2, text.clone())?;
-                xff = Some(Some(text));
+                if text == "-" {
+                    xff = Some(None); // an escaped dash
+                } else {
+                    set(2, text.clone())?;
+                    xff = Some(Some(text));
+                }
             }
         }
         let (mut method, mut path, mut query, mut http_version) = (None, None, Vec::new(), None);
@@ -238,13 +263,16 @@ impl LogAnonymizer {
             if let Some(q) = split {
                 query = target[q + 1..].to_vec();
             }
-            let p = unquote(&raw_path).into_owned();
+            let p = match unquote(&raw_path) {
+                Cow::Borrowed(_) => raw_path,
+                Cow::Owned(decoded) => decoded,
+            };
             if has_other_digit(&p) {
                 return Err(Unsupported);
             }
             path = Some(p);
         }
-        let client = self.client(&latin1(c.peer), match &xff {
+        let client = self.client(&latin1_cow(c.peer), match &xff {
             Some(Some(text)) => Some(text.as_str()),
             _ => None,
         });
@@ -402,29 +430,31 @@ impl LogAnonymizer {
             self.quote(out, Some(&version));
         }
         out.extend_from_slice(b"\" ");
-        push_text(out, &shown(get(v, s.status))?.unwrap_or(Cow::Borrowed("-")));
+        self.number(out, get(v, s.status))?;
         out.push(b' ');
-        push_text(out, &shown(get(v, s.size))?.unwrap_or(Cow::Borrowed("-")));
+        self.number(out, get(v, s.size))?;
         if c.referer_ua.is_some() {
             out.extend_from_slice(b" \"");
             self.quote(out, shown(get(v, s.referer))?.as_deref());
             out.extend_from_slice(b"\" \"");
-            let ua = match shown(get(v, s.ua_original))? {
-                Some(original) => Some(original.into_owned()),
-                None => match shown(get(v, s.ua_name))? {
-                    None => None,
-                    Some(name) => {
-                        let browser = match shown(get(v, s.ua_version))? {
-                            Some(version) => format!("{name} {version}"),
-                            None => name.into_owned(),
-                        };
-                        let os = if s.ua_os.is_some_and(|i| v[i].is_some()) { shown(get(v, s.ua_os))? } else { Some(Cow::Borrowed("Other")) };
-                        let class = if s.ua_class.is_some_and(|i| v[i].is_some()) { shown(get(v, s.ua_class))? } else { Some(Cow::Borrowed("other")) };
-                        Some(format!("{browser} / {} / {}", os.unwrap_or_default(), class.unwrap_or_default()))
+            // `user_agent_text`, quoted piece by piece (the separators need no escape).
+            match (shown(get(v, s.ua_original))?, shown(get(v, s.ua_name))?) {
+                (Some(original), _) => self.quote(out, Some(&original)),
+                (None, None) => out.push(b'-'),
+                (None, Some(name)) => {
+                    self.quote(out, Some(&name));
+                    if let Some(version) = shown(get(v, s.ua_version))? {
+                        out.push(b' ');
+                        self.quote(out, Some(&version));
                     }
-                },
-            };
-            self.quote(out, ua.as_deref());
+                    let os = if s.ua_os.is_some_and(|i| v[i].is_some()) { shown(get(v, s.ua_os))? } else { Some(Cow::Borrowed("Other")) };
+                    let class = if s.ua_class.is_some_and(|i| v[i].is_some()) { shown(get(v, s.ua_class))? } else { Some(Cow::Borrowed("other")) };
+                    out.extend_from_slice(b" / ");
+                    self.quote(out, Some(&os.unwrap_or_default()));
+                    out.extend_from_slice(b" / ");
+                    self.quote(out, Some(&class.unwrap_or_default()));
+                }
+            }
             out.push(b'"');
         }
         match xff {

@@ -4,6 +4,8 @@
 //! part of it matches in one way only (a `\S+` ends at a space, a quoted string at its first
 //! unescaped quote, and the optional fields are taken whenever they match).
 
+use std::borrow::Cow;
+
 use crate::pyish::is_space;
 
 /// The fields of one `combined` line, still escaped as the log has them.
@@ -112,9 +114,9 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// `privlog._ops.logline.unescape`: nginx's `\xHH` and Apache's `\"`, `\\`, `\n`… undone.
-pub fn unescape(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+pub fn unescape(text: &[u8]) -> Cow<'_, [u8]> {
     if !text.contains(&b'\\') {
-        return std::borrow::Cow::Borrowed(text);
+        return Cow::Borrowed(text);
     }
     let mut out = Vec::with_capacity(text.len());
     let mut i = 0;
@@ -143,7 +145,15 @@ pub fn unescape(text: &[u8]) -> std::borrow::Cow<'_, [u8]> {
         });
         i += 2;
     }
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
+}
+
+/// Latin-1 bytes as text, borrowed when they are ASCII.
+pub fn latin1_cow(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) if b.is_ascii() => Cow::Borrowed(s),
+        _ => Cow::Owned(latin1(b)),
+    }
 }
 
 /// Latin-1 bytes as text.
@@ -207,7 +217,7 @@ fn is_alpha(b: &[u8]) -> bool {
 
 /// The request line: method, target (escaped as sent) and `network.protocol.version`; the
 /// Python fast path (`GET /x HTTP/1.1`) first, then `REQUEST_LINE` on the unescaped text.
-pub fn request(raw: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Option<String>)> {
+pub fn request(raw: &[u8]) -> Option<(Cow<'_, [u8]>, Cow<'_, [u8]>, Option<String>)> {
     let mut parts = raw.splitn(4, |&b| b == b' ');
     let parts = [parts.next().unwrap_or(b""), parts.next().unwrap_or(b""), parts.next().unwrap_or(b""), parts.next().unwrap_or(b"")];
     let three = raw.iter().filter(|&&b| b == b' ').count() == 2;
@@ -220,7 +230,7 @@ pub fn request(raw: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Option<String>)> {
             _ => None,
         };
         if version.is_some() {
-            return Some((parts[0].to_vec(), parts[1].to_vec(), version.map(str::to_owned)));
+            return Some((Cow::Borrowed(parts[0]), Cow::Borrowed(parts[1]), version.map(str::to_owned)));
         }
     }
     let text = unescape(raw);
@@ -243,7 +253,7 @@ pub fn request(raw: &[u8]) -> Option<(Vec<u8>, Vec<u8>, Option<String>)> {
         }
         _ => return None,
     };
-    Some((t[..n].to_vec(), t[start..end].to_vec(), version))
+    Some((Cow::Owned(t[..n].to_vec()), Cow::Owned(t[start..end].to_vec()), version))
 }
 
 /// `http_version()` of a `\d(?:\.\d)?`: "2.0" and "3.0" lose their ".0".
