@@ -79,6 +79,25 @@ pub fn ntop(p: &Packed) -> String {
 
 const MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
+/// A canonical dotted quad (`203.0.113.9`: four decimal octets, no leading zeros), which every
+/// `inet_pton` accepts, read without the C call; anything else is left to `inet_pton`.
+fn dotted_quad(text: &str) -> Option<Packed> {
+    let mut bytes = [0u8; 16];
+    let mut parts = text.split('.');
+    for slot in bytes.iter_mut().take(4) {
+        let part = parts.next()?.as_bytes();
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let value = part.iter().fold(0u32, |n, &d| n * 10 + (d - b'0') as u32);
+        *slot = u8::try_from(value).ok()?;
+    }
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Packed { len: 4, bytes })
+}
+
 /// `privlog._ip.parse_ip`: the packed address in `text`, or None.
 pub fn parse_ip(text: &str) -> Option<Packed> {
     let mut text = pyish::strip(text);
@@ -92,6 +111,9 @@ pub fn parse_ip(text: &str) -> Option<Packed> {
         text = text.split(':').next().unwrap_or("");
     }
     if !text.contains(':') {
+        if let Some(fast) = dotted_quad(text) {
+            return Some(fast);
+        }
         let mut out = [0u8; 16];
         return if pton(libc::AF_INET, text, &mut out[..4]) { Some(Packed { len: 4, bytes: out }) } else { None };
     }

@@ -29,6 +29,7 @@ const MAX_LINE: usize = 65_536;
 const MAX_HEADER: usize = 8192;
 /// A day whose key ring Python decides line by line (no key, or the ring changes within it).
 const PYTHON_DAY: i64 = -2;
+const MAX_DAYS: usize = 4096;
 
 /// The ASCII bytes `CombinedFormat._quote` escapes: quote, backslash, controls, DEL.
 const ESCAPED_ASCII: [bool; 256] = {
@@ -170,9 +171,9 @@ impl LogAnonymizer {
     /// A status or size as Python's `str()` writes it (`-` if the record has none).
     fn number(&self, out: &mut Vec<u8>, value: &Option<Value>) -> Res<()> {
         match value {
-            Some(Value::Int(n)) if *n >= 0 => {
-                let mut digits = [0u8; 40];
-                let (mut i, mut n) = (digits.len(), *n);
+            Some(Value::Int(n)) if *n >= 0 && *n <= u64::MAX as i128 => {
+                let mut digits = [0u8; 20];
+                let (mut i, mut n) = (digits.len(), *n as u64);
                 loop {
                     i -= 1;
                     digits[i] = b'0' + (n % 10) as u8;
@@ -562,7 +563,11 @@ impl LogAnonymizer {
 
     /// The engine's epoch handle for a UTC day (since 1970), or -2: Python decides that day.
     fn set_day(&self, day: i64, handle: i64) {
-        self.days.lock().unwrap().insert(day, if handle < 0 { PYTHON_DAY } else { handle });
+        let mut days = self.days.lock().unwrap();
+        if days.len() >= MAX_DAYS {
+            days.clear(); // bounded: a day forgotten is asked for again
+        }
+        days.insert(day, if handle < 0 { PYTHON_DAY } else { handle });
     }
 
     /// Forget every day's handle (the engine's keys were forgotten).

@@ -6,7 +6,6 @@
 
 use std::borrow::Cow;
 
-use crate::pyish::is_space;
 
 /// The fields of one `combined` line, still escaped as the log has them.
 pub struct Combined<'a> {
@@ -23,8 +22,19 @@ pub struct Combined<'a> {
     pub rest: &'a [u8],
 }
 
+/// `str.isspace()` of each Latin-1 character, looked up.
+const SPACE: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b, 0x09..=0x0d | 0x1c..=0x20 | 0x85 | 0xa0);
+        b += 1;
+    }
+    table
+};
+
 fn space(b: u8) -> bool {
-    is_space(b as char)
+    SPACE[b as usize]
 }
 
 /// `(\S+) ` at `pos`: the run and the position after the space.
