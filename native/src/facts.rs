@@ -47,13 +47,22 @@ pub struct Facts {
     pub epoch: i64,
 }
 
+/// An int as i128 (None beyond): through i64 first, which abi3 reads directly; i128 takes
+/// Python arithmetic there.
+fn wide(v: &Bound<'_, PyAny>) -> Option<i128> {
+    match v.extract::<i64>() {
+        Ok(x) => Some(x as i128),
+        Err(_) => v.extract::<i128>().ok(),
+    }
+}
+
 /// A scalar attribute value; Ok(None) for a type the compiled path leaves to Python.
 pub fn value(v: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
     if v.is_instance_of::<PyBool>() {
         return Ok(Some(Value::Bool(v.is_truthy()?)));
     }
     if v.is_instance_of::<PyInt>() {
-        return Ok(v.extract::<i128>().ok().map(Value::Int));
+        return Ok(wide(v).map(Value::Int));
     }
     if let Ok(f) = v.downcast::<PyFloat>() {
         return Ok(Some(Value::Float(f.value())));
@@ -66,7 +75,7 @@ pub fn value(v: &Bound<'_, PyAny>) -> PyResult<Option<Value>> {
 
 type R<T> = Result<T, Unsupported>;
 
-fn text(v: &Bound<'_, PyAny>) -> R<Option<String>> {
+pub(crate) fn text(v: &Bound<'_, PyAny>) -> R<Option<String>> {
     if v.is_none() {
         return Ok(None);
     }
@@ -74,7 +83,7 @@ fn text(v: &Bound<'_, PyAny>) -> R<Option<String>> {
     Ok(Some(s.to_str().map_err(|_| Unsupported)?.to_owned()))
 }
 
-fn scalar(v: &Bound<'_, PyAny>) -> R<Option<Value>> {
+pub(crate) fn scalar(v: &Bound<'_, PyAny>) -> R<Option<Value>> {
     if v.is_none() {
         return Ok(None);
     }
@@ -84,14 +93,14 @@ fn scalar(v: &Bound<'_, PyAny>) -> R<Option<Value>> {
     }
 }
 
-fn int(v: &Bound<'_, PyAny>) -> R<i128> {
+pub(crate) fn int(v: &Bound<'_, PyAny>) -> R<i128> {
     if !v.is_instance_of::<PyInt>() || v.is_instance_of::<PyBool>() {
         return Err(Unsupported);
     }
-    v.extract::<i128>().map_err(|_| Unsupported)
+    wide(v).ok_or(Unsupported)
 }
 
-fn extra(kind: &str, v: &Bound<'_, PyAny>) -> R<Extra> {
+pub(crate) fn extra(kind: &str, v: &Bound<'_, PyAny>) -> R<Extra> {
     if v.is_none() {
         return Ok(Extra::Absent);
     }

@@ -14,6 +14,8 @@ mod logparse;
 mod otlp;
 mod policy;
 mod pyish;
+mod resolve;
+mod scope;
 mod shapes;
 mod summary;
 mod text;
@@ -135,8 +137,21 @@ impl Engine {
     /// Transform a batch of facts tuples; the GIL is released while records are made.
     #[pyo3(signature = (facts, observed_ns, otlp = true, jsonl = true))]
     fn run(&self, py: Python<'_>, facts: &Bound<'_, PyList>, observed_ns: u64, otlp: bool, jsonl: bool) -> Batch {
-        let extracted: Vec<Result<Facts, text::Unsupported>> =
-            facts.iter().map(|t| Facts::extract(&t, &self.compiled.header_ids)).collect();
+        let extracted = facts.iter().map(|t| Facts::extract(&t, &self.compiled.header_ids)).collect();
+        self.process(py, extracted, observed_ns, otlp, jsonl)
+    }
+}
+
+impl Engine {
+    /// Make the records of facts already read (an error: the capture goes back to Python).
+    fn process(
+        &self,
+        py: Python<'_>,
+        extracted: Vec<Result<Facts, text::Unsupported>>,
+        observed_ns: u64,
+        otlp: bool,
+        jsonl: bool,
+    ) -> Batch {
         let epochs = self.epochs.read().unwrap().clone();
         let compiled = self.compiled.clone();
         let (per_capture, rejected, released_ns) = py.allow_threads(move || {
@@ -257,5 +272,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Batch>()?;
     m.add_class::<anonymize::LogAnonymizer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<scope::AsgiReader>()?;
     Ok(())
 }

@@ -17,7 +17,11 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._core.capture import INCOMPLETE, Capture, Facts, Reader
+from ._asgi_scope import ScopeReader, find_routes
+from ._asgi_scope import mounted_template as mounted_template  # re-exported: the reader moved there
+from ._asgi_scope import pick_headers as pick_headers
+from ._asgi_scope import read_asgi_scope as read_asgi_scope
+from ._core.capture import INCOMPLETE, Capture
 from ._errors import UsageError
 from ._logging.servers import ServerLogs, server_logs_mode
 from ._logging.servers import wire as wire_server_logs
@@ -43,120 +47,6 @@ _new_tuple = tuple.__new__
 #: The PrivacyLog of the middleware serving the current request, so an auth event logged while
 #: handling it goes to that app's privlog even with several apps in one process.
 _serving: ContextVar[PrivacyLog | None] = ContextVar("privlog_serving", default=None)
-
-
-def pick_headers(raw: Any, wanted: frozenset[bytes]) -> dict[bytes, str]:
-    """The wanted headers from an ASGI header list, decoded leniently, first value wins.
-
-    Repeated ``X-Forwarded-For``/``Forwarded`` are joined with commas as RFC 7230 allows.
-    """
-    out: dict[bytes, str] = {}
-    if not wanted:
-        return out
-    for name, value in raw:
-        if name not in wanted:
-            # ASGI servers send lower-case names: lower() (a new bytes object) only the others.
-            if name.islower():
-                continue
-            name = name.lower()
-            if name not in wanted:
-                continue
-        text = value[:8192].decode("latin-1")
-        if name in out:
-            if name in (b"x-forwarded-for", b"forwarded"):
-                out[name] = out[name] + "," + text
-            continue
-        out[name] = text
-    return out
-
-
-_MAX_DEPTH = 8
-
-
-def _walk(routes: Any, path: str, depth: int = 0) -> str | None:
-    """The template of the route matching ``path``, through nested Starlette/FastAPI mounts."""
-    if depth > _MAX_DEPTH:
-        return None
-    for route in routes:
-        regex = getattr(route, "path_regex", None)
-        match = regex.match(path) if regex is not None else None
-        if match is None:
-            continue
-        inner = getattr(route, "routes", None)
-        params = match.groupdict()
-        if inner and "path" in params and getattr(route, "path", None) is not None:
-            below = _walk(inner, "/" + params["path"], depth + 1)
-            if below is not None:
-                return str(route.path) + below
-        template = getattr(route, "path_format", None)
-        return template if isinstance(template, str) else None
-    return None
-
-
-def find_routes(app: Any) -> Any:
-    """The outermost router below an ASGI app (through middleware ``.app`` links), or None.
-
-    Found once, when the middleware is built: mounted apps set ``scope["app"]`` to themselves,
-    so only the top router knows the mount templates.
-    """
-    for _ in range(16):
-        if app is None:
-            return None
-        if getattr(app, "routes", None) is not None:
-            return app
-        app = getattr(app, "app", None) or getattr(app, "router", None)
-    return None
-
-
-def mounted_template(scope: Any, app_root: str, root: Any = None) -> str | None:
-    """The full template (``/api/{tenant}/users/{uid}``) of a request routed through mounts."""
-    routes = getattr(root if root is not None else scope.get("app"), "routes", None)
-    path = scope.get("path") or ""
-    if routes is None or not path.startswith(app_root):
-        return None
-    try:
-        return _walk(routes, path[len(app_root) :] or "/")
-    except Exception:  # an unusual router: fall back to a placeholder, never to the raw prefix
-        return None
-
-
-def read_asgi_scope(scope: Any, wanted: frozenset[bytes], routes: Any = None) -> Facts:
-    """Facts from an ASGI scope (HTTP or WebSocket), after the app has run.
-
-    ``routes``: the app's top router (see :func:`find_routes`), for templates through mounts.
-    """
-    client = scope.get("client")
-    route = None
-    found = scope.get("route")
-    template = getattr(found, "path_format", None) if found is not None else None
-    if isinstance(template, str):
-        route = template
-        app_root = scope.get("app_root_path")
-        if app_root is not None and (scope.get("root_path") or "") != app_root:
-            # Matched inside a Mount: the route's template is relative to it, and root_path now
-            # holds the *raw* prefix (with its parameter values), so rebuild it from the routes.
-            route = mounted_template(scope, app_root, routes) or "/{mount}" + template
-    return Facts(  # positional: this runs for every request
-        scope.get("method", "GET" if scope.get("type") == "websocket" else None),
-        scope.get("scheme"),
-        scope.get("http_version"),
-        scope.get("path"),
-        route,
-        scope.get("query_string", b""),
-        client[0] if client else None,
-        client[1] if client else None,
-        pick_headers(scope.get("headers", ()), wanted),
-    )
-
-
-def _reader_with(routes: Any) -> Reader:
-    """:func:`read_asgi_scope` with the app's top router bound. A closure: a ``partial`` with a
-    keyword argument builds a dict on every call, and the worker calls this per request."""
-
-    def read(scope: Any, wanted: frozenset[bytes]) -> Facts:
-        return read_asgi_scope(scope, wanted, routes)
-
-    return read
 
 
 def current_privlog() -> PrivacyLog | None:
@@ -241,7 +131,7 @@ class PrivacyLogMiddleware:
         self._count_received = privlog.records("request_bytes")
         self._user_hook: UserIdHook = user_id or user_from_scope
         # Bound once: the worker rebuilds route templates through mounts from the top router.
-        self._reader = _reader_with(find_routes(app))
+        self._reader = ScopeReader(find_routes(app))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self._http:

@@ -19,6 +19,30 @@ class Engine:
     ) -> Batch:
         """Transform and encode a batch of facts tuples with the GIL released."""
 
+class AsgiReader:
+    """Reads the ASGI middleware's captures (scope dicts) for an engine, resolving clients."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        reader_type: type,
+        reader_function: Any,
+        wanted: list[bytes],
+        resolver: tuple[list[tuple[int, int]], list[tuple[int, int]], bool] | None,
+    ) -> None: ...
+    def run(
+        self,
+        engine: Engine,
+        captures: list[Any],
+        handles: list[int | None] | None,
+        facts_of: Any,
+        observed_ns: int,
+        otlp: bool = True,
+        jsonl: bool = True,
+    ) -> tuple[Batch, list[int], int]:
+        """Read and transform a batch of captures; those it cannot read go to ``facts_of``.
+        Returns the batch, the captures that failed, and how many were read here."""
+
 class Batch:
     """The records of one batch; the captures in ``fallback`` are for Python to fill in."""
 

@@ -1,10 +1,11 @@
 """The compiled batch path: how privlog drives the optional ``privlog-native`` extension.
 
 The pure-Python :class:`~privlog._core.pipeline.Pipeline` is the reference. This module describes
-its compiled policy to the extension once (plain data), hands it each key epoch's key once, and
-turns each capture into a tuple of raw facts with the same reader, key ring and client
-resolution ``Pipeline.process`` uses. The extension then makes the records, OTLP bytes and
-JSONL lines with the GIL released; any capture it cannot reproduce exactly goes through the
+its compiled policy to the extension once (plain data) and hands it each key epoch's key once.
+The extension reads the ASGI middleware's captures itself (as ``privlog._asgi_scope`` reads a
+scope, and resolves the client as ``Pipeline.process`` does); any other capture is turned into a
+tuple of raw facts here, with its own reader. The extension then makes the records, OTLP bytes
+and JSONL lines with the GIL released; any capture it cannot reproduce exactly goes through the
 Python pipeline instead, and is counted.
 """
 
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 
+from .._asgi_scope import ScopeReader, read_asgi_scope
 from .._transforms import useragent as _useragent
+from .._transforms.address import _unmapped
 from ..sinks._otlp_encode import LogEncoder
 from ..sinks.jsonl import record_line
 from .capture import Capture, Facts
@@ -29,6 +32,7 @@ if TYPE_CHECKING:
 
 try:
     import privlog_native as _ext
+    from privlog_native._native import AsgiReader
 except ImportError:  # the optional extra is not installed: the Python pipeline does it all
     _ext = None  # type: ignore[assignment, unused-ignore]
 
@@ -158,6 +162,12 @@ class NativePipeline:
         self._wanted = pipeline.wanted_headers
         self._otlp, self._jsonl = otlp, jsonl
         self._generation = getattr(pipeline.keys, "generation", 0)
+        #: Captures of the last batch whose facts the extension read itself.
+        self.read_here = 0
+        #: Reads the ASGI middleware's captures in the extension (others through ``facts_of``).
+        self.reader = AsgiReader(
+            self.engine, ScopeReader, read_asgi_scope, sorted(self._wanted), _resolver(pipeline)
+        )
 
     def _handle(self, ring: Any) -> int:
         """The extension's handle of a key ring; its key crosses over once."""
@@ -178,12 +188,14 @@ class NativePipeline:
             self.engine.forget_epoch(handle)
         self._epochs.clear()
 
-    def facts_of(self, capture: Capture) -> tuple[Any, ...]:
-        """The raw facts of a capture, read as ``Pipeline.process`` reads them."""
+    def facts_of(self, capture: Capture, handle: int | None = None) -> tuple[Any, ...]:
+        """The raw facts of a capture, read as ``Pipeline.process`` reads them (``handle``: its
+        key epoch's, if already found)."""
         pipeline = self.pipeline
         facts = capture.reader(capture.source, self._wanted) if capture.reader is not None else Facts()
-        ring = pipeline.ring_for(capture.start_ns) if pipeline.keys is not None else None
-        handle = -1 if ring is None else self._handle(ring)
+        if handle is None:
+            ring = pipeline.ring_for(capture.start_ns) if pipeline.keys is not None else None
+            handle = -1 if ring is None else self._handle(ring)
         client = None
         if pipeline._resolve is not None:
             h = facts.headers
@@ -224,6 +236,23 @@ class NativePipeline:
             out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, line))
         return out
 
+    def _handles(self, captures: Sequence[Capture]) -> list[int | None] | None:
+        """Each capture's key epoch handle (-1: no key covers it; None: finding it failed, as
+        ``Pipeline.process`` would), or None when the policy uses no key."""
+        if self.pipeline.keys is None:
+            return None
+        ring_for, handle = self.pipeline.ring_for, self._handle
+        out: list[int | None] = []
+        append = out.append
+        for capture in captures:
+            try:
+                ring = ring_for(capture.start_ns)
+            except Exception:
+                append(None)
+            else:
+                append(-1 if ring is None else handle(ring))
+        return out
+
     def _keys_changed(self) -> None:
         """Wipe the extension's copies of the keys once the key store shreds or rotates."""
         generation = getattr(self.pipeline.keys, "generation", 0)
@@ -237,16 +266,12 @@ class NativePipeline:
         """Transform and encode a batch (for the OTLP sink, the JSONL store or both); the
         extension works with the GIL released."""
         self._keys_changed()
-        facts: list[Any] = []
-        failed: set[int] = set()
-        for i, capture in enumerate(captures):
-            try:
-                facts.append(self.facts_of(capture))
-            except Exception:
-                failed.add(i)  # the Python pipeline fails on it too: counted, never logged
-                facts.append(None)
+        handles = self._handles(captures)
         otlp = self._otlp if otlp is None else otlp
-        batch = self.engine.run(facts, observed_ns, otlp, self._jsonl if jsonl is None else jsonl)
+        batch, failed_at, self.read_here = self.reader.run(
+            self.engine, captures if isinstance(captures, list) else list(captures), handles, self.facts_of, observed_ns, otlp, self._jsonl if jsonl is None else jsonl
+        )
+        failed = set(failed_at)
         self.pipeline.rejected.count += batch.rejected  # the fallback captures count their own
         fallback = batch.fallback
         for i in fallback:
@@ -259,6 +284,19 @@ class NativePipeline:
         self._keys_changed()  # a shred during this batch (the store housekeeps on a new day)
         return NativeBatch(batch, len(fallback) - len(failed), len(failed))
 
+
+
+def _resolver(pipeline: Pipeline) -> tuple[list[tuple[int, int]], list[tuple[int, int]], bool] | None:
+    """The client resolution as the extension takes it: trusted networks as (network, mask)
+    integers per family (IPv4-mapped ones as IPv4) and the proxies' header; None if no stream
+    needs the client."""
+    if pipeline._resolve is None:
+        return None
+    policy = pipeline.policy
+    networks = [_unmapped(n) for n in policy.trusted_proxies]
+    v4 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 4]
+    v6 = [(int(n.network_address), int(n.netmask)) for n in networks if n.version == 6]
+    return v4, v6, policy.proxy_header == "forwarded"
 
 
 def native_for(pipeline: Pipeline, sinks: Sequence[object]) -> NativePipeline | None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from .._asgi_scope import read_asgi_scope
 from .._core.capture import Facts
-from ..asgi import read_asgi_scope
 from ..wsgi import mounted_route, read_wsgi_environ
 
 
