@@ -12,7 +12,8 @@ never reports the Python path under the extension's name. ``noop`` (a
 pure-ASGI middleware doing nothing) and ``request_path`` (privlog's request path, its capture
 dropped instead of queued) split that cost for bisecting.
 
-On SIGUSR1 the server writes its garbage-collector counts to ``PRIVLOG_BENCH_DIR/gc.json``.
+On SIGUSR1 the server writes its garbage-collector counts, and how many captures privlog took
+and dropped (its queue full), to ``PRIVLOG_BENCH_DIR/gc.json``.
 """
 
 from __future__ import annotations
@@ -64,9 +65,18 @@ def _count_collection(phase: str, info: dict[str, Any]) -> None:
         _gc_seconds[0] += time.perf_counter() - _gc_started[0]
 
 
+_logs: list[PrivacyLog] = []
+
+
 def _write_gc_stats(signum: int, frame: Any) -> None:
+    # privlog's counters read without its lock: a signal handler that waited for a lock the
+    # interrupted code holds would never return. A count off by one does not matter here.
+    captured = sum(pl.dispatcher._processed + len(pl.dispatcher._queue) + pl.dispatcher._dropped for pl in _logs)
+    dropped = sum(pl.dispatcher._dropped for pl in _logs)
     path = Path(os.environ["PRIVLOG_BENCH_DIR"]) / "gc.json"
-    path.write_text(json.dumps({"collections": _collections, "seconds": _gc_seconds[0]}))
+    path.write_text(
+        json.dumps({"collections": _collections, "seconds": _gc_seconds[0], "captured": captured, "dropped": dropped})
+    )
 
 
 if "PRIVLOG_BENCH_DIR" in os.environ:
@@ -99,6 +109,7 @@ def _logged(policy: str | Policy, native: bool | None = None) -> PrivacyLogMiddl
         raise RuntimeError("privlog-native is not installed or cannot serve this policy (make native)")
     if native is False and privlog.dispatcher.native is not None:
         raise RuntimeError("the Python pipeline was asked for, but the worker uses the extension")
+    _logs.append(privlog)
     return PrivacyLogMiddleware(bare(), privlog=privlog)
 
 

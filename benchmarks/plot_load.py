@@ -1,5 +1,6 @@
 """Requests/s versus load through a real uvicorn: bare, privlog (Python), privlog (extension) and
-OpenTelemetry's ASGI instrumentation, measured with wrk and drawn into a PNG.
+OpenTelemetry's ASGI instrumentation, measured with wrk and drawn into a PNG (with the server's
+CPU time per request below, which the other work on a shared machine moves less).
 
     python benchmarks/plot_load.py                       # measure, then draw docs/load.png
     python benchmarks/plot_load.py --from load.json      # draw again from earlier measurements
@@ -54,6 +55,7 @@ def machine() -> str:
 def sweep(connections: tuple[int, ...], rounds: int, seconds: int) -> dict[str, Any]:
     """Requests/s of every variant at every load, ``rounds`` interleaved rounds."""
     rps: dict[str, dict[int, list[float]]] = {v: {c: [] for c in connections} for v in VARIANTS}
+    cpu: dict[str, dict[int, list[float]]] = {v: {c: [] for c in connections} for v in VARIANTS}
     errors: list[str] = []
     load = [os.getloadavg()[0]]
     with lua_script() as script, contextlib.ExitStack() as stack:
@@ -65,12 +67,15 @@ def sweep(connections: tuple[int, ...], rounds: int, seconds: int) -> dict[str, 
                 for server in servers:
                     run = measure_on(server, seconds, script, c)
                     rps[server.variant][c].append(run.rps)
+                    if run.cpu_us is not None:
+                        cpu[server.variant][c].append(run.cpu_us)
                     if run.errors:
                         errors.append(f"{server.variant} at {c}: {run.errors}")
             load.append(os.getloadavg()[0])
     return {
         "connections": list(connections),
         "rps": {v: {str(c): xs for c, xs in by.items()} for v, by in rps.items()},
+        "cpu_us": {v: {str(c): xs for c, xs in by.items()} for v, by in cpu.items()},
         "rounds": rounds,
         "seconds": seconds,
         "machine": machine(),
@@ -81,36 +86,45 @@ def sweep(connections: tuple[int, ...], rounds: int, seconds: int) -> dict[str, 
 
 
 def draw(result: dict[str, Any], png: Path) -> None:
-    """Median requests/s per load level, one line per variant, the rounds' range shaded."""
+    """Median requests/s per load level, one line per variant, the rounds' range shaded; below,
+    the server's CPU time per request (all its threads), which other work on the machine moves less."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     connections = result["connections"]
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(8, 7.5), dpi=110, sharex=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
     for variant, label in VARIANTS.items():
         runs = [result["rps"][variant][str(c)] for c in connections]
-        ax.plot(connections, [statistics.median(r) for r in runs], marker="o", label=label)
-        ax.fill_between(connections, [min(r) for r in runs], [max(r) for r in runs], alpha=0.15)
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(connections, [str(c) for c in connections])
-    ax.set_ylim(bottom=0)
-    ax.set_xlabel("load: wrk keep-alive connections (one uvicorn worker)")
-    ax.set_ylabel("requests/s (median of rounds)")
-    ax.set_title("Requests/s versus load, 90-day security policy, JSONL store")
+        top.plot(connections, [statistics.median(r) for r in runs], marker="o", label=label)
+        top.fill_between(connections, [min(r) for r in runs], [max(r) for r in runs], alpha=0.15)
+        cpus = [result.get("cpu_us", {}).get(variant, {}).get(str(c), []) for c in connections]
+        if all(cpus):
+            bottom.plot(connections, [statistics.median(x) for x in cpus], marker="o", label=label)
+    top.set_xscale("log", base=2)
+    top.set_ylim(bottom=0)
+    top.set_ylabel("requests/s (median of rounds)")
+    top.set_title("Requests/s versus load: one uvicorn worker, 90-day security policy, JSONL store")
+    top.legend(loc="lower right", fontsize=8)
+    bottom.set_xticks(connections, [str(c) for c in connections])
+    bottom.set_ylim(bottom=0)
+    bottom.set_xlabel("load: wrk keep-alive connections")
+    bottom.set_ylabel("server CPU µs per request")
     low, high = result["load_average"]
-    ax.text(
+    bottom.text(
         0.01,
-        0.01,
+        0.03,
         f"{result['date']}, {result['machine']} (shared; load average {low:.1f}-{high:.1f}), "
-        f"{result['rounds']} interleaved rounds of {result['seconds']} s",
-        transform=ax.transAxes,
+        f"{result['rounds']} interleaved rounds of {result['seconds']} s; shaded: range of rounds",
+        transform=bottom.transAxes,
         fontsize=7,
         color="0.4",
     )
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="center right", fontsize=8)
+    for ax in (top, bottom):
+        ax.grid(True, alpha=0.3)
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png)

@@ -12,7 +12,9 @@ instrumentation; ``BISECT`` names the ones that split privlog's fixed cost. The 
 a machine that other work slows down slows them alike; the table gives each one's median
 requests/s and the median of its ratios to the bare app of the same round. Two columns do not
 depend on the machine's load: the server's CPU time per request (all its threads, from
-/proc) and its garbage collections per 1000 requests. ``PRIVLOG_WRK_SECONDS`` and
+/proc) and its garbage collections per 1000 requests; "dropped" is the largest share of
+privlog's captures in any round that its full queue dropped (a worker that falls behind would
+otherwise flatter the throughput). ``PRIVLOG_WRK_SECONDS`` and
 ``PRIVLOG_WRK_ROUNDS`` set the length (defaults 5 and 3). Skipped when wrk is not installed
 (``make bench`` installs it: ``.ci/install-wrk``).
 """
@@ -73,6 +75,7 @@ class Run:
     cpu_us: float | None  # server CPU per request, every thread
     collections: int | None  # garbage collections, all generations
     errors: str = ""
+    dropped: float | None = None  # the share of privlog's captures its full queue dropped
 
 
 def _port() -> int:
@@ -89,7 +92,8 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _collections(pid: int, directory: Path) -> int | None:
+def _server_stats(pid: int, directory: Path) -> dict[str, Any] | None:
+    """The server's garbage collections and privlog's captured and dropped counts (loopback_app)."""
     stats = directory / "gc.json"
     stats.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR1)
@@ -99,7 +103,8 @@ def _collections(pid: int, directory: Path) -> int | None:
             return None
         time.sleep(0.02)
     time.sleep(0.02)  # written in one call; let it finish
-    return int(sum(json.loads(stats.read_text())["collections"]))
+    found: dict[str, Any] = json.loads(stats.read_text())
+    return found
 
 
 def _wrk(port: int, seconds: int, script: Path, connections: int = CONNECTIONS) -> tuple[float, int, str]:
@@ -158,12 +163,15 @@ def serve(variant: str) -> Iterator[Server]:
 def measure_on(server: Server, seconds: int, script: Path, connections: int = CONNECTIONS) -> Run:
     """``seconds`` of load from ``connections`` keep-alive connections on a running server."""
     pid = server.proc.pid
-    gc0, cpu0 = _collections(pid, server.directory), _cpu_seconds(pid)
+    s0, cpu0 = _server_stats(pid, server.directory), _cpu_seconds(pid)
     rps, n, errors = _wrk(server.port, seconds, script, connections)
-    gc1, cpu1 = _collections(pid, server.directory), _cpu_seconds(pid)
+    s1, cpu1 = _server_stats(pid, server.directory), _cpu_seconds(pid)
     cpu = (cpu1 - cpu0) / n * 1e6 if cpu0 is not None and cpu1 is not None and n else None
-    collections = gc1 - gc0 if gc0 is not None and gc1 is not None else None
-    return Run(rps, n, cpu, collections, errors)
+    collections = sum(s1["collections"]) - sum(s0["collections"]) if s0 and s1 else None
+    dropped = None
+    if s0 and s1 and s1["captured"] > s0["captured"]:
+        dropped = (s1["dropped"] - s0["dropped"]) / (s1["captured"] - s0["captured"])
+    return Run(rps, n, cpu, collections, errors, dropped)
 
 
 def measure(variant: str, seconds: int, script: Path) -> Run:
@@ -199,6 +207,7 @@ def table(runs: dict[str, list[Run]]) -> list[dict[str, Any]]:
     for variant, rs in runs.items():
         cpu = [r.cpu_us for r in rs if r.cpu_us is not None]
         gcs = [r.collections / r.requests * 1000 for r in rs if r.collections is not None]
+        drops = [r.dropped for r in rs if r.dropped is not None]
         rows.append(
             {
                 "variant": variant,
@@ -206,6 +215,7 @@ def table(runs: dict[str, list[Run]]) -> list[dict[str, Any]]:
                 "ratio": statistics.median(r.rps / b.rps for r, b in zip(rs, base, strict=True)),
                 "cpu_us": statistics.median(cpu) if cpu else None,
                 "gc_per_1k": statistics.median(gcs) if gcs else None,
+                "dropped": max(drops) if drops else None,
                 "errors": sorted({r.errors for r in rs if r.errors}),
             }
         )
@@ -213,11 +223,12 @@ def table(runs: dict[str, list[Run]]) -> list[dict[str, Any]]:
 
 
 def render(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'variant':20} {'req/s':>8} {'vs bare':>8} {'CPU µs/req':>11} {'GCs/1k req':>11}"]
+    lines = [f"{'variant':20} {'req/s':>8} {'vs bare':>8} {'CPU µs/req':>11} {'GCs/1k req':>11} {'dropped':>8}"]
     for row in rows:
         cpu = f"{row['cpu_us']:.1f}" if row["cpu_us"] is not None else "-"
         gcs = f"{row['gc_per_1k']:.1f}" if row["gc_per_1k"] is not None else "-"
-        lines.append(f"{row['variant']:20} {row['rps']:8.0f} {row['ratio']:7.3f}x {cpu:>11} {gcs:>11}")
+        dropped = f"{row['dropped']:.1%}" if row.get("dropped") is not None else "-"
+        lines.append(f"{row['variant']:20} {row['rps']:8.0f} {row['ratio']:7.3f}x {cpu:>11} {gcs:>11} {dropped:>8}")
         if row["errors"]:
             lines.append(f"{'':20} wrk: {'; '.join(row['errors'])}")
     return "\n".join(lines)
