@@ -61,7 +61,7 @@ docs: $(BIN)/.installed
 
 # Every benchmark in one run, both worker paths side by side (the extension is built first),
 # then the plot of requests/s versus load (docs/load.png), the memory over a million requests
-# per path, and the report: the tables, and the goal table the README carries. wrk is a Debian
+# per path, and the report: the tables, written into README.md and docs/benchmarks.md. wrk is a Debian
 # package (.ci/install-wrk); without it the wrk rows are skipped and reported as not measured.
 $(BIN)/.bench-installed: pyproject.toml $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
@@ -73,7 +73,7 @@ bench: native $(BIN)/.bench-installed
 	$(BIN)/python -m pytest benchmarks --benchmark-only --benchmark-json=.benchmarks/latest.json -p no:randomly
 	if command -v wrk >/dev/null; then $(BIN)/python benchmarks/plot_load.py --json .benchmarks/load.json --png docs/load.png; fi
 	$(BIN)/python benchmarks/memory_flat.py --json .benchmarks/memory.json
-	$(BIN)/python benchmarks/report.py .benchmarks/latest.json --load .benchmarks/load.json --memory .benchmarks/memory.json
+	$(BIN)/python benchmarks/report.py .benchmarks/latest.json --load .benchmarks/load.json --memory .benchmarks/memory.json --write
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV) .venv-py310 .venv-py313 privlog-demo .pytest_cache .mypy_cache .benchmarks native/target

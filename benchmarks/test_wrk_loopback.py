@@ -8,15 +8,17 @@ access log) and driven by ``wrk -t1 -c8`` on 127.0.0.1 with distinct requests (L
 ``conftest.distinct``). The default variants are the goal's rows: the bare app, each policy on
 the pure-Python worker (``*_python``) and on the compiled one (``*_extension``, which fails
 rather than fall back when privlog-native cannot serve), and OpenTelemetry's ASGI
-instrumentation; ``BISECT`` names the ones that split privlog's fixed cost. The variants are interleaved (A B C A B C ...) for ``ROUNDS`` rounds, so
-a machine that other work slows down slows them alike; the table gives each one's median
-requests/s and the median of its ratios to the bare app of the same round. Two columns do not
-depend on the machine's load: the server's CPU time per request (all its threads, from
-/proc) and its garbage collections per 1000 requests; "dropped" is the largest share of
-privlog's captures in any round that its full queue dropped (a worker that falls behind would
-otherwise flatter the throughput). ``PRIVLOG_WRK_SECONDS`` and
-``PRIVLOG_WRK_ROUNDS`` set the length (defaults 5 and 3). Skipped when wrk is not installed
-(``make bench`` installs it: ``.ci/install-wrk``).
+instrumentation; ``BISECT`` names the ones that split privlog's fixed cost.
+
+Every server is started and warmed up first; then each round measures every variant in turn
+(A B C A B C ...) for ``ROUNDS`` rounds of a few seconds each, so a machine that other work
+slows down slows them alike, moments apart. The table gives each one's median requests/s and
+the median of its ratios to the bare app of the same round. Two columns depend less on the
+machine's load: the server's CPU time per request (all its threads, from /proc) and its
+garbage collections per 1000 requests; "dropped" is the largest share of privlog's captures
+in any round that its full queue dropped (a worker that falls behind would otherwise flatter
+the throughput). ``PRIVLOG_WRK_SECONDS`` and ``PRIVLOG_WRK_ROUNDS`` set the length (defaults 3
+and 8). Skipped when wrk is not installed (``make bench`` installs it: ``.ci/install-wrk``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,8 +48,8 @@ VARIANTS = ("bare", "access_python", "access_extension", "security_python", "sec
 # For bisecting privlog's fixed cost: python benchmarks/test_wrk_loopback.py bare noop request_path status
 BISECT = ("bare", "noop", "request_path", "status")
 CONNECTIONS = 8
-SECONDS = int(os.environ.get("PRIVLOG_WRK_SECONDS", "5"))
-ROUNDS = int(os.environ.get("PRIVLOG_WRK_ROUNDS", "3"))
+SECONDS = int(os.environ.get("PRIVLOG_WRK_SECONDS", "3"))
+ROUNDS = int(os.environ.get("PRIVLOG_WRK_ROUNDS", "8"))
 WARM_UP = 2  # seconds of load before measuring: routes, caches, the worker thread started
 
 # Distinct requests, as conftest.distinct: every path, query, cookie, address and id differs.
@@ -174,13 +176,6 @@ def measure_on(server: Server, seconds: int, script: Path, connections: int = CO
     return Run(rps, n, cpu, collections, errors, dropped)
 
 
-def measure(variant: str, seconds: int, script: Path) -> Run:
-    """Serve ``variant`` in a fresh process, warm it up, and measure ``seconds`` of full load."""
-    with serve(variant) as server:
-        _wrk(server.port, WARM_UP, script)
-        return measure_on(server, seconds, script)
-
-
 @contextmanager
 def lua_script() -> Iterator[Path]:
     """The Lua file that makes wrk's requests distinct."""
@@ -191,12 +186,16 @@ def lua_script() -> Iterator[Path]:
 
 
 def session(variants: tuple[str, ...], rounds: int, seconds: int) -> dict[str, list[Run]]:
-    """Every variant once per round, in the same order each round; ``variants[0]`` is the base."""
+    """Every variant once per round, in the same order each round; ``variants[0]`` is the base.
+    The servers run side by side for the whole session (idle but for their own turn)."""
     runs: dict[str, list[Run]] = {v: [] for v in variants}
-    with lua_script() as script:
+    with lua_script() as script, ExitStack() as stack:
+        servers = [stack.enter_context(serve(v)) for v in variants]
+        for server in servers:
+            _wrk(server.port, WARM_UP, script)
         for _ in range(rounds):
-            for variant in variants:
-                runs[variant].append(measure(variant, seconds, script))
+            for server in servers:
+                runs[server.variant].append(measure_on(server, seconds, script))
     return runs
 
 
