@@ -56,6 +56,7 @@ def sweep(connections: tuple[int, ...], rounds: int, seconds: int) -> dict[str, 
     """Requests/s of every variant at every load, ``rounds`` interleaved rounds."""
     rps: dict[str, dict[int, list[float]]] = {v: {c: [] for c in connections} for v in VARIANTS}
     cpu: dict[str, dict[int, list[float]]] = {v: {c: [] for c in connections} for v in VARIANTS}
+    dropped: dict[str, dict[int, list[float]]] = {v: {c: [] for c in connections} for v in VARIANTS}
     errors: list[str] = []
     load = [os.getloadavg()[0]]
     with lua_script() as script, contextlib.ExitStack() as stack:
@@ -69,6 +70,8 @@ def sweep(connections: tuple[int, ...], rounds: int, seconds: int) -> dict[str, 
                     rps[server.variant][c].append(run.rps)
                     if run.cpu_us is not None:
                         cpu[server.variant][c].append(run.cpu_us)
+                    if run.dropped is not None:
+                        dropped[server.variant][c].append(run.dropped)
                     if run.errors:
                         errors.append(f"{server.variant} at {c}: {run.errors}")
             load.append(os.getloadavg()[0])
@@ -76,6 +79,7 @@ def sweep(connections: tuple[int, ...], rounds: int, seconds: int) -> dict[str, 
         "connections": list(connections),
         "rps": {v: {str(c): xs for c, xs in by.items()} for v, by in rps.items()},
         "cpu_us": {v: {str(c): xs for c, xs in by.items()} for v, by in cpu.items()},
+        "dropped": {v: {str(c): xs for c, xs in by.items()} for v, by in dropped.items()},
         "rounds": rounds,
         "seconds": seconds,
         "machine": machine(),
@@ -141,6 +145,9 @@ def render(result: dict[str, Any]) -> str:
         lines.append(f"{label:36}" + "".join(f"{m:9.0f}" for m in medians))
         if variant != "bare":
             lines.append(f"{'  vs bare':36}" + "".join(f"{m / bare[c]:8.2f}x" for m, c in zip(medians, connections)))
+        drops = [result.get("dropped", {}).get(variant, {}).get(str(c), []) for c in connections]
+        if all(drops):
+            lines.append(f"{'  captures dropped (most)':36}" + "".join(f"{max(d):9.1%}" for d in drops))
     return "\n".join(lines)
 
 

@@ -217,6 +217,9 @@ def details(data: dict[str, Any], load: dict[str, Any] | None, memory: dict[str,
         for v, label in VARIANTS.items():
             cells = [f"{m:,.0f}" + ("" if v == "bare" else f" ({m / b:.2f}×)") for m, b in zip(med[v], med["bare"])]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        drops = [x for by in load.get("dropped", {}).values() for xs in by.values() for x in xs]
+        if drops:
+            lines += ["", f"privlog's queue dropped at most {max(drops):.1%} of captures at any load, in any round."]
         parts.append("\n".join(lines))
     if memory and all(memory.get(p) for p in ("python", "extension")):
         lines = [
