@@ -54,7 +54,8 @@ def uvicorn(app: str, lifespan: str) -> tuple[str, ...]:
 
 
 def gunicorn(app: str, worker: str = "sync") -> tuple[str, ...]:
-    return (sys.executable, "-m", "gunicorn", "-w", "1", "-k", worker, "--graceful-timeout", "10", app)
+    threads = ("--threads", "4") if worker == "gthread" else ()
+    return (sys.executable, "-m", "gunicorn", "-w", "1", "-k", worker, *threads, "--graceful-timeout", "10", app)
 
 
 STARLETTE = "tests.support.shutdown_apps:starlette_app"
@@ -64,6 +65,8 @@ DJANGO_WSGI = "tests.support.shutdown_django:wsgi"
 UWSGI = (str(BIN / "uwsgi"), "--master", "--processes", "1", "--module", WSGI, "--pythonpath", str(ROOT))
 # uWSGI 2.0 kills its workers at once on SIGTERM and SIGINT; its documented graceful stop:
 UWSGI_GRACEFUL = (*UWSGI, "--hook-master-start", "unix_signal:15 gracefully_kill_them_all")
+# Workers that skip Python's teardown (and so its atexit): only uwsgi.atexit runs.
+UWSGI_NO_TEARDOWN = (*UWSGI_GRACEFUL, "--skip-atexit-teardown")
 
 CASES = [
     Case("uvicorn", "Starlette", signal.SIGTERM, "on", uvicorn(STARLETTE, "on")),
@@ -73,7 +76,11 @@ CASES = [
     Case("gunicorn, uvicorn worker", "Starlette", signal.SIGTERM, "on", gunicorn(STARLETTE, "uvicorn_worker.UvicornWorker")),
     Case("gunicorn, sync worker", "WSGI", signal.SIGTERM, "-", gunicorn(WSGI)),
     Case("gunicorn, sync worker", "Django WSGI", signal.SIGTERM, "-", gunicorn(DJANGO_WSGI)),
+    Case("gunicorn, gthread worker", "Django WSGI", signal.SIGTERM, "-", gunicorn(DJANGO_WSGI, "gthread")),
+    Case("gunicorn, uvicorn worker", "Django ASGI", signal.SIGTERM, "auto", gunicorn(DJANGO_ASGI, "uvicorn_worker.UvicornWorker")),
     Case("uWSGI, graceful hook", "WSGI", signal.SIGTERM, "-", UWSGI_GRACEFUL),
+    Case("uWSGI, graceful hook, --skip-atexit-teardown", "WSGI", signal.SIGTERM, "-", UWSGI_NO_TEARDOWN),
+    Case("uWSGI, graceful hook", "Django WSGI", signal.SIGTERM, "-", (*UWSGI_GRACEFUL[:5], DJANGO_WSGI, *UWSGI_GRACEFUL[6:])),
     Case("waitress", "WSGI", signal.SIGTERM, "-", (sys.executable, "-m", "waitress", WSGI)),
     Case("waitress", "WSGI", signal.SIGINT, "-", (sys.executable, "-m", "waitress", WSGI)),
     Case("waitress", "Django WSGI", signal.SIGTERM, "-", (sys.executable, "-m", "waitress", DJANGO_WSGI)),

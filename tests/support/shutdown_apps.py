@@ -8,22 +8,11 @@ once, ``/slow`` after 0.6 s (it is in flight when the signal arrives).
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from privlog import Policy
-
-from .policies import policy_dict
-
-SLOW = 0.6
-
-
-def policy() -> Policy:
-    data = policy_dict()
-    data["export"] = {"sink": "jsonl", "directory": os.environ["PRIVLOG_TEST_DIR"], "flush_interval": 60}
-    return Policy.from_dict(data, environ={})
+from .shutdown_policy import SLOW, policy
 
 
 def _starlette() -> Any:

@@ -1,6 +1,7 @@
 """A minimal Django site for the shutdown tests: ``asgi`` and ``wsgi`` applications.
 
-Its only middleware is privlog's; the store is ``PRIVLOG_TEST_DIR`` (see ``shutdown_apps``).
+Its only middleware is privlog's; the store is ``PRIVLOG_TEST_DIR`` (see ``shutdown_policy``).
+As in a real project, the PrivacyLog is built on the first request, in the server's thread.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from .shutdown_apps import SLOW
-from .shutdown_apps import policy as _policy
+from .shutdown_policy import SLOW
+from .shutdown_policy import policy as _policy
 
 
 def hello(request: HttpRequest) -> HttpResponse:

@@ -1,10 +1,13 @@
-"""The Django app: registers the system checks of ``settings.PRIVLOG`` and connects the auth
-signals. The PrivacyLog itself is built on the first request (or auth event), so management
-commands (``check``, ``collectstatic``, ``migrate``) create no store and need no secret."""
+"""The Django app: registers the system checks of ``settings.PRIVLOG``, connects the auth
+signals and puts privlog's SIGTERM handler in place. The PrivacyLog itself is built on the first
+request (or auth event), so management commands (``check``, ``collectstatic``, ``migrate``)
+create no store and need no secret."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
+
+from .._core import shutdown
 
 
 class PrivlogConfig(AppConfig):
@@ -19,3 +22,6 @@ class PrivlogConfig(AppConfig):
         from . import checks, signals  # noqa: F401 - importing registers the checks
 
         signals.connect()
+        # The first request may come on a server's thread (waitress, gunicorn's gthread), where
+        # Python cannot set a signal handler; Django starts up on the main thread, where it can.
+        shutdown.arm()
