@@ -123,7 +123,7 @@ def written(directory: Path) -> int:
 def test_records_written_equal_responses_served(case: Case, tmp_path: Path) -> None:
     port = free_port()
     store = tmp_path / "logs"
-    env = {**os.environ, "PRIVLOG_TEST_DIR": str(store), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PRIVLOG_TEST_DIR": str(store), "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
         command(case, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
@@ -146,7 +146,13 @@ def test_records_written_equal_responses_served(case: Case, tmp_path: Path) -> N
         if case.in_flight:
             in_flight.join(timeout=20)
         served += sum(slow)
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:  # a hang: faulthandler writes every thread's stack
+            proc.send_signal(signal.SIGABRT)
+            proc.wait(timeout=10)
+            log.flush()
+            pytest.fail("the server did not stop:\n" + (tmp_path / "server.log").read_text()[-6000:])
     finally:
         if proc.poll() is None:
             proc.kill()
