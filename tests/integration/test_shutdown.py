@@ -115,6 +115,12 @@ def get(port: int, path: str, timeout: float = 5.0) -> bool:
         conn.close()
 
 
+def _sigint_default() -> None:
+    """SIGINT as a terminal gives it: a shell script's background job (``cmd &``) inherits it
+    ignored, and Python then installs no KeyboardInterrupt handler, so waitress would not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def written(directory: Path) -> int:
     return sum(len(p.read_bytes().splitlines()) for p in directory.glob("*/*.jsonl"))
 
@@ -126,7 +132,7 @@ def test_records_written_equal_responses_served(case: Case, tmp_path: Path) -> N
     env = {**os.environ, "PRIVLOG_TEST_DIR": str(store), "PYTHONPATH": str(ROOT), "PYTHONFAULTHANDLER": "1"}
     log = (tmp_path / "server.log").open("wb")
     proc = subprocess.Popen(
-        command(case, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        command(case, port), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_sigint_default
     )
     try:
         served = 0
