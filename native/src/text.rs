@@ -473,16 +473,40 @@ impl QueryFilter {
 }
 
 /// The session cookie's value, as `_steps._identifier` finds it.
-pub struct CookieFinder(Regex);
+pub struct CookieFinder {
+    /// `(?:^|;)\s*NAME="?([^;"]+)`, for a name that starts with white space (its `\s*` backtracks).
+    regex: Option<Regex>,
+    /// `NAME=`, found by hand otherwise: the same first match, without a regex per record.
+    name_eq: String,
+}
 
 impl CookieFinder {
     pub fn new(name: &str) -> CookieFinder {
         let s = pyish::SPACE_CLASS;
-        CookieFinder(Regex::new(&format!(r#"(?:\A|;){s}*{}="?([^;"]+)"#, regex::escape(name))).unwrap())
+        let regex = name
+            .starts_with(pyish::is_space)
+            .then(|| Regex::new(&format!(r#"(?:\A|;){s}*{}="?([^;"]+)"#, regex::escape(name))).unwrap());
+        CookieFinder { regex, name_eq: format!("{name}=") }
     }
 
+    /// The value of the first match, as Python's `re.search` of the pattern finds it: at the
+    /// start or after each `;` in turn, white space, `NAME=`, an optional quote, then one or more
+    /// characters up to a `;` or a quote; stripped.
     pub fn find<'a>(&self, cookies: &'a str) -> Option<&'a str> {
-        self.0.captures(cookies).map(|c| pyish::strip(c.get(1).unwrap().as_str()))
+        if let Some(regex) = &self.regex {
+            return regex.captures(cookies).map(|c| pyish::strip(c.get(1).unwrap().as_str()));
+        }
+        let starts = std::iter::once(0).chain(cookies.match_indices(';').map(|(i, _)| i + 1));
+        for start in starts {
+            let rest = cookies[start..].trim_start_matches(pyish::is_space);
+            let Some(rest) = rest.strip_prefix(self.name_eq.as_str()) else { continue };
+            let rest = rest.strip_prefix('"').unwrap_or(rest);
+            let end = rest.find([';', '"']).unwrap_or(rest.len());
+            if end > 0 {
+                return Some(pyish::strip(&rest[..end]));
+            }
+        }
+        None
     }
 }
 

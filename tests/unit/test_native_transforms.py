@@ -126,6 +126,18 @@ class TestKeyedValues:
             check(p, [{"headers": {b"cookie": cookies, b"x-request-id": header, b"x-tenant": header}}], user_id=user)
 
 
+COOKIE_PARTS = ["session", "sid", "s;x", "=", ";", " ", "\t", "\xa0", '"', "x", "abc", "session=", "; ", '="', "é"]
+cookie_texts = st.lists(st.sampled_from(COOKIE_PARTS), max_size=14).map("".join)
+
+
+class TestSessionCookies:
+    @MANY
+    @given(st.sampled_from(["session", "sid", "s;x", "a.b"]), st.lists(cookie_texts, min_size=1, max_size=6))
+    def test_found_as_pythons_regex_finds_them(self, cookie: str, texts: list[str]) -> None:
+        p = policy({"session_id": {"action": "keep", "cookie": cookie}})
+        check(p, [{"headers": {b"cookie": text}} for text in texts])
+
+
 class TestNumbers:
     @MANY
     @given(st.lists(st.integers(-(2**80), 2**80), min_size=1, max_size=8), st.integers(0, 2**64))
