@@ -25,7 +25,12 @@ pub struct Rec {
     pub day: i64,
     pub otlp: Vec<u8>,
     pub json: Vec<u8>,
+    /// The record's last-visit subject, for the store's index of last visits.
+    pub subject: Option<String>,
 }
+
+/// The engine's handle of the last-visit subject key (records' epochs are never negative).
+pub const SUBJECT_EPOCH: i64 = -2;
 
 /// What stays the same across batches: the compiled streams and shared lookups.
 pub struct Compiled {
@@ -190,6 +195,7 @@ impl Compiled {
                 }
                 *rejected += dropped;
             }
+            Step::SubjectUser(..) | Step::SubjectSession(..) | Step::SubjectClient(..) => return Err(Unsupported),
             Step::HeaderShaped(h, i, shape) => {
                 if let Some(x) = &f.headers[*h] {
                     // Headers are read as Latin-1: recover the UTF-8 the client sent.
@@ -202,6 +208,30 @@ impl Compiled {
             }
         }
         Ok(())
+    }
+
+    /// A last-visit subject step (`subject_step` in Python): writes the subject's pseudonym
+    /// under the subject key, and returns it for the store's index.
+    fn subject(&self, step: &Step, f: &Facts, keys: Option<&EpochKeys>, v: &mut [Option<Value>]) -> Res<Option<String>> {
+        let (slot, index, value): (usize, usize, Option<Vec<u8>>) = match step {
+            Step::SubjectUser(i, a) => (*i, *a, f.user_id.as_deref().filter(|u| !u.is_empty()).map(|u| u.as_bytes().to_vec())),
+            Step::SubjectSession(i, finder, a) => {
+                let found = match self.header(f, self.cookie).filter(|c| !c.is_empty()) {
+                    Some(cookies) => finder.find(cookies).map(latin1).transpose()?,
+                    None => None,
+                };
+                (*i, *a, found)
+            }
+            Step::SubjectClient(i, a) => match &f.client {
+                Client::Address(p) => (*i, *a, Some(p.as_slice().to_vec())),
+                _ => (*i, *a, None),
+            },
+            _ => return Ok(None),
+        };
+        let Some(value) = value else { return Ok(None) };
+        let pseudonym = keys.and_then(|k| k.apply(index, &value)).ok_or(Unsupported)?;
+        v[slot] = Some(Value::Str(pseudonym.clone()));
+        Ok(Some(pseudonym))
     }
 
     /// The records of one capture, encoded; `Err` sends the capture back to Python.
@@ -229,8 +259,13 @@ impl Compiled {
             }
             let mut v: Vec<Option<Value>> = vec![None; stream.slots.len()];
             v[0] = Some(Value::Str(event.clone()));
+            let mut subject = None;
             for step in &stream.steps {
-                self.apply(step, f, ring, &mut v, &mut rejected)?;
+                if step.is_subject() {
+                    subject = self.subject(step, f, epochs.get(&SUBJECT_EPOCH).map(Arc::as_ref), &mut v)?;
+                } else {
+                    self.apply(step, f, ring, &mut v, &mut rejected)?;
+                }
             }
             match &f.extra {
                 Extra::Websocket(counters) if f.kind == "websocket" => {
@@ -250,7 +285,8 @@ impl Compiled {
             let expires = jsonl::iso_utc(f.start_ns + stream.ttl_ns).ok_or(Unsupported)?;
             v[stream.expires_at] = Some(Value::Str(expires));
             let key_id = if stream.uses_key { ring.map(|r| Value::Str(r.key_id.clone())) } else { None };
-            let mut rec = Rec { stream: index, day: (f.start_ns.div_euclid(NS_PER_DAY)) as i64, otlp: Vec::new(), json: Vec::new() };
+            let day = (f.start_ns.div_euclid(NS_PER_DAY)) as i64;
+            let mut rec = Rec { stream: index, day, otlp: Vec::new(), json: Vec::new(), subject };
             if want_otlp {
                 let Some(Value::Str(name)) = &v[0] else { return Err(Unsupported) };
                 let mut payload = Vec::with_capacity(512);

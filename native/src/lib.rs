@@ -201,14 +201,15 @@ struct Batch {
 
 #[pymethods]
 impl Batch {
-    /// Set the records Python made for capture `index`: (stream, day, OTLP chunk, JSONL line).
-    /// A JSONL line of None: orjson refused the record, so the store must refuse the batch.
-    fn fill(&mut self, index: usize, records: Vec<(String, i64, Vec<u8>, Option<Vec<u8>>)>) -> PyResult<()> {
+    /// Set the records Python made for capture `index`: (stream, day, OTLP chunk, JSONL line,
+    /// last-visit subject). A JSONL line of None: orjson refused the record, so the store must
+    /// refuse the batch.
+    fn fill(&mut self, index: usize, records: Vec<(String, i64, Vec<u8>, Option<Vec<u8>>, Option<String>)>) -> PyResult<()> {
         if index >= self.per_capture.len() {
             return Err(PyValueError::new_err("no such capture"));
         }
         let mut recs = Vec::with_capacity(records.len());
-        for (name, day, otlp, json) in records {
+        for (name, day, otlp, json, subject) in records {
             let stream = match self.names.iter().position(|n| *n == name) {
                 Some(i) => i,
                 None => {
@@ -217,7 +218,7 @@ impl Batch {
                 }
             };
             self.jsonl_error |= json.is_none();
-            recs.push(Rec { stream, day, otlp, json: json.unwrap_or_default() });
+            recs.push(Rec { stream, day, otlp, json: json.unwrap_or_default(), subject });
         }
         self.per_capture[index] = Some(recs);
         Ok(())
@@ -232,6 +233,12 @@ impl Batch {
     /// The stream name of every record, in order (for metrics).
     fn streams(&self) -> Vec<String> {
         self.per_capture.iter().flatten().flatten().map(|r| self.names[r.stream].clone()).collect()
+    }
+
+    /// (stream, last-visit subject, day since 1970) of every record that has a subject, in order.
+    fn subjects(&self) -> Vec<(String, String, i64)> {
+        let recs = self.per_capture.iter().flatten().flatten();
+        recs.filter_map(|r| Some((self.names[r.stream].clone(), r.subject.clone()?, r.day))).collect()
     }
 
     /// The ExportLogsServiceRequest of every record, in order.

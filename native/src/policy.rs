@@ -43,6 +43,17 @@ pub enum Step {
     HeaderLanguage(usize, usize),
     HeaderKeyed(usize, usize, usize),
     Query(usize, QueryFilter),
+    /// A last-visit subject: the raw value pseudonymised under the subject key, which does
+    /// not rotate (slot, index of the (action, domain) pair).
+    SubjectUser(usize, usize),
+    SubjectSession(usize, CookieFinder, usize),
+    SubjectClient(usize, usize),
+}
+
+impl Step {
+    pub fn is_subject(&self) -> bool {
+        matches!(self, Step::SubjectUser(..) | Step::SubjectSession(..) | Step::SubjectClient(..))
+    }
 }
 
 /// One attribute name: its text and its encodings, made once.
@@ -257,6 +268,20 @@ impl Stream {
                 Step::HeaderShaped(h, s, shape(&spec)?)
             } else {
                 Step::HeaderKeyed(h, s, use_index(uses, action(&act)?, &format!("header:{name}"))?)
+            });
+        }
+        if let Some((field, cookie)) = opt::<(String, Option<String>)>(d, "subject")? {
+            let s = layout.slot("privlog.retention.subject_id");
+            let index = use_index(uses, Action::Pseudonymise, &format!("subject:{field}"))?;
+            steps.push(match field.as_str() {
+                "user_id" => Step::SubjectUser(s, index),
+                "session_id" => {
+                    headers.id(b"cookie");
+                    let cookie = cookie.ok_or_else(|| PyValueError::new_err("a session subject needs its cookie"))?;
+                    Step::SubjectSession(s, CookieFinder::new(&cookie), index)
+                }
+                "client_ip" => Step::SubjectClient(s, index),
+                other => return Err(PyValueError::new_err(format!("unknown subject field {other}"))),
             });
         }
         let consent_gated: bool = req(d, "consent_gated")?;

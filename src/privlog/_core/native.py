@@ -25,7 +25,7 @@ from ..sinks._otlp_encode import LogEncoder
 from ..sinks.jsonl import record_line
 from .capture import Capture, Facts
 from .pipeline import _EVENT_NAMES, Pipeline
-from .steps import _METHODS
+from .steps import _METHODS, SUBJECT_ATTRIBUTE
 
 if TYPE_CHECKING:
     from privlog_native import Batch, Engine
@@ -37,6 +37,7 @@ except ImportError:  # the optional extra is not installed: the Python pipeline 
     _ext = None  # type: ignore[assignment, unused-ignore]
 
 NS_PER_DAY = 86_400 * 1_000_000_000
+SUBJECT_EPOCH = -2  # the extension's handle of the last-visit subject key (see batch.rs)
 _MAX_EPOCHS = 16  # key epochs held by the extension at once (records come in epoch order)
 _UA_FIELDS = attrgetter("regex", "family", "major", "minor", "patch", "patch_minor")
 _DEVICE_FIELDS = attrgetter("regex", "regex_flag", "family", "brand", "model")
@@ -90,9 +91,9 @@ def describe(pipeline: Pipeline) -> dict[str, Any] | None:
     streams = []
     generalise_ua = False
     for stream, compiled in zip(pipeline.policy.streams, pipeline.streams, strict=True):
-        if stream.retention.subject is not None:
-            return None  # last-visit subjects (a non-rotating subject key): not compiled yet
         fields = [(name, rule.action, _options(name, rule.options)) for name, rule in stream.fields.items()]
+        subject = stream.retention.subject
+        cookie = stream.fields[subject].options.get("cookie") if subject is not None else None
         generalise_ua |= any(n == "user_agent" and a == "generalise" for n, a, _ in fields)
         streams.append(
             {
@@ -107,6 +108,8 @@ def describe(pipeline: Pipeline) -> dict[str, Any] | None:
                     for name, action in stream.headers.items()
                 ],
                 "tags": list(compiled.tags.items()),
+                # A last-visit subject: the field, and the cookie a session subject is read from.
+                "subject": (subject, cookie) if subject is not None else None,
             }
         )
     if not _utf8(streams):  # a name with a lone surrogate: only Python's own errors are right
@@ -162,6 +165,10 @@ class NativePipeline:
         self._wanted = pipeline.wanted_headers
         self._otlp, self._jsonl = otlp, jsonl
         self._generation = getattr(pipeline.keys, "generation", 0)
+        #: The last-visit subject key's ring, as the pipeline's subject steps took it when built.
+        subjects = any(s.retention.subject is not None for s in pipeline.policy.streams)
+        self._subject_ring = pipeline.keys.subject_ring() if subjects and pipeline.keys is not None else None
+        self._subject_held = False
         #: Captures of the last batch whose facts the extension read itself.
         self.read_here = 0
         #: Reads the ASGI middleware's captures in the extension (others through ``facts_of``).
@@ -187,6 +194,9 @@ class NativePipeline:
         for _, handle in self._epochs.values():
             self.engine.forget_epoch(handle)
         self._epochs.clear()
+        if self._subject_held:
+            self.engine.forget_epoch(SUBJECT_EPOCH)
+            self._subject_held = False
 
     def facts_of(self, capture: Capture, handle: int | None = None) -> tuple[Any, ...]:
         """The raw facts of a capture, read as ``Pipeline.process`` reads them (``handle``: its
@@ -223,7 +233,7 @@ class NativePipeline:
 
     def _python_records(
         self, capture: Capture, observed_ns: int
-    ) -> list[tuple[str, int, bytes, bytes | None]]:
+    ) -> list[tuple[str, int, bytes, bytes | None, str | None]]:
         """A capture's records made by the Python pipeline, encoded as the sinks encode them."""
         out = []
         for rec in self.pipeline.process(capture):
@@ -233,7 +243,9 @@ class NativePipeline:
                 line: bytes | None = record_line(rec)
             except (TypeError, ValueError, OverflowError):  # the store would refuse the batch
                 line = None
-            out.append((rec.stream, rec.timestamp_ns // NS_PER_DAY, chunk, line))
+            subject = rec.attributes.get(SUBJECT_ATTRIBUTE)
+            day = rec.timestamp_ns // NS_PER_DAY
+            out.append((rec.stream, day, chunk, line, subject if isinstance(subject, str) else None))
         return out
 
     def _handles(self, captures: Sequence[Capture]) -> list[int | None] | None:
@@ -266,6 +278,10 @@ class NativePipeline:
         """Transform and encode a batch (for the OTLP sink, the JSONL store or both); the
         extension works with the GIL released."""
         self._keys_changed()
+        ring = self._subject_ring
+        if ring is not None and not self._subject_held:  # crosses once, again after a wipe
+            self.engine.add_epoch(SUBJECT_EPOCH, ring._master, ring.algorithm, ring.key_id)
+            self._subject_held = True
         handles = self._handles(captures)
         otlp = self._otlp if otlp is None else otlp
         batch, failed_at, self.read_here = self.reader.run(

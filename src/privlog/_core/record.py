@@ -98,3 +98,6 @@ class EncodedBatch(Protocol):
 
     def jsonl(self) -> list[tuple[str, int, bytes]]:
         """(stream, day since 1970, lines) chunks, as the JSONL store files them."""
+
+    def subjects(self) -> list[tuple[str, str, int]]:
+        """(stream, last-visit subject, day since 1970) of each record with a subject, in order."""

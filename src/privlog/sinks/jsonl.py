@@ -139,6 +139,12 @@ class JsonlStore:
 
     def write_encoded(self, batch: EncodedBatch) -> None:
         """Append a batch the compiled path encoded (its lines, grouped as :meth:`write` groups)."""
+        last_seen = self._last_seen
+        if last_seen:
+            for stream, subject, day in batch.subjects():
+                index = last_seen.get(stream)
+                if index is not None:
+                    index.note(subject, day)
         self._file_chunks((s, d, data, data.count(b"\n")) for s, d, data in batch.jsonl())
 
     def _file_chunks(self, chunks: Iterable[tuple[str, int, bytes, int]]) -> None:
