@@ -250,26 +250,29 @@ impl Batch {
         PyBytes::new(py, &data)
     }
 
-    /// JSONL chunks as the store files them: (stream, day since 1970, lines with newlines).
-    fn jsonl<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, i64, Bound<'py, PyBytes>)>> {
+    /// JSONL chunks as the store files them: (stream, day since 1970, lines with newlines,
+    /// how many lines).
+    fn jsonl<'py>(&self, py: Python<'py>) -> PyResult<Vec<(String, i64, Bound<'py, PyBytes>, usize)>> {
         if self.jsonl_error {
             return Err(PyValueError::new_err("a record of this batch cannot be written as JSON"));
         }
-        let mut order: Vec<(usize, i64)> = Vec::new();
-        let mut groups: HashMap<(usize, i64), Vec<u8>> = HashMap::new();
-        for r in self.per_capture.iter().flatten().flatten() {
-            let key = (r.stream, r.day);
-            let chunk = groups.entry(key).or_insert_with(|| {
-                order.push(key);
-                Vec::new()
-            });
-            chunk.extend_from_slice(&r.json);
-            chunk.push(b'\n');
-        }
-        Ok(order
-            .into_iter()
-            .map(|k| (self.names[k.0].clone(), k.1, PyBytes::new(py, &groups[&k])))
-            .collect::<Vec<_>>())
+        // Grouped with the GIL released; a batch has a few (stream, day) groups, kept in order.
+        let groups = py.allow_threads(|| {
+            let mut groups: Vec<((usize, i64), Vec<u8>, usize)> = Vec::new();
+            for r in self.per_capture.iter().flatten().flatten() {
+                let key = (r.stream, r.day);
+                let at = groups.iter().position(|g| g.0 == key).unwrap_or_else(|| {
+                    groups.push((key, Vec::with_capacity(64 * 1024), 0));
+                    groups.len() - 1
+                });
+                let (_, chunk, lines) = &mut groups[at];
+                chunk.extend_from_slice(&r.json);
+                chunk.push(b'\n');
+                *lines += 1;
+            }
+            groups
+        });
+        Ok(groups.into_iter().map(|((s, d), data, n)| (self.names[s].clone(), d, PyBytes::new(py, &data), n)).collect())
     }
 }
 

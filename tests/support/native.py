@@ -89,12 +89,13 @@ def jsonl_files(pipeline: Pipeline, outputs: Sequence[Output]) -> dict[str, byte
         return {str(p.relative_to(tmp)): p.read_bytes() for p in sorted(Path(tmp).glob("*/*.jsonl"))}
 
 
-def native_jsonl_files(groups: Sequence[tuple[str, int, bytes]]) -> dict[str, bytes]:
+def native_jsonl_files(groups: Sequence[tuple[str, int, bytes, int]]) -> dict[str, bytes]:
     """The same files from the extension's chunks, laid out as the store lays them."""
     from datetime import date, timedelta
 
     files: dict[str, bytes] = {}
-    for stream, day, chunk in groups:
+    for stream, day, chunk, lines in groups:
+        assert lines == chunk.count(b"\n")  # the store counts what it wrote by this
         name = f"{stream}/{(date(1970, 1, 1) + timedelta(days=day)).isoformat()}.jsonl"
         files[name] = files.get(name, b"") + chunk
     return dict(sorted(files.items()))

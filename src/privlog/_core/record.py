@@ -96,8 +96,8 @@ class EncodedBatch(Protocol):
     def otlp(self) -> bytes:
         """The ExportLogsServiceRequest of every record, for the OTLP sink whose encoder made it."""
 
-    def jsonl(self) -> list[tuple[str, int, bytes]]:
-        """(stream, day since 1970, lines) chunks, as the JSONL store files them."""
+    def jsonl(self) -> list[tuple[str, int, bytes, int]]:
+        """(stream, day since 1970, lines, how many) chunks, as the JSONL store files them."""
 
     def subjects(self) -> list[tuple[str, str, int]]:
         """(stream, last-visit subject, day since 1970) of each record with a subject, in order."""

@@ -145,7 +145,7 @@ class JsonlStore:
                 index = last_seen.get(stream)
                 if index is not None:
                     index.note(subject, day)
-        self._file_chunks((s, d, data, data.count(b"\n")) for s, d, data in batch.jsonl())
+        self._file_chunks(batch.jsonl())
 
     def _file_chunks(self, chunks: Iterable[tuple[str, int, bytes, int]]) -> None:
         """Append each (stream, day since 1970, lines, line count), counting what is lost."""
