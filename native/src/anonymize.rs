@@ -575,24 +575,27 @@ impl LogAnonymizer {
         self.days.lock().unwrap().clear();
     }
 
-    /// Anonymize whole lines (`block` ends with a newline): returns the output, the lines
-    /// handed back to Python as (output offset, start, end) in order, the days whose handles are
-    /// wanted, and the tallies of the lines done here (lines, records, values rejected for
-    /// their shape).
+    /// Anonymize whole lines (`block` ends with a newline) from offset `start`: returns the
+    /// output, the lines handed back to Python as (output offset, start, end) in order, the day
+    /// whose handle is wanted if a line of an unknown day stopped the run, where the run
+    /// stopped (that line's start, or the block's end), and the tallies of the lines done here
+    /// (lines, records, values rejected for their shape).
     #[allow(clippy::type_complexity)]
+    #[pyo3(signature = (block, start = 0))]
     fn run<'py>(
         &self,
         py: Python<'py>,
         block: &[u8],
-    ) -> (Bound<'py, PyBytes>, Vec<(usize, usize, usize)>, Vec<i64>, (usize, usize, usize)) {
+        start: usize,
+    ) -> (Bound<'py, PyBytes>, Vec<(usize, usize, usize)>, Option<i64>, usize, (usize, usize, usize)) {
         let epochs = self.engine.borrow(py).epochs.read().unwrap().clone();
         let days = self.days.lock().unwrap().clone();
-        let (out, fallback, unknown, tally) = py.allow_threads(|| {
+        let (out, fallback, unknown, stop, tally) = py.allow_threads(|| {
             let mut out = Vec::with_capacity(block.len() + block.len() / 4);
             let mut fallback = Vec::new();
             let mut unknown = Vec::new();
             let mut tally = Tally::default();
-            let mut start = 0;
+            let mut start = start.min(block.len());
             while start < block.len() {
                 let end = block[start..].iter().position(|&b| b == b'\n').map_or(block.len(), |i| start + i);
                 let mut line = &block[start..end];
@@ -602,12 +605,15 @@ impl LogAnonymizer {
                 let mark = out.len();
                 if end - start > MAX_LINE || self.line(line, &days, &epochs, &mut unknown, &mut tally, &mut out).is_err() {
                     out.truncate(mark);
+                    if !unknown.is_empty() {
+                        break; // a day whose key Python fetches first: this line is done again
+                    }
                     fallback.push((mark, start, end));
                 }
                 start = end + 1;
             }
-            (out, fallback, unknown, tally)
+            (out, fallback, unknown.pop(), start.min(block.len()), tally)
         });
-        (PyBytes::new(py, &out), fallback, unknown, (tally.parsed, tally.records, tally.rejected))
+        (PyBytes::new(py, &out), fallback, unknown, stop, (tally.parsed, tally.records, tally.rejected))
     }
 }

@@ -4,7 +4,7 @@ extension, with the GIL released.
 The extension parses each line, applies the stream's compiled policy and writes the line back
 (``--output same``) or its records (``--output json``), byte for byte as the Python path does.
 A line it cannot reproduce exactly (one that does not parse, one with text only the free-text
-scrubber handles, a day whose key it does not hold yet) comes back by position and is made by
+scrubber handles, one of a day without a key) comes back by position and is made by
 the Python path in its place, counted in :attr:`CompiledLines.fallback`. Without the extension,
 or for a format, output or policy it does not take, :func:`compiled_lines` returns None and
 everything stays on the Python path.
@@ -60,29 +60,31 @@ class CompiledLines:
         self.fallback = 0
 
     def block(self, data: bytes) -> bytes:
-        """The output for ``data``, whole lines: the extension's, with Python's lines in place."""
+        """The output for ``data``, whole lines: the extension's, with Python's lines in place.
+        A line of a day whose key the extension lacks stops its run: Python hands that key
+        over, and the run goes on from that line."""
         self._keys_changed()
-        out, fallback, days, (parsed, records, rejected) = self.lines.run(data)
         anonymizer = self.anonymizer
         counts = anonymizer.counts
-        counts.lines += parsed
-        counts.parsed += parsed
-        counts.records += records
-        anonymizer.pipeline.rejected.count += rejected
-        if fallback:
-            self.fallback += len(fallback)
-            pieces = []
+        pieces: list[bytes] = []
+        position = 0
+        while True:
+            out, fallback, day, position, (parsed, records, rejected) = self.lines.run(data, position)
+            counts.lines += parsed
+            counts.parsed += parsed
+            counts.records += records
+            anonymizer.pipeline.rejected.count += rejected
             done = 0
             for at, start, end in fallback:
                 pieces.append(out[done:at])
                 raw = data[start:end]
                 pieces.append(python_line(anonymizer, raw[:MAX_LINE], len(raw) > MAX_LINE))
                 done = at
-            pieces.append(out[done:])
-            out = b"".join(pieces)
-        for day in days:
+            self.fallback += len(fallback)
+            pieces.append(out[done:] if done else out)
+            if day is None:
+                return pieces[0] if len(pieces) == 1 else b"".join(pieces)
             self._learn(day)
-        return out
 
     def _learn(self, day: int) -> None:
         """Tell the extension the key ring of a UTC day, if one ring covers all of it."""
