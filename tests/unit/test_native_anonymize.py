@@ -23,6 +23,7 @@ pytest.importorskip("privlog_native")
 
 from privlog import Policy, PolicyError
 from privlog._keys.epochs import ROTATIONS
+from privlog._keys.store import KeyStore
 from privlog._ops.anonymize import Anonymizer, python_line, run
 from privlog._ops.anonymize_native import CompiledLines, compiled_lines
 from privlog._ops.logformats import MAX_LINE, log_format
@@ -235,6 +236,24 @@ class TestSameBytes:
         block = [b"not a log line 203.0.113.9", b'203.0.113.9 - - [29/Nov/2026:08:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-" rt=0.1', b"x" * (MAX_LINE + 5)]
         compiled = compare(Policy.from_dict(policy_dict(), environ=ENV), "nginx-combined", "same", block)
         assert compiled.fallback == 2 * len(block)
+
+
+class TestKeyStore:
+    def test_days_without_a_key_are_skipped_and_counted_as_on_the_python_path(self, tmp_path: Path) -> None:
+        KeyStore.init(tmp_path / "keys", "daily", 30)
+        data = policy_dict(client_ip="hash", path="template", status="keep")
+        data["secret"] = {"store": str(tmp_path / "keys")}
+        policy = Policy.from_dict(data, environ={})
+        now = datetime.now(timezone.utc)
+        stamps = [now, now - timedelta(days=400), now + timedelta(days=30), now - timedelta(minutes=5)]
+        block = [
+            f'203.0.113.{i} - - [{t.strftime("%d/%b/%Y:%H:%M:%S +0000")}] "GET /users/{i} HTTP/1.1" 200 1 "-" "-"'.encode()
+            for i, t in enumerate(stamps)
+        ]
+        for output in ("same", "json"):
+            compiled = compare(policy, "nginx-combined", output, block)
+            assert compiled.anonymizer.counts.no_key == 4  # the old and the future line, twice
+            assert compiled.fallback == 4  # those, on the Python path: skipped and counted there
 
 
 class TestWhereItApplies:
