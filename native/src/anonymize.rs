@@ -45,6 +45,25 @@ const ESCAPED_ASCII: [bool; 256] = {
     table
 };
 
+/// How many leading bytes of ASCII `bytes` need no escape, eight at a time while none does
+/// (the bit tests of "Bit Twiddling Hacks": a byte below 0x20, equal to `"` or `\\`, above 0x7e).
+fn clean_prefix(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::MAX / 255;
+    const HIGH: u64 = ONES * 0x80;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut i = 0;
+    while i + 8 <= bytes.len() {
+        let w = u64::from_le_bytes(bytes[i..i + 8].try_into().unwrap_or_default());
+        let below = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+        let above = (w.wrapping_add(ONES * (127 - 0x7e)) | w) & HIGH;
+        if below | above | has_zero(w ^ (ONES * b'"' as u64)) | has_zero(w ^ (ONES * b'\\' as u64)) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    i + bytes[i..].iter().position(|&b| ESCAPED_ASCII[b as usize]).unwrap_or(bytes.len() - i)
+}
+
 /// Where the written-back line's values are in the stream's attribute slots.
 #[derive(Default)]
 struct Slots {
@@ -144,17 +163,14 @@ impl LogAnonymizer {
         };
         if text.is_ascii() {
             // The common case: runs of printable ASCII copied whole, escapes between them.
-            let bytes = text.as_bytes();
-            let mut start = 0;
-            for (i, &b) in bytes.iter().enumerate() {
-                if ESCAPED_ASCII[b as usize] {
-                    out.extend_from_slice(&bytes[start..i]);
-                    self.escape(out, b as u32, b as char);
-                    start = i + 1;
-                }
+            let mut rest = text.as_bytes();
+            loop {
+                let clean = clean_prefix(rest);
+                out.extend_from_slice(&rest[..clean]);
+                let Some(&b) = rest.get(clean) else { return };
+                self.escape(out, b as u32, b as char);
+                rest = &rest[clean + 1..];
             }
-            out.extend_from_slice(&bytes[start..]);
-            return;
         }
         for c in text.chars() {
             let n = c as u32;
@@ -264,7 +280,7 @@ impl LogAnonymizer {
             if let Some(q) = split {
                 query = target[q + 1..].to_vec();
             }
-            let p = match unquote(&raw_path) {
+            let p = match if target.contains(&b'%') { unquote(&raw_path) } else { Cow::Borrowed(raw_path.as_str()) } {
                 Cow::Borrowed(_) => raw_path,
                 Cow::Owned(decoded) => decoded,
             };
@@ -597,7 +613,7 @@ impl LogAnonymizer {
             let mut tally = Tally::default();
             let mut start = start.min(block.len());
             while start < block.len() {
-                let end = block[start..].iter().position(|&b| b == b'\n').map_or(block.len(), |i| start + i);
+                let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
                 let mut line = &block[start..end];
                 if let [head @ .., b'\r'] = line {
                     line = head;

@@ -50,14 +50,12 @@ fn quoted(line: &[u8], pos: usize) -> Option<(&[u8], usize)> {
     }
     let mut i = pos + 1;
     loop {
-        match *line.get(i)? {
-            b'"' => return Some((&line[pos + 1..i], i + 1)),
-            b'\\' => {
-                line.get(i + 1)?;
-                i += 2;
-            }
-            _ => i += 1,
+        i += memchr::memchr2(b'"', b'\\', line.get(i..)?)?;
+        if line[i] == b'"' {
+            return Some((&line[pos + 1..i], i + 1));
         }
+        line.get(i + 1)?; // a backslash escapes the next byte, whatever it is
+        i += 2;
     }
 }
 
@@ -77,7 +75,7 @@ pub fn combined(line: &[u8]) -> Option<Combined<'_>> {
     if line.get(pos) != Some(&b'[') {
         return None;
     }
-    let close = pos + 1 + line[pos + 1..].iter().position(|&b| b == b']')?;
+    let close = pos + 1 + memchr::memchr(b']', &line[pos + 1..])?;
     let time = &line[pos + 1..close];
     if line.get(close + 1) != Some(&b' ') {
         return None;

@@ -34,6 +34,7 @@ from ..support.policies import ENV, policy_dict
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SHIPPED = ["access-7-days.toml", "connections-30-days.toml", "security-90-days.toml"]
 LATIN1 = st.characters(max_codepoint=255, exclude_characters="\n")
+ASCII = st.characters(max_codepoint=127, exclude_characters="\n")  # escapes among long plain runs
 PARAMS = ["page", "q", "sort", "é"]
 SHAPES = st.one_of(st.sampled_from(["int", "uuid"]), st.lists(st.sampled_from(["date", "é", "1"]), min_size=1, unique=True))
 UAS = [
@@ -122,7 +123,7 @@ def combined_lines(draw: st.DrawFn) -> bytes:
     )
     if draw(st.integers(0, 4)) != 2:
         referrer = draw(st.one_of(st.sampled_from(["-", "https://Mail.Example.com/inbox?x=1", "http://u:p@203.0.113.7:8080/a"]), text(PIECES, 20)))
-        ua = draw(st.one_of(st.sampled_from([*UAS, "-", ""]), st.text(LATIN1, max_size=30)))
+        ua = draw(st.one_of(st.sampled_from([*UAS, "-", ""]), st.text(LATIN1, max_size=30), st.text(ASCII, min_size=8, max_size=40)))
         line += f' "{field(referrer)}" "{field(ua)}"'
     extra = draw(st.integers(0, 5))
     if extra in (1, 4):
