@@ -4,6 +4,7 @@ the clash with the unrelated `privlog` distribution, and an import that loads on
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -40,6 +41,20 @@ class TestMetadata:
         assert "Apache License" in text
         assert "Version 2.0, January 2004" in text
         assert PYPROJECT["project"]["license"] == "Apache-2.0"
+
+    def test_install_commands_name_the_distribution(self) -> None:
+        """`pip install privlog[...]` would install the unrelated project: every install command
+        in the docs, the CHANGELOG and the messages names privlog-middleware."""
+        wrong = re.compile(r"pip install ['\"]?privlog(?![-\w])")
+        files = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").glob("*.md")]
+        files += (ROOT / "src" / "privlog").rglob("*.py")
+        found = [
+            f"{path.relative_to(ROOT)}:{n}"
+            for path in files
+            for n, line in enumerate(path.read_text().splitlines(), 1)
+            if wrong.search(line) and "unrelated" not in line
+        ]
+        assert found == []
 
     def test_no_placeholder_urls(self) -> None:
         assert "example.invalid" not in (ROOT / "pyproject.toml").read_text()
