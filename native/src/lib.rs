@@ -283,5 +283,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<anonymize::LogAnonymizer>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<scope::AsgiReader>()?;
+    // A panic surfaces in Python as this BaseException (not an Exception): named here so that
+    // privlog's callers can catch exactly it, and fall back to Python instead of dying.
+    m.add("PanicException", m.py().get_type::<pyo3::panic::PanicException>())?;
     Ok(())
 }

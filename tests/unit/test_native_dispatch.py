@@ -148,3 +148,53 @@ class TestKeys:
         result = native.run(caps, 1)
         assert native._epochs == {}  # every key is gone, and so are the copies
         assert result.batch.streams() == ["analytics"] * 3  # the keyed stream skips them, as in Python
+
+
+class TestAPanicInTheExtension:
+    """A Rust panic reaches Python as PyO3's ``PanicException``, a BaseException: the worker
+    must catch it like any other failure of the compiled path, not die or raise into the app."""
+
+    def store_and_log(self, tmp_path: Path, name: str, native: bool) -> tuple[JsonlStore, PrivacyLog]:
+        policy = Policy.from_dict(FULL, environ=ENV)
+        store = JsonlStore(tmp_path / name, {s.name: s.retention.days for s in policy.streams})
+        return store, PrivacyLog(policy, sinks=[store], native=native)
+
+    def test_a_panic_while_transforming_hands_the_batch_to_python(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from privlog_native._native import PanicException
+
+        _, reference = self.store_and_log(tmp_path, "python", native=False)
+        _, log = self.store_and_log(tmp_path, "native", native=True)
+
+        def panics(*args: Any, **kwargs: Any) -> Any:
+            raise PanicException("index out of bounds")
+
+        assert log.dispatcher.native is not None
+        monkeypatch.setattr(log.dispatcher.native, "run", panics)
+        for capture in captures():
+            log.dispatcher.submit(capture)
+            reference.dispatcher.submit(capture)
+        log.flush()  # the caller's thread may run the batch: nothing may reach it
+        reference.flush()
+        assert log.dispatcher.native is None  # the Python pipeline took over
+        assert log.stats() == reference.stats()
+        assert log.stats().exported > 40
+        log.close()
+        reference.close()
+
+    def test_a_panic_while_encoding_counts_the_records_as_lost(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from privlog_native._native import PanicException
+
+        store, log = self.store_and_log(tmp_path, "native", native=True)
+
+        def panics(batch: Any) -> None:
+            raise PanicException("index out of bounds")
+
+        monkeypatch.setattr(store, "write_encoded", panics)
+        for capture in captures():
+            log.dispatcher.submit(capture)
+        log.flush()
+        stats = log.stats()
+        assert stats.exported == 0
+        assert stats.failed > 40  # every record the store lost is counted
+        assert stats.captured == len(captures())
+        log.close()

@@ -3,6 +3,9 @@ from typing import Any
 
 __version__: str
 
+class PanicException(BaseException):
+    """A panic in the extension, raised in Python (a BaseException, as PyO3 makes it)."""
+
 class Engine:
     """A compiled policy plus the OTLP resource and scope bytes of the sink it encodes for."""
 

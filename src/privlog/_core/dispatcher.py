@@ -20,7 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from . import shutdown
 from .capture import Capture
-from .native import native_for
+from .native import NATIVE_ERRORS, native_for
 from .pipeline import Pipeline
 from .record import Output
 
@@ -224,7 +224,7 @@ class Dispatcher:
         if self.native is not None and self._use_native:
             try:
                 result = self.native.run(captures, time.time_ns())
-            except Exception as exc:  # never break the host: the Python pipeline takes over
+            except NATIVE_ERRORS as exc:  # never break the host: the Python pipeline takes over
                 log.warning("privlog: the compiled batch path failed (%s); using Python", type(exc).__name__)
                 self.native = None
             else:
@@ -266,7 +266,7 @@ class Dispatcher:
             key = id(sink)
             try:
                 write(sink)
-            except Exception as exc:
+            except NATIVE_ERRORS as exc:  # a native batch's bytes are made in the extension
                 log.warning(
                     "privlog: sink %s failed (%s); %d records lost there", type(sink).__name__, type(exc).__name__, n
                 )

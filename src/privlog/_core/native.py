@@ -36,6 +36,15 @@ try:
 except ImportError:  # the optional extra is not installed: the Python pipeline does it all
     _ext = None  # type: ignore[assignment, unused-ignore]
 
+#: What a call into the extension may raise: any Exception, and a Rust panic, which PyO3
+#: raises as ``PanicException``, a BaseException that ``except Exception`` lets through (it
+#: would kill the worker thread or reach the app). Callers catch these and fall back to Python.
+NATIVE_ERRORS: tuple[type[BaseException], ...] = (Exception,)
+if _ext is not None:
+    NATIVE_ERRORS += tuple(
+        t for t in [getattr(_ext._native, "PanicException", None)] if isinstance(t, type) and issubclass(t, BaseException)
+    )
+
 NS_PER_DAY = 86_400 * 1_000_000_000
 SUBJECT_EPOCH = -2  # the extension's handle of the last-visit subject key (see batch.rs)
 _MAX_EPOCHS = 16  # key epochs held by the extension at once (records come in epoch order)
@@ -295,7 +304,7 @@ class NativePipeline:
                 continue
             try:
                 batch.fill(i, self._python_records(captures[i], observed_ns))
-            except Exception:
+            except NATIVE_ERRORS:
                 failed.add(i)
         self._keys_changed()  # a shred during this batch (the store housekeeps on a new day)
         return NativeBatch(batch, len(fallback) - len(failed), len(failed))
