@@ -316,3 +316,43 @@ class TestRun:
         assert got == _through(python, data, 7)
         assert native.counts == python.counts
         assert native.counts.lines == 301
+
+
+class TestAPanicInTheExtension:
+    """A Rust panic reaches Python as PyO3's ``PanicException`` (a BaseException): ``privlog
+    anonymize`` must not stop there, losing the rest of the log, but go on the Python path."""
+
+    class Panics:
+        """The extension's line anonymizer, panicking at its ``after``-th run (0: the first)."""
+
+        def __init__(self, real: Any, exc: type[BaseException], after: int) -> None:
+            self.real, self.exc, self.after = real, exc, after
+
+        def run(self, data: bytes, position: int = 0) -> Any:
+            if self.after == 0:
+                raise self.exc("index out of bounds")
+            self.after -= 1
+            return self.real.run(data, position)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.real, name)
+
+    @pytest.mark.parametrize("output", ["same", "json"])
+    @pytest.mark.parametrize("after", [0, 1])  # at once, or once a run has done part of the block
+    def test_the_block_and_the_rest_go_the_python_way(self, output: str, after: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        from privlog_native._native import PanicException
+
+        block = [
+            f'198.51.100.{i} - - [29/Nov/2026:08:00:00 +0000] "GET /a/{i}?page={i} HTTP/1.1" 200 {i} "-" "{UAS[i % 5]}"'.encode()
+            for i in range(20)
+        ] + [b"garbage 203.0.113.9", b"x" * (MAX_LINE + 3), b""]
+        python, native, compiled = both(Policy.from_dict(policy_dict(), environ=ENV), "nginx-combined", output)
+        monkeypatch.setattr(compiled, "lines", self.Panics(compiled.lines, PanicException, after))
+        data = b"".join(line + b"\n" for line in block)
+        for _ in range(2):
+            want = b"".join(python_line(python, raw[:MAX_LINE], len(raw) > MAX_LINE) for raw in block)
+            assert compiled.block(data) == want
+        assert native.counts == python.counts
+        assert compiled.failed
+        assert compiled.fallback == 2 * len(block)  # every line the extension did not do is counted
+        assert native.counts.lines == 2 * len(block)

@@ -12,6 +12,7 @@ everything stays on the Python path.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from privlog_native import LogAnonymizer
 
 DAY_NS = 86_400 * 1_000_000_000
+log = logging.getLogger("privlog")
 
 
 def _same_ring(a: Any, b: Any) -> bool:
@@ -58,18 +60,26 @@ class CompiledLines:
         )
         #: Lines the extension handed back to the Python path.
         self.fallback = 0
+        #: The extension failed (a Rust panic, say): every later line goes the Python way.
+        self.failed = False
 
     def block(self, data: bytes) -> bytes:
         """The output for ``data``, whole lines: the extension's, with Python's lines in place.
         A line of a day whose key the extension lacks stops its run: Python hands that key
-        over, and the run goes on from that line."""
-        self._keys_changed()
+        over, and the run goes on from that line. If the extension fails, the rest of the block
+        and every later block are made by the Python path."""
         anonymizer = self.anonymizer
         counts = anonymizer.counts
         pieces: list[bytes] = []
         position = 0
-        while True:
-            out, fallback, day, position, (parsed, records, rejected) = self.lines.run(data, position)
+        while not self.failed:
+            try:
+                if position == 0:
+                    self._keys_changed()
+                out, fallback, day, after, (parsed, records, rejected) = self.lines.run(data, position)
+            except native.NATIVE_ERRORS as exc:
+                self._failed(exc)
+                break
             counts.lines += parsed
             counts.parsed += parsed
             counts.records += records
@@ -82,9 +92,25 @@ class CompiledLines:
                 done = at
             self.fallback += len(fallback)
             pieces.append(out[done:] if done else out)
+            position = after
             if day is None:
                 return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-            self._learn(day)
+            try:
+                self._learn(day)
+            except native.NATIVE_ERRORS as exc:
+                self._failed(exc)
+        lines = data[position:].split(b"\n")
+        if not lines[-1]:
+            lines.pop()  # the newline that ends the block
+        self.fallback += len(lines)
+        pieces += (python_line(anonymizer, raw[:MAX_LINE], len(raw) > MAX_LINE) for raw in lines)
+        return b"".join(pieces)
+
+    def _failed(self, exc: BaseException) -> None:
+        """The extension raised (a panic too, as PyO3's BaseException): never lose the rest of
+        the log to it, and say so by the exception's type only."""
+        log.warning("privlog anonymize: the compiled path failed (%s); using Python", type(exc).__name__)
+        self.failed = True
 
     def _learn(self, day: int) -> None:
         """Tell the extension the key ring of a UTC day, if one ring covers all of it."""
