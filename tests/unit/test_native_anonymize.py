@@ -139,8 +139,25 @@ def combined_lines(draw: st.DrawFn) -> bytes:
     return line.encode("latin-1")
 
 
+@st.composite
+def mutated_lines(draw: st.DrawFn) -> bytes:
+    """A line with a few hostile edits: NULs, CRs and Latin-1 white space (``\\x85``, ``\\xa0``,
+    which Python's ``\\s`` matches) where separators go, stray quotes and backslashes, and
+    addresses or identifiers dropped into any field."""
+    line = draw(combined_lines())
+    for _ in range(draw(st.integers(1, 3))):
+        at = draw(st.integers(0, len(line)))
+        insert = draw(
+            st.sampled_from([b" ", b"\x85", b"\xa0", b"\t", b"\x00", b"\r", b"\x1c", b'"', b"\\", b"[", b"]", b"\\x", b'\\"', b"\xff",
+                             b"203.0.113.9", b"[2001:db8::1]:80", b"10.0.0.1, 10.0.0.2", b"jane@example.com", b"session=abc", b""])
+        )
+        cut = draw(st.integers(0, 1))
+        line = line[:at] + insert + line[at + cut :]
+    return line.replace(b"\n", b" ")
+
+
 garbage = st.one_of(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" ")), st.text(LATIN1, max_size=60).map(lambda t: t.encode("latin-1")))
-lines = st.one_of(combined_lines(), combined_lines(), combined_lines(), garbage)
+lines = st.one_of(combined_lines(), combined_lines(), combined_lines(), mutated_lines(), garbage)
 
 
 @st.composite

@@ -72,7 +72,24 @@ header_names = st.one_of(
     ),
     st.binary(max_size=12),
 )
+# Proxy headers as a hostile client writes them: hops padded with Latin-1 white space (which
+# str.strip() removes), NULs, zone ids, bare and bracketed IPv6, and `for=` in any case.
+_padding = st.sampled_from(["", " ", "\xa0", "\x85", "\t", "\x1c", "\x00"])
+_hops = st.one_of(
+    addresses,
+    st.sampled_from(["10.0.0.1", "127.0.0.1", "[2001:db8:ffff::1]:443", "[::1]", "1.2.3", "256.1.1.1", "0x7f.1"]),
+    st.text(LATIN1, max_size=6),
+)
+_padded_hops = st.tuples(_padding, _hops, _padding).map("".join)
+padded_chains = st.lists(_padded_hops, max_size=5).map(",".join)
+odd_forwarded = st.lists(
+    st.tuples(st.sampled_from(["for", "For", "FOR", " for", "by", "f\xf3r"]), st.sampled_from(["=", " = "]), st.sampled_from(['"', ""]), _padded_hops,
+              st.sampled_from(['"', ""]), st.sampled_from(["", ";proto=https", ";for=10.0.0.9"])).map("".join),
+    max_size=4,
+).map(",".join)
 header_values = st.one_of(
+    padded_chains.map(lambda s: s.encode("latin-1")),
+    odd_forwarded.map(lambda s: s.encode("latin-1")),
     st.sampled_from([u.encode() for u in UAS] + [b"session=s1; theme=dark", b"de-DE,de;q=0.9", b"1", b"0", b"12"]),
     chains.map(lambda s: s.encode("utf-8")),
     forwarded.map(lambda s: s.encode("utf-8")),
@@ -86,12 +103,14 @@ header_lists = st.lists(st.tuples(header_names, header_values), max_size=10)
 odd_header_lists = st.sampled_from([[("user-agent", "x")], [(b"user-agent", "x")], [[b"user-agent", b"x"]], [(b"a", b"b", b"c")], "not a list"])
 clients = st.one_of(
     st.tuples(st.one_of(addresses, st.sampled_from(["127.0.0.1", "10.0.0.2", "2001:db8:ffff::5", "::ffff:127.0.0.1"])), st.integers(0, 65535)),
+    # Unix sockets: servers give None, an empty host, or the path (as a pair, or alone).
+    st.sampled_from([("", 0), ("/run/app.sock", None), ("unix:/run/app.sock", 0), "/run/app.sock", (" 10.0.0.2\xa0", 1), ("10.0.0.2", True)]),
     st.sampled_from([None, (), ("10.0.0.2",), ["127.0.0.1", 80], ("", 0), (b"127.0.0.1", 1), ("a\ud800", 1), (1234, 1), ("127.0.0.1", 2**70), ("127.0.0.1", "80"), "10.0.0.1:80"]),
 )
 routes = st.one_of(
     st.none(),
     st.sampled_from(["/users/{user_id:int}", "/items/{id}", "/", "/a\ud800"]).map(Route),
-    st.sampled_from([None, 42]).map(Route),
+    st.sampled_from([None, 42, type("Template", (str,), {})("/t/{id}")]).map(Route),
     st.just(Raising()),
     st.just(object()),
 )
