@@ -6,11 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from privlog import Policy
 from privlog._cli import main
@@ -270,6 +273,34 @@ class TestRun:
         assert len(lines[0]) <= MAX_LINE
         assert b"192.0.2.1 " not in lines[0]
         assert lines[1].startswith(b"203.0.113.0 - - [10/Oct/2026")
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(0, 93))
+    def test_a_line_cut_short_by_a_stop_signal_leaks_no_part_of_an_address(self, at: int) -> None:
+        # A stop signal ends the input wherever the reader is: the line in progress may end
+        # inside an address, which the free-text scrubber would not see as one.
+        tail = b' "198.51.100.4, 2001:db8:85a3:8d3:1319:8a2e:370:7334" "x 2001:db8:85a3:8d3:1319:8a2e:370:7335"'
+        cut = NGINX.encode() + tail[:at]  # never the whole line: at most its last quote is missing
+        anon = anonymizer()
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        wake_r, wake_w = os.pipe()
+        os.write(in_w, NGINX.encode() + b"\n" + cut)
+        worker = threading.Thread(target=run, args=(anon, in_r, out_w), kwargs={"wake_fd": wake_r})
+        worker.start()
+        first = b""
+        while not first.endswith(b"\n"):  # the whole line is out: the cut one was read too
+            first += os.read(out_r, 1)
+        os.write(wake_w, b"x")
+        worker.join()
+        os.close(out_w)
+        rest = b"".join(iter(lambda: os.read(out_r, 1 << 16), b""))
+        for fd in (in_r, in_w, out_r, wake_r, wake_w):
+            os.close(fd)
+        assert b"2001:db8:85a3:8d3" not in first + rest  # the policy keeps /48 at most
+        assert b"198.51.100.4" not in rest
+        assert anon.counts.lines == 2
+        assert anon.counts.cut_at_stop == 1
 
     def test_records_go_to_the_export_sinks(self, tmp_path: Path) -> None:
         src = tmp_path / "in.log"

@@ -50,6 +50,7 @@ class Counts:
     parsed: int = 0
     unparsed: int = 0
     too_long: int = 0
+    cut_at_stop: int = 0
     no_key: int = 0
     records: int = 0
     export_failures: int = 0
@@ -59,6 +60,8 @@ class Counts:
             f"{self.lines} lines: {self.parsed} anonymised, {self.unparsed} did not parse "
             f"(scrubbed as free text), {self.too_long} over {MAX_LINE} bytes"
         )
+        if self.cut_at_stop:
+            text += f", {self.cut_at_stop} cut short by a stop signal"
         if self.no_key:
             text += f", {self.no_key} older than the oldest key (skipped)"
         if self.export_failures:
@@ -177,15 +180,23 @@ class Anonymizer:
         """A line that did not parse, as free text: addresses by the stream's action, the rest out."""
         return scrub_free_text(text, self.address_for(self._ring_now()))
 
-    def line(self, text: str, too_long: bool = False) -> str | list[bytes] | None:
-        """What to write for one input line (without its newline): a line, records, or nothing."""
+    def line(self, text: str, too_long: bool = False, cut: bool = False) -> str | list[bytes] | None:
+        """What to write for one input line (without its newline): a line, records, or nothing.
+
+        ``too_long``: only its first :data:`MAX_LINE` bytes are here; ``cut``: a stop signal came
+        before its end. Either way it may end inside an address, which the free-text scrubber
+        would not recognise: it is scrubbed without its last, unfinished word.
+        """
         counts = self.counts
         counts.lines += 1
-        parsed = None if too_long else self.format.parse(text)
+        parsed = None if too_long or cut else self.format.parse(text)
         if parsed is None:
             self.last_records = []
-            if too_long:
-                counts.too_long += 1
+            if too_long or cut:
+                if too_long:
+                    counts.too_long += 1
+                else:
+                    counts.cut_at_stop += 1
                 text = text[: text.rfind(" ")] if " " in text else ""  # no address cut in half
             else:
                 counts.unparsed += 1
@@ -216,6 +227,11 @@ class _Input:
         self._pending = b""
         self._skipping = False  # inside the rest of a line that was too long
 
+    @property
+    def pending(self) -> bytes:
+        """The start of a line whose newline has not come (empty inside an over-long one)."""
+        return b"" if self._skipping else self._pending
+
     def chunks(self, whole: bool = False) -> Iterator[bytes | list[tuple[bytes, bool]]]:
         """Yield lists of (line, too_long) for each read, until EOF or a stop signal; with
         ``whole``, a read's complete lines come as one block of bytes (each line with its
@@ -223,8 +239,8 @@ class _Input:
         while True:
             data = self._read()
             if not data:
-                if self._pending and not self._skipping:
-                    yield [(self._pending, False)]
+                if self._pending and not self._skipping and not self.stopped:
+                    yield [(self._pending, False)]  # a last line without its newline
                 return
             yield from self._blocks(data) if whole else (self._split(data),)
 
@@ -287,12 +303,12 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def python_line(anonymizer: Anonymizer, raw: bytes, too_long: bool) -> bytes:
+def python_line(anonymizer: Anonymizer, raw: bytes, too_long: bool, cut: bool = False) -> bytes:
     """What to write for one raw line (without its newline), made by the Python path."""
     text = raw.decode(anonymizer.encoding, "replace")
     if text.endswith("\r"):
         text = text[:-1]
-    result = anonymizer.line(text, too_long)
+    result = anonymizer.line(text, too_long, cut)
     if result is None:
         return b""
     if isinstance(result, str):
@@ -343,6 +359,10 @@ def run(
                 except Exception as exc:  # a failing exporter is counted, never fatal
                     counts.export_failures += 1
                     log.warning("privlog anonymize: export failed (%s)", type(exc).__name__)
+    if source.stopped and source.pending:  # the rest of this line was still on its way
+        data = python_line(anonymizer, source.pending, False, cut=True)
+        if data:
+            _write_all(out_fd, data)
     for sink in sinks:
         try:
             sink.flush()
