@@ -10,6 +10,7 @@ bytes must equal the Python pipeline's, which reads them with
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import pytest
@@ -149,7 +150,7 @@ def captures(draw: st.DrawFn) -> Capture:
         scope if reader is not None else None,
         draw(st.integers(1_700_000_000 * 10**9, 1_800_000_000 * 10**9)),
         draw(st.integers(0, 10**10)),
-        draw(st.one_of(st.none(), st.integers(100, 599))),
+        draw(st.one_of(st.none(), st.integers(100, 599), st.sampled_from(list(HTTPStatus)))),  # FastAPI apps send HTTPStatus
         draw(st.one_of(st.none(), st.integers(0, 10**6))),
         draw(st.one_of(st.none(), st.integers(0, 10**6))),
         draw(st.one_of(st.none(), st.text(max_size=8))),

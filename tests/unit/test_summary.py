@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 from hypothesis import given
@@ -85,6 +86,16 @@ def test_severity_from_the_outcome() -> None:
     assert severity({"event.name": "websocket.session", "privlog.websocket.close_code": 1000}) == INFO
     assert severity({"event.name": "websocket.session", "privlog.websocket.close_code": 1011}) == ERROR
     assert severity({"event.name": "http.request"}) == INFO  # no status kept: nothing to judge by
+
+
+@given(st.sampled_from(list(HTTPStatus)))
+def test_an_int_enum_status_has_the_severity_of_its_number(status: HTTPStatus) -> None:
+    # Starlette and FastAPI apps may send HTTPStatus members as the status; a bool is no status.
+    number = int(status)
+    assert severity({"event.name": "http.request", "http.response.status_code": status}) == severity(
+        {"event.name": "http.request", "http.response.status_code": number}
+    )
+    assert severity({"event.name": "http.request", "http.response.status_code": True}) == INFO
 
 
 def test_the_line_of_a_real_record_holds_no_personal_value() -> None:

@@ -11,7 +11,7 @@ short is ERROR; a 4xx response and a failed login are WARN; everything else is I
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 INFO: Final = (9, "INFO")
 WARN: Final = (13, "WARN")
@@ -21,11 +21,17 @@ ERROR: Final = (17, "ERROR")
 _WARN_EVENTS: Final = frozenset({"auth.login_failure"})
 
 
+def _is_int(value: Any) -> TypeGuard[int]:
+    """An int, of a subclass too (``HTTPStatus.NOT_FOUND``, which Starlette and FastAPI apps
+    send as the status), but not a bool."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def http_severity(status: Any, incomplete: bool) -> tuple[int, str]:
     """The severity of an HTTP record with this status (an int, or None when not kept)."""
-    if incomplete or (type(status) is int and status >= 500):
+    if incomplete or (_is_int(status) and status >= 500):
         return ERROR
-    if type(status) is int and status >= 400:
+    if _is_int(status) and status >= 400:
         return WARN
     return INFO
 
@@ -36,7 +42,7 @@ def severity(attrs: Mapping[str, Any]) -> tuple[int, str]:
     if name in _WARN_EVENTS:
         return WARN
     close = attrs.get("privlog.websocket.close_code")
-    if type(close) is int and 1011 <= close <= 1014:
+    if _is_int(close) and 1011 <= close <= 1014:
         return ERROR
     return http_severity(attrs.get("http.response.status_code"), attrs.get("privlog.incomplete") is True)
 
