@@ -2,6 +2,7 @@
 
     python benchmarks/memory_flat.py [--requests 1000000] [--every 100000] [--json PATH]
     python benchmarks/memory_flat.py --tracemalloc        # Python's own allocations too (slower)
+    python benchmarks/memory_flat.py --unpaced            # the driver never waits: the queue fills
 
 Each path (the pure-Python pipeline, then the privlog-native extension) runs in its own child
 process, so one path's high-water mark does not hide the other's. The child drives the requests
@@ -9,9 +10,12 @@ through ``PrivacyLogMiddleware`` in process (a Starlette app called with an ASGI
 ``test_asgi_overhead.py`` does; every request distinct, as ``conftest.distinct``), with the
 90-day security policy's default export settings (queue of 10,000, batches of 256) over a JSONL
 store in a temporary directory, and privlog's own worker thread running. Every ``--every``
-requests it notes the resident set size, the queue's length and privlog's counters. The
-driver never waits, so the worker gets the GIL only when the interpreter switches threads:
-if it falls behind, the bounded queue drops captures (counted) instead of growing. The store's
+requests it notes the resident set size, the queue's length and privlog's counters. By default
+the driver paces itself as a server's event loop does when it waits for the network: every
+256 requests, while the queue is more than half full, it sleeps a millisecond, so the worker
+gets the GIL and every one of the million captures becomes a record. With ``--unpaced`` it
+never waits, the worker gets the GIL only when the interpreter switches threads, and the
+bounded queue drops what the worker cannot take (counted) instead of growing. The store's
 files are emptied at each sample (truncated, the worker keeps appending) so the disk stays small.
 Needs the extension for its second path (``make native``); without it, says so and fails.
 """
@@ -40,13 +44,18 @@ def rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def child(path: str, requests: int, every: int, trace: bool) -> list[dict[str, Any]]:
+PACE_EVERY = 256  # requests between looks at the queue: one worker batch
+
+
+def child(path: str, requests: int, every: int, trace: bool, paced: bool) -> list[dict[str, Any]]:
     """Drive ``requests`` requests through privlog on ``path``; a sample every ``every``."""
     with tempfile.TemporaryDirectory(prefix="privlog-memory-") as tmp:
-        return _drive(Path(tmp), path, requests, every, trace)
+        return _drive(Path(tmp), path, requests, every, trace, paced)
 
 
-def _drive(directory: Path, path: str, requests: int, every: int, trace: bool) -> list[dict[str, Any]]:
+def _drive(
+    directory: Path, path: str, requests: int, every: int, trace: bool, paced: bool
+) -> list[dict[str, Any]]:
     from conftest import http_scope
     from privlog import Policy, PrivacyLog, PrivacyLogMiddleware
     from test_asgi_overhead import ENV, POLICY, bare
@@ -84,9 +93,14 @@ def _drive(directory: Path, path: str, requests: int, every: int, trace: bool) -
         for file in directory.rglob("*.jsonl"):
             os.truncate(file, 0)
 
+    half = pl.policy.export.queue_size // 2
+
     async def drive() -> None:
         for i in range(1, requests + 1):
             await app(http_scope(), receive, send)
+            if paced and i % PACE_EVERY == 0:
+                while pl.stats().queued > half:
+                    time.sleep(0.001)
             if i % every == 0:
                 sample(i)
 
@@ -98,14 +112,13 @@ def _drive(directory: Path, path: str, requests: int, every: int, trace: bool) -
     return samples
 
 
-def run(requests: int, every: int, trace: bool) -> dict[str, list[dict[str, Any]]]:
+def run(requests: int, every: int, trace: bool, paced: bool) -> dict[str, list[dict[str, Any]]]:
     """Each path in its own child process; their samples."""
     out = {}
     for path in PATHS:
         args = [sys.executable, __file__, "--child", path, "--requests", str(requests), "--every", str(every)]
-        done = subprocess.run(
-            [*args, *(["--tracemalloc"] if trace else [])], capture_output=True, text=True, check=False
-        )
+        args += [*(["--tracemalloc"] if trace else []), *([] if paced else ["--unpaced"])]
+        done = subprocess.run(args, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise SystemExit(f"{path} path failed: {done.stderr.strip() or done.stdout.strip()}")
         out[path] = json.loads(done.stdout)
@@ -130,13 +143,14 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=100_000)
     parser.add_argument("--json", type=Path, help="write the samples here as well")
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python's allocations")
+    parser.add_argument("--unpaced", action="store_true", help="never wait for the worker (the queue drops)")
     parser.add_argument("--child", choices=PATHS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         sys.path.insert(0, str(HERE))
-        print(json.dumps(child(args.child, args.requests, args.every, args.tracemalloc)))
+        print(json.dumps(child(args.child, args.requests, args.every, args.tracemalloc, not args.unpaced)))
         return
-    result = run(args.requests, args.every, args.tracemalloc)
+    result = run(args.requests, args.every, args.tracemalloc, not args.unpaced)
     print(render(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -148,7 +148,8 @@ def goals(data: dict[str, Any], load: dict[str, Any] | None, memory: dict[str, A
             last = got[-1]
             notes.append(
                 f"Memory, {path} path: {last['dropped']:,} of {last['requests']:,} captures dropped by the full "
-                f"queue (the in-process driver never yields, so the worker gets the GIL only at thread switches)."
+                f"queue, every other one exported ({last['exported']:,} records); memory_flat.py paces its driver "
+                f"as a server waiting for the network does, unless run with --unpaced."
             )
     if gil:
         bare = gil["bare"]
