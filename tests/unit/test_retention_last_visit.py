@@ -331,6 +331,24 @@ class TestClickHouseSweepCommand:
         assert statement.startswith(b"ALTER TABLE `otel_logs` DELETE WHERE RetentionFrom = 'last_visit'")
         assert f"NOT IN ('{hold.subjects[0]}')".encode() in statement
 
+    @pytest.mark.parametrize("credentials", ["", "sweeper:s3cr3t-pw@"])
+    def test_an_unreachable_server_exits_5_naming_the_host_only(
+        self, credentials: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Nothing was swept: an IO failure (5), not "nothing to do" (1); a password in the URL
+        never reaches the terminal."""
+        import socket
+
+        with socket.socket() as sock:  # a port that was just free: nothing listens on it
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        url = f"http://{credentials}127.0.0.1:{port}/"
+        assert main(["retention", "sweep", "--clickhouse", url, "--timeout", "5"]) == 5
+        err = capsys.readouterr().err
+        assert f"ClickHouse at 127.0.0.1:{port} did not run the sweep" in err
+        assert "sweeper" not in err
+        assert "s3cr3t-pw" not in err
+
 
 class TestHeldKeys:
     def test_a_hold_keeps_its_keys_from_shredding_until_released(self, tmp_path: Path) -> None:

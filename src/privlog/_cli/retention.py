@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import date
 from pathlib import Path
 
 from .._errors import UsageError
+from .common import IO
+
+
+def _host(url: str) -> str:
+    """``host[:port]`` of ``url``, without any ``user:password@`` before it."""
+    return urllib.parse.urlsplit(url).netloc.rpartition("@")[2] or "(no host)"
 
 
 def sweep_clickhouse(args: argparse.Namespace) -> int:
@@ -36,8 +43,13 @@ def sweep_clickhouse(args: argparse.Namespace) -> int:
     try:
         with urllib.request.urlopen(request, timeout=args.timeout) as response:  # noqa: S310
             response.read()
-    except OSError as exc:
-        print(f"privlog: ClickHouse did not run the sweep ({exc})", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as exc:  # unreachable, refused, a failed statement, a malformed host
+        # Exit 5 as `audit` does for an unreadable table: nothing was swept, which is not
+        # "nothing to do". The host only: a URL's user:password never reaches the terminal,
+        # and a ValueError (http.client's InvalidURL) may quote it, so it is named by type.
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        said = type(exc).__name__ if isinstance(exc, ValueError) else str(reason)
+        print(f"privlog: ClickHouse at {_host(url)} did not run the sweep ({said})", file=sys.stderr)
+        return IO
     print(f"swept rows counted from the last visit in {args.table} ({len(holds)} active hold(s) kept)")
     return 0
