@@ -387,6 +387,26 @@ class TestCommand:
         assert "2 lines: 1 anonymised, 1 did not parse" in capsys.readouterr().err
         assert dst.stat().st_mode & 0o077 == 0
 
+    def test_the_summary_names_the_python_path_and_no_fallbacks(
+        self,
+        policy_file: Path,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Without the compiled path (off here, as without the extension) no line is handed
+        back, so the summary says which path ran and nothing about fallbacks."""
+        monkeypatch.setenv("PRIVLOG_SECRET", SECRET)
+        monkeypatch.setenv("PRIVLOG_NATIVE", "0")
+        src = tmp_path / "access.log"
+        src.write_text(NGINX + "\nnot a log line from 192.0.2.8\n")
+        assert main(["anonymize", "--policy", str(policy_file), str(src), "-o", str(tmp_path / "out.log")]) == 0
+        (summary,) = capsys.readouterr().err.splitlines()
+        assert summary.startswith("privlog anonymize: 2 lines: 1 anonymised, 1 did not parse")
+        assert summary.endswith("; Python path")
+        assert "through the Python path" not in summary
+        assert "compiled" not in summary
+
     def test_export_sends_the_records_to_the_policys_store(
         self, policy_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 pytest.importorskip("privlog_native")
 
 from privlog import Policy, PolicyError
+from privlog._cli import main
 from privlog._keys.epochs import ROTATIONS
 from privlog._keys.store import KeyStore
 from privlog._ops.anonymize import Anonymizer, python_line, run
@@ -283,6 +284,36 @@ class TestWhereItApplies:
     def test_turned_off_by_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv("PRIVLOG_NATIVE", "0")
         assert compiled_lines(Anonymizer(Policy.from_dict(policy_dict(), environ=ENV), log_format("nginx-combined"))) is None
+
+
+class TestSummary:
+    def test_the_exit_summary_counts_the_lines_handed_back(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """``privlog anonymize`` on the compiled path says so at exit, with the number of lines
+        the extension handed to the Python path (the one that did not parse), never their text."""
+        monkeypatch.setenv("PRIVLOG_SECRET", ENV["PRIVLOG_SECRET"])
+        monkeypatch.delenv("PRIVLOG_NATIVE", raising=False)
+        policy = tmp_path / "policy.toml"
+        policy.write_text(
+            'service = "t"\n[retention.a]\ndays = 7\npurpose = "ops"\nlegal_basis = "legitimate interest"\n'
+            '[streams.access]\nretention = "a"\n[streams.access.fields]\nmethod = "keep"\npath = "template"\n'
+            'status = "keep"\nclient_ip = "hash"\n'
+        )
+        lines = [
+            f'203.0.113.{i} - - [29/Nov/2026:08:00:0{i} +0000] "GET /users/{i} HTTP/1.1" 200 1 "-" "{UAS[i]}"'
+            for i in range(3)
+        ] + ["not a log line from 192.0.2.8"]
+        src = tmp_path / "access.log"
+        src.write_text("".join(line + "\n" for line in lines))
+        out = tmp_path / "out.log"
+        assert main(["anonymize", "--policy", str(policy), str(src), "-o", str(out)]) == 0
+        (summary,) = capsys.readouterr().err.splitlines()
+        assert summary.startswith("privlog anonymize: 4 lines: 3 anonymised, 1 did not parse")
+        assert summary.endswith("; compiled path, 1 through the Python path")
+        assert "192.0.2.8" not in summary
+        assert "not a log line" not in summary
+        assert out.read_text().count("\n") == 4
 
 
 def _through(anonymizer: Anonymizer, data: bytes, pieces: int) -> bytes:

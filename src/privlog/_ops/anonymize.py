@@ -54,6 +54,11 @@ class Counts:
     no_key: int = 0
     records: int = 0
     export_failures: int = 0
+    # Which path did the lines, left out of ``==``: both paths must count the same lines alike.
+    #: The compiled path (the extension) ran; False: every line went the Python way.
+    compiled: bool = dataclasses.field(default=False, compare=False)
+    #: Lines the compiled path handed back to the Python path (see :mod:`.anonymize_native`).
+    fallback: int = dataclasses.field(default=0, compare=False)
 
     def summary(self) -> str:
         text = (
@@ -66,7 +71,9 @@ class Counts:
             text += f", {self.no_key} older than the oldest key (skipped)"
         if self.export_failures:
             text += f", {self.export_failures} export batches failed"
-        return text
+        if self.compiled:  # which path ran: a slow run with many fallbacks explains itself
+            return text + f"; compiled path, {self.fallback} through the Python path"
+        return text + "; Python path"
 
 
 def select_streams(policy: Policy, name: str | None, output: str) -> tuple[Stream, ...]:
@@ -339,6 +346,7 @@ def run(
         read_size = _FILE_READ_SIZE
     source = _Input(in_fd, wake_fd, read_size)
     counts = anonymizer.counts
+    counts.compiled = compiled is not None
     for chunk in source.chunks(whole=compiled is not None):
         batch: list[Output] = []
         if isinstance(chunk, bytes):

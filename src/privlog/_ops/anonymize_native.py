@@ -5,7 +5,8 @@ The extension parses each line, applies the stream's compiled policy and writes 
 (``--output same``) or its records (``--output json``), byte for byte as the Python path does.
 A line it cannot reproduce exactly (one that does not parse, one with text only the free-text
 scrubber handles, one of a day without a key) comes back by position and is made by
-the Python path in its place, counted in :attr:`CompiledLines.fallback`. Without the extension,
+the Python path in its place, counted in :attr:`CompiledLines.fallback` (and in the run's
+:attr:`Counts.fallback`, which the exit summary reports). Without the extension,
 or for a format, output or policy it does not take, :func:`compiled_lines` returns None and
 everything stays on the Python path.
 """
@@ -91,6 +92,7 @@ class CompiledLines:
                 pieces.append(python_line(anonymizer, raw[:MAX_LINE], len(raw) > MAX_LINE))
                 done = at
             self.fallback += len(fallback)
+            counts.fallback += len(fallback)
             pieces.append(out[done:] if done else out)
             position = after
             if day is None:
@@ -103,6 +105,7 @@ class CompiledLines:
         if not lines[-1]:
             lines.pop()  # the newline that ends the block
         self.fallback += len(lines)
+        counts.fallback += len(lines)
         pieces += (python_line(anonymizer, raw[:MAX_LINE], len(raw) > MAX_LINE) for raw in lines)
         return b"".join(pieces)
 
