@@ -1,5 +1,6 @@
 """The key store that destroys expired keys (crypto-shredding); epochs are in ``epochs.py``,
-the file format and its locked reads and writes in ``storefile.py``.
+the file format and its locked reads and writes in ``storefile.py``, the files beside it
+(legal holds, the subject key) in ``sidefiles.py``.
 
 Keys rotate by epoch (never, daily, weekly, monthly), computed from the record's timestamp,
 so every process and host holding the same store derives the same key for the same epoch
@@ -12,7 +13,6 @@ be computed from anything on disk. See docs/keys.md for the threat model.
 from __future__ import annotations
 
 import errno
-import hmac
 import logging
 import os
 import secrets
@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TypeVar
-
-import orjson
 
 from .. import _filelock
 from .._errors import ConfigurationError, did_you_mean
@@ -43,14 +41,24 @@ from .epochs import (
 )
 from .private import check_private
 from .ring import KeyRing, derive, key_id_of
-from .storefile import Chain, damaged, dump_store, file_version, new_chain_id, overwrite, parse_store, read_fd
+from .sidefiles import HELD_KEYS_FILE as HELD_KEYS_FILE
+from .sidefiles import SUBJECT_KEY_FILE as SUBJECT_KEY_FILE
+from .sidefiles import open_subject_ring, read_held_keys
+from .storefile import (
+    Chain,
+    chain_epochs,
+    damaged,
+    dump_store,
+    file_version,
+    last_epoch,
+    merge_chains,
+    new_chain_id,
+    overwrite,
+    parse_store,
+    read_fd,
+)
 
 STORE_FILE = "keys.json"
-HELD_KEYS_FILE = "held-keys.json"
-"""Key ids a legal hold keeps from shredding, with the hold's last day (written by ``privlog hold``)."""
-SUBJECT_KEY_FILE = "subject.key"
-"""The key of last-visit subjects: not rotated, since a last-visit rule links visits across
-rotations; deleting this file makes every last-visit subject unlinkable (see docs/keys.md)."""
 CLOCK_SKEW_NS = DAY_NS
 """How far behind a store's first epoch a record may be and still get its first key: a store
 made on a host whose clock ran up to a day ahead still keys today's records. Further behind,
@@ -58,16 +66,6 @@ keyed streams skip the record, and it is counted (``Stats.unkeyed``) and warned 
 _T = TypeVar("_T")
 
 log = logging.getLogger("privlog")
-
-
-def _epochs_of(chains: list[Chain]) -> list[tuple[str, int, int]]:
-    """Which keys the chains can derive: a change means copies of keys must be dropped."""
-    return [(c.id, c.from_epoch, c.origin) for c in chains]
-
-
-def _last_epoch(chains: list[Chain], index: int, now: int) -> int:
-    # A chain replaced by `rotate` still made the records of the epoch it was replaced in.
-    return chains[index + 1].from_epoch if index + 1 < len(chains) else now
 
 
 @dataclass(frozen=True)
@@ -194,26 +192,6 @@ class KeyStore:
         store._version = version
         return store
 
-    def _merge(self, disk: list[Chain]) -> list[Chain]:
-        """The chains to work on: the file's, except where this process has shredded further.
-
-        A chain the file no longer has stays dropped; a chain only the file has (a rotation by
-        another process) is taken; where the file's ratchet is behind this process's (a store
-        restored from a copy), the further-ratcheted state is kept, so no shredded key returns.
-        """
-        mine = {(c.id, c.from_epoch): c for c in self._chains}
-        out = []
-        for chain in disk:
-            held = mine.get((chain.id, chain.from_epoch))
-            if (
-                held is not None
-                and held.origin > chain.origin
-                and hmac.compare_digest(ratchet(chain.state, held.origin - chain.origin), held.state)
-            ):
-                chain = replace(held)
-            out.append(chain)
-        return out
-
     def _transact(
         self, change: Callable[[list[Chain]], tuple[list[Chain], _T]], keep_unwritten: bool = False
     ) -> _T:
@@ -244,14 +222,14 @@ class KeyStore:
                 raw = read_fd(fd)
                 rotation, days, disk = parse_store(raw, self.path)
                 self.rotation, self.retention_days = rotation, days
-                chains, result = change(self._merge(disk))
+                chains, result = change(merge_chains(self._chains, disk))
                 data = dump_store(rotation, days, chains)
                 if data != raw:
                     if denied is not None and not keep_unwritten:
                         raise denied
                     if denied is None:
                         overwrite(fd, data)
-                if _epochs_of(chains) != _epochs_of(self._chains):
+                if chain_epochs(chains) != chain_epochs(self._chains):
                     self.generation += 1  # a key was shredded or a chain added
                 self._chains = chains
                 self._rings.clear()
@@ -342,22 +320,9 @@ class KeyStore:
     def subject_ring(self) -> KeyRing:
         """The ring of last-visit subjects, from ``subject.key`` beside the store (made on first use)."""
         with self._lock:
-            ring = self._subject
-            if ring is None:
-                path = self.path.with_name(SUBJECT_KEY_FILE)
-                try:
-                    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-                except FileExistsError:
-                    pass
-                else:
-                    with os.fdopen(fd, "wb") as fh:
-                        fh.write(secrets.token_bytes(32))
-                key = path.read_bytes()
-                if len(key) != 32:
-                    raise damaged(path)
-                master = derive(key, "privlog subject v1")
-                ring = self._subject = KeyRing(master, self._algorithm, key_id_of(master, "subject"))
-            return ring
+            if self._subject is None:
+                self._subject = open_subject_ring(self.path, self._algorithm)
+            return self._subject
 
     def held(self, today: date | None = None) -> list[HeldEpoch]:
         """Every (chain, epoch) key still held, oldest first, up to the current epoch."""
@@ -365,7 +330,7 @@ class KeyStore:
         chains = self._chains
         out = []
         for index, chain in enumerate(chains):
-            for epoch in range(chain.origin, _last_epoch(chains, index, now) + 1):
+            for epoch in range(chain.origin, last_epoch(chains, index, now) + 1):
                 ring = self._ring(chain, epoch)
                 out.append(
                     HeldEpoch(
@@ -376,20 +341,7 @@ class KeyStore:
 
     def held_keys(self, today: date) -> frozenset[str]:
         """Key ids an active legal hold keeps (``held-keys.json`` beside the store)."""
-        try:
-            data = orjson.loads(self.path.with_name(HELD_KEYS_FILE).read_bytes())
-        except (OSError, orjson.JSONDecodeError):
-            return frozenset()
-        if not isinstance(data, dict):
-            return frozenset()
-        held = set()
-        for key_id, until in data.items():
-            try:
-                if date.fromisoformat(str(until)) >= today:
-                    held.add(str(key_id))
-            except ValueError:
-                held.add(str(key_id))  # unreadable: keep the key rather than shred what a hold needs
-        return frozenset(held)
+        return read_held_keys(self.path, today)
 
     def _shred_chains(self, chains: list[Chain], today: date) -> tuple[list[Chain], list[str]]:
         now = epoch_today(self.rotation, today)
@@ -397,7 +349,7 @@ class KeyStore:
         shredded: list[str] = []
         kept: list[Chain] = []
         for index, chain in enumerate(chains):
-            last = _last_epoch(chains, index, now)
+            last = last_epoch(chains, index, now)
             epoch = chain.origin
             # A ratchet only moves forward: keeping a held epoch's key keeps every later one too.
             while epoch <= last and self.shred_on(epoch) <= today and not (held and self._is_held(chain, epoch, held)):

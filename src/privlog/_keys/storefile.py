@@ -6,17 +6,18 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
 import os
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from .._errors import ConfigurationError
-from .epochs import MAX_RETENTION_DAYS, ROTATIONS
+from .epochs import MAX_RETENTION_DAYS, ROTATIONS, ratchet
 
 _CHAIN_ID = re.compile(r"[0-9a-z]{1,16}")
 
@@ -117,3 +118,35 @@ def overwrite(fd: int, data: bytes) -> None:
 
 def file_version(st: os.stat_result) -> tuple[int, int, int, int]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def merge_chains(mine: list[Chain], disk: list[Chain]) -> list[Chain]:
+    """The chains to work on: the file's, except where this process has shredded further.
+
+    A chain the file no longer has stays dropped; a chain only the file has (a rotation by
+    another process) is taken; where the file's ratchet is behind this process's (a store
+    restored from a copy), the further-ratcheted state is kept, so no shredded key returns.
+    """
+    by_key = {(c.id, c.from_epoch): c for c in mine}
+    out = []
+    for chain in disk:
+        held = by_key.get((chain.id, chain.from_epoch))
+        if (
+            held is not None
+            and held.origin > chain.origin
+            and hmac.compare_digest(ratchet(chain.state, held.origin - chain.origin), held.state)
+        ):
+            chain = replace(held)
+        out.append(chain)
+    return out
+
+
+def chain_epochs(chains: list[Chain]) -> list[tuple[str, int, int]]:
+    """Which keys the chains can derive: a change means copies of keys must be dropped."""
+    return [(c.id, c.from_epoch, c.origin) for c in chains]
+
+
+def last_epoch(chains: list[Chain], index: int, now: int) -> int:
+    """The last epoch chain ``index`` keys: a chain replaced by ``rotate`` still made the
+    records of the epoch it was replaced in."""
+    return chains[index + 1].from_epoch if index + 1 < len(chains) else now
