@@ -49,7 +49,6 @@ def _cmd_anonymize(args: argparse.Namespace) -> int:
     from .._ops.anonymize import Anonymizer, run, stop_on_signals
     from .._ops.logformats import log_format
     from .._policy.model import Policy
-    from ..sinks.select import build_sinks
 
     policy = Policy.from_toml(args.policy)
     anonymizer = Anonymizer(policy, log_format(args.format), args.output, args.stream)
@@ -61,7 +60,11 @@ def _cmd_anonymize(args: argparse.Namespace) -> int:
         if args.input:
             os.close(in_fd)
         raise
-    sinks = build_sinks(anonymizer.pipeline.policy) if args.export else []
+    sinks = []
+    if args.export:  # the sinks' modules are imported only then: a pipe should start fast
+        from ..sinks.select import build_sinks
+
+        sinks = build_sinks(anonymizer.pipeline.policy)
     sys.stdout.flush()
     wake_fd, undo = stop_on_signals()
     try:

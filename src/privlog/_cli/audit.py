@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._errors import UsageError
-from .._ops.audit_checks import KINDS, Report
 from .common import IO
+
+if TYPE_CHECKING:  # the checks are imported when an audit runs, not with every command
+    from .._ops.audit_checks import Report
 
 
 def render_report(report: Report) -> str:
     """The findings, grouped by kind, stream and attribute, with the first few places: no values."""
+    from .._ops.audit_checks import KINDS
+
     lines = [
         f"privlog audit {report.store}: {report.records:,} record(s) in {report.files} file(s), "
         f"{len(report.streams)} stream(s), {report.seconds:.1f} s"

@@ -105,9 +105,10 @@ def opted_out(facts: Facts) -> bool:
 class Pipeline:
     """A compiled policy: turns a :class:`Capture` into one record per stream that takes it."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, *, warm: bool = True) -> None:
+        """``warm=False`` builds the user-agent parser at the first user agent, not now."""
         self.policy = policy
-        ctx = StepContext(policy)
+        ctx = StepContext(policy, warm)
         self.keys = ctx.keys
         #: Values left out for not fitting their declared shape (see Stats.rejected).
         self.rejected = ctx.rejected

@@ -7,15 +7,17 @@ Split from ``steps.py``, which holds the step factories of each field and re-exp
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._keys.ring import KeyRing
 from .._keys.source import open_keys
 from .._policy.model import Policy
 from .._transforms.address import make_client_resolver
-from .._transforms.useragent import UserAgentGeneraliser
 from .capture import Capture, Facts
 from .record import Attributes
+
+if TYPE_CHECKING:
+    from .._transforms.useragent import UserAgentGeneraliser
 
 Step = Callable[[Facts, Capture, Attributes], None]
 """Writes the attributes of one field, already transformed, into the record."""
@@ -42,16 +44,20 @@ class StepContext:
     """Things shared by the steps of all streams, built once: opening the key source and the
     location database here makes a bad one a start-up error."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, warm: bool = True) -> None:
         self.resolve_client = make_client_resolver(policy.trusted_proxies, policy.proxy_header)
         self.keys = open_keys(policy)
         self.geo_database = policy.geo_database
+        #: Build the user-agent parser with the steps (False: at the first user agent).
+        self.warm = warm
         self._ua: UserAgentGeneraliser | None = None
         self.rejected = Rejected()
 
     @property
     def user_agent(self) -> UserAgentGeneraliser:
         if self._ua is None:
+            from .._transforms.useragent import UserAgentGeneraliser  # ua-parser: only if used
+
             self._ua = UserAgentGeneraliser()
         return self._ua
 

@@ -19,10 +19,9 @@ import signal
 import stat
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._core.capture import Capture, Facts
-from .._core.dispatcher import Sink
 from .._core.pipeline import Pipeline
 from .._core.record import Output
 from .._core.steps import address_action
@@ -33,6 +32,9 @@ from .._policy.types import Stream
 from .._transforms.freetext import AddressAction, scrub_free_text
 from ..sinks.jsonl import record_line
 from .logformats import MAX_LINE, CaddyFormat, CombinedFormat, LogLine, RegexFormat
+
+if TYPE_CHECKING:
+    from .._core.dispatcher import Sink
 
 log = logging.getLogger("privlog")
 
@@ -136,7 +138,9 @@ class Anonymizer:
         if output not in OUTPUTS:
             raise UsageError("--output", f"unknown output {output!r}", "use one of " + ", ".join(OUTPUTS))
         streams = select_streams(policy, stream, output)
-        self.pipeline = Pipeline(dataclasses.replace(policy, streams=streams))
+        # The user-agent parser is built at the first line that needs it: on the compiled path
+        # the extension has its own, and Python's is for the lines handed back to it, if any.
+        self.pipeline = Pipeline(dataclasses.replace(policy, streams=streams), warm=False)
         self.format = log_format
         self.output = output
         self.encoding = "utf-8" if isinstance(log_format, CaddyFormat) else "latin-1"

@@ -8,9 +8,10 @@ resolver does the parsing; a bounded cache makes repeats cheap.
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import ua_parser
+if TYPE_CHECKING:
+    import ua_parser
 
 _CACHE_SIZE: Final = 4096
 _TABLETS: Final = frozenset({"iPad", "Kindle", "Nexus 7", "Nexus 9", "Nexus 10"})
@@ -139,6 +140,9 @@ class UserAgentGeneraliser:
     """Callable mapping a raw user-agent string to :data:`UserAgentInfo`, with a bounded cache."""
 
     def __init__(self, cache_size: int = _CACHE_SIZE) -> None:
+        import ua_parser  # here, not at the top: its import alone takes tens of milliseconds
+
+        self._parse = ua_parser.parse
         self._cache: dict[str, UserAgentInfo] = {}
         self._cache_size = cache_size
         for ua in WARM_UP:
@@ -148,7 +152,7 @@ class UserAgentGeneraliser:
         cached = self._cache.get(raw)
         if cached is not None:
             return cached
-        result = ua_parser.parse(raw[:1024])
+        result = self._parse(raw[:1024])
         family, major = _family(result)
         os_family = result.os.family if result.os is not None else "Other"
         if os_family not in OS_FAMILIES:
