@@ -106,3 +106,59 @@ class TestCountersAndChores:
         d = make([Chores()], flush_interval=60)
         d.housekeeping()
         assert calls == ["ran"]
+
+
+class BatchSink(ListSink):
+    """Notes the size of every batch it is handed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def write(self, records: Sequence[Output]) -> None:
+        self.batches.append(len(records))
+        super().write(records)
+
+
+class TestBatches:
+    """Woken by a full batch, the worker takes full batches only. Chasing the requests that
+    trickle in meanwhile made batches of a few records, each handing the GIL back and forth with
+    the request thread: under uvicorn, 1.5 context switches per request."""
+
+    def test_the_worker_takes_full_batches_and_leaves_the_rest_to_the_flush_interval(self) -> None:
+        sink = BatchSink()
+        d = make([sink], batch_size=4, flush_interval=60)
+        for _ in range(10):
+            d.submit(auth_capture())
+        deadline = time.monotonic() + 10
+        while sum(sink.batches) < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # time enough for a worker that would go on draining
+        assert sink.batches == [4, 4]
+        assert d.stats().queued == 2
+        d.flush()
+        assert sink.batches == [4, 4, 2]
+        d.close()
+
+    def test_the_flush_interval_exports_a_partial_batch(self) -> None:
+        sink = BatchSink()
+        d = make([sink], batch_size=100, flush_interval=0.05)
+        for _ in range(3):
+            d.submit(auth_capture())
+        deadline = time.monotonic() + 10
+        while not sink.batches and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sink.batches == [3]
+        d.close()
+
+    def test_when_stopping_every_capture_is_exported_at_once(self) -> None:
+        sink = BatchSink()
+        d = make([sink], batch_size=100, flush_interval=60)
+        d.submit(auth_capture())  # starts the worker
+        d.stop_soon()
+        d.submit(auth_capture())
+        deadline = time.monotonic() + 10
+        while sum(sink.batches) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert sum(sink.batches) == 2
+        d.close()

@@ -163,7 +163,7 @@ class Dispatcher:
         queue.append(capture)
         if self._thread is None:
             self._start()
-        elif len(queue) >= self._batch or self.stopping:
+        elif len(queue) == self._batch or self.stopping:  # == : once per crossing, not per request
             self._wake.set()
 
     # -- worker ---------------------------------------------------------------------------
@@ -178,10 +178,19 @@ class Dispatcher:
 
     def _run(self) -> None:
         next_housekeeping = 0.0
+        next_flush = time.monotonic() + self._interval
         while not self._closed:
-            self._wake.wait(self._interval)
+            self._wake.wait(max(0.0, next_flush - time.monotonic()))
             self._wake.clear()
-            self.drain()
+            now = time.monotonic()
+            if now >= next_flush or self.stopping:
+                self.drain()
+                next_flush = now + self._interval
+            else:
+                # Woken by a full batch: take only full batches. Chasing the requests that
+                # trickle in meanwhile would make many small batches, each handing the GIL back
+                # and forth with the request thread (context switches the app pays for).
+                self._drain_full()
             now = time.monotonic()
             if now >= next_housekeeping:
                 next_housekeeping = now + HOUSEKEEPING_INTERVAL
@@ -211,6 +220,11 @@ class Dispatcher:
         finally:
             self._work_lock.release()
         return True
+
+    def _drain_full(self) -> None:
+        with self._work_lock:
+            while len(self._queue) >= self._batch:
+                self._process_batch()
 
     def _process_batch(self) -> None:
         queue = self._queue
