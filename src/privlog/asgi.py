@@ -17,7 +17,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._asgi_scope import ScopeReader, find_routes
+from ._asgi_scope import ScopeReader, find_routes, scope_view
 from ._asgi_scope import mounted_template as mounted_template  # re-exported: the reader moved there
 from ._asgi_scope import pick_headers as pick_headers
 from ._asgi_scope import read_asgi_scope as read_asgi_scope
@@ -72,7 +72,7 @@ def log_auth_event(
         )
     scope = getattr(request, "scope", request)
     # A copy: the request goes on after the event, and the worker reads the scope later.
-    source = dict(scope) if scope is not None else None
+    source = scope_view(scope) if scope is not None else None
     target.auth_event(event, user_id=user_id, source=source, reader=read_asgi_scope if source is not None else None)
 
 
@@ -186,7 +186,7 @@ class PrivacyLogMiddleware:
                         (
                             "http",
                             self._reader,
-                            dict(scope),  # a copy: the worker reads it later, whatever happens to the scope
+                            scope_view(scope),  # what the reader needs, copied: the scope lives on
                             start,
                             duration,
                             status or (500 if failed else None),
@@ -260,7 +260,7 @@ class PrivacyLogMiddleware:
                 Capture(
                     "websocket",
                     self._reader,
-                    dict(scope),  # a copy: the worker reads it later, whatever happens to the scope
+                    scope_view(scope),  # what the reader needs, copied: the scope lives on
                     start,
                     _perf_ns() - t0,
                     ws.status,
