@@ -30,6 +30,8 @@ NGINX = (
     f'200 2326 "https://news.example.com/a?id=99" "{UA}"'
 )
 NGINX_MAIN = NGINX + ' "198.51.100.4, 10.1.2.3"'
+#: Fields after NGINX's with addresses, for lines that end somewhere inside them.
+TAIL = b' "198.51.100.4, 2001:db8:85a3:8d3:1319:8a2e:370:7334" "x 2001:db8:85a3:8d3:1319:8a2e:370:7335"'
 CADDY = orjson.dumps(
     {
         "level": "info",
@@ -279,8 +281,7 @@ class TestRun:
     def test_a_line_cut_short_by_a_stop_signal_leaks_no_part_of_an_address(self, at: int) -> None:
         # A stop signal ends the input wherever the reader is: the line in progress may end
         # inside an address, which the free-text scrubber would not see as one.
-        tail = b' "198.51.100.4, 2001:db8:85a3:8d3:1319:8a2e:370:7334" "x 2001:db8:85a3:8d3:1319:8a2e:370:7335"'
-        cut = NGINX.encode() + tail[:at]  # never the whole line: at most its last quote is missing
+        cut = NGINX.encode() + TAIL[:at]  # never the whole line: at most its last quote is missing
         anon = anonymizer()
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -302,6 +303,32 @@ class TestRun:
         assert anon.counts.lines == 2
         assert anon.counts.cut_at_stop == 1
 
+    @settings(max_examples=40, deadline=None)
+    @given(st.integers(0, 93))
+    def test_a_last_line_without_its_newline_leaks_no_part_of_an_address(self, at: int) -> None:
+        # A writer that died mid-line leaves a log whose last line may end inside an address.
+        out = _through_pipe(anonymizer(), NGINX.encode() + b"\n" + NGINX.encode() + TAIL[:at])
+        assert b"2001:db8:85a3:8d3" not in out  # the policy keeps /48 at most
+        assert b"198.51.100.4" not in out
+        assert out.count(b"\n") == 2
+
+    @pytest.mark.parametrize("native", ["0", "1"])
+    def test_a_last_line_without_its_newline_is_cut_at_its_last_space_unless_it_parses(
+        self, native: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Both paths: two groups of an address are no address to the scrubber, so the last
+        word goes; a whole line that parses is written as any other."""
+        monkeypatch.setenv("PRIVLOG_NATIVE", native)
+        anon = anonymizer()
+        out = _through_pipe(anon, NGINX.encode() + b"\nupstream gone, client 198.51")
+        first = _through_pipe(anonymizer(), NGINX.encode() + b"\n")
+        assert out == first + b"upstream gone, client\n"
+        assert (anon.counts.lines, anon.counts.unparsed, anon.counts.cut_at_end) == (2, 0, 1)
+        assert "the last line, without its newline, cut at its last space" in anon.counts.summary()
+        whole = anonymizer()
+        assert _through_pipe(whole, NGINX.encode()) == first
+        assert (whole.counts.parsed, whole.counts.cut_at_end) == (1, 0)
+
     def test_records_go_to_the_export_sinks(self, tmp_path: Path) -> None:
         src = tmp_path / "in.log"
         src.write_text(NGINX + "\n" + NGINX_MAIN + "\n")
@@ -310,6 +337,20 @@ class TestRun:
             run(anonymizer(output="none"), fin.fileno(), fout.fileno(), sinks=[sink])
         assert [r.attributes["client.address"] for r in sink.records] == ["203.0.113.0", "203.0.113.0"]
         assert sink.closed
+
+
+def _through_pipe(anon: Anonymizer, data: bytes) -> bytes:
+    """What ``run`` writes for ``data`` read from a pipe whose writer then closed it."""
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    os.write(in_w, data)
+    os.close(in_w)
+    run(anon, in_r, out_w)
+    os.close(out_w)
+    out = b"".join(iter(lambda: os.read(out_r, 1 << 16), b""))
+    os.close(in_r)
+    os.close(out_r)
+    return out
 
 
 def _cli(*args: str, stdin: Any = None, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

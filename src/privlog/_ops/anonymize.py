@@ -14,11 +14,10 @@ import dataclasses
 import functools
 import logging
 import os
-import select
 import signal
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._core.capture import Capture, Facts
@@ -31,6 +30,7 @@ from .._policy.model import Policy
 from .._policy.types import Stream
 from .._transforms.freetext import AddressAction, scrub_free_text
 from ..sinks.jsonl import record_line
+from .lineinput import READ_SIZE, LineInput, write_all
 from .logformats import MAX_LINE, CaddyFormat, CombinedFormat, LogLine, RegexFormat
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("privlog")
 
 OUTPUTS = ("same", "json", "none")
-_READ_SIZE = 65_536
 _FILE_READ_SIZE = 1 << 20  # a regular file, on the compiled path: fewer, larger blocks
 LogFormat = CombinedFormat | CaddyFormat | RegexFormat
 
@@ -53,6 +52,7 @@ class Counts:
     unparsed: int = 0
     too_long: int = 0
     cut_at_stop: int = 0
+    cut_at_end: int = 0
     no_key: int = 0
     records: int = 0
     export_failures: int = 0
@@ -69,6 +69,8 @@ class Counts:
         )
         if self.cut_at_stop:
             text += f", {self.cut_at_stop} cut short by a stop signal"
+        if self.cut_at_end:
+            text += ", the last line, without its newline, cut at its last space"
         if self.no_key:
             text += f", {self.no_key} older than the oldest key (skipped)"
         if self.export_failures:
@@ -191,23 +193,28 @@ class Anonymizer:
         """A line that did not parse, as free text: addresses by the stream's action, the rest out."""
         return scrub_free_text(text, self.address_for(self._ring_now()))
 
-    def line(self, text: str, too_long: bool = False, cut: bool = False) -> str | list[bytes] | None:
+    def line(
+        self, text: str, too_long: bool = False, cut: bool = False, at_end: bool = False
+    ) -> str | list[bytes] | None:
         """What to write for one input line (without its newline): a line, records, or nothing.
 
         ``too_long``: only its first :data:`MAX_LINE` bytes are here; ``cut``: a stop signal came
-        before its end. Either way it may end inside an address, which the free-text scrubber
-        would not recognise: it is scrubbed without its last, unfinished word.
+        before its end; ``at_end``: the input ended before its newline (its writer may have died
+        mid-line) and it does not parse. Each may end inside an address, of which the free-text
+        scrubber would miss the shortest parts: it is scrubbed without its last, unfinished word.
         """
         counts = self.counts
         counts.lines += 1
         parsed = None if too_long or cut else self.format.parse(text)
         if parsed is None:
             self.last_records = []
-            if too_long or cut:
+            if too_long or cut or at_end:
                 if too_long:
                     counts.too_long += 1
-                else:
+                elif cut:
                     counts.cut_at_stop += 1
+                else:
+                    counts.cut_at_end += 1
                 text = text[: text.rfind(" ")] if " " in text else ""  # no address cut in half
             else:
                 counts.unparsed += 1
@@ -226,100 +233,14 @@ class Anonymizer:
         return None
 
 
-class _Input:
-    """Lines from a file descriptor, read in chunks (so a pipe's lines come out as they arrive),
-    each at most :data:`MAX_LINE` bytes; a SIGTERM/SIGHUP ends the input cleanly."""
-
-    def __init__(self, fd: int, wake_fd: int | None = None, read_size: int = _READ_SIZE) -> None:
-        self.fd = fd
-        self.wake_fd = wake_fd
-        self.read_size = read_size
-        self.stopped = False
-        self._pending = b""
-        self._skipping = False  # inside the rest of a line that was too long
-
-    @property
-    def pending(self) -> bytes:
-        """The start of a line whose newline has not come (empty inside an over-long one)."""
-        return b"" if self._skipping else self._pending
-
-    def chunks(self, whole: bool = False) -> Iterator[bytes | list[tuple[bytes, bool]]]:
-        """Yield lists of (line, too_long) for each read, until EOF or a stop signal; with
-        ``whole``, a read's complete lines come as one block of bytes (each line with its
-        newline, over-long ones too) for the compiled path."""
-        while True:
-            data = self._read()
-            if not data:
-                if self._pending and not self._skipping and not self.stopped:
-                    yield [(self._pending, False)]  # a last line without its newline
-                return
-            yield from self._blocks(data) if whole else (self._split(data),)
-
-    def _read(self) -> bytes:
-        if self.wake_fd is not None:
-            while True:
-                ready, _, _ = select.select([self.fd, self.wake_fd], [], [])
-                if self.wake_fd in ready:
-                    self.stopped = True
-                    return b""
-                if ready:
-                    break
-        return os.read(self.fd, self.read_size)
-
-    def _split(self, data: bytes) -> list[tuple[bytes, bool]]:
-        if self._pending:
-            data = self._pending + data
-        lines = data.split(b"\n")
-        self._pending = lines.pop()
-        out: list[tuple[bytes, bool]] = []
-        if self._skipping and lines:
-            lines.pop(0)  # the end of the over-long line
-            self._skipping = False
-        for raw in lines:
-            if len(raw) > MAX_LINE:
-                out.append((raw[:MAX_LINE], True))
-            else:
-                out.append((raw, False))
-        out.extend(self._overlong())
-        return out
-
-    def _blocks(self, data: bytes) -> list[bytes | list[tuple[bytes, bool]]]:
-        if self._pending:
-            data = self._pending + data
-        end = data.rfind(b"\n") + 1
-        block, self._pending = data[:end], data[end:]
-        if self._skipping and end:
-            block = block[block.find(b"\n") + 1 :]  # the end of the over-long line
-            self._skipping = False
-        out: list[bytes | list[tuple[bytes, bool]]] = [block] if block else []
-        tail = self._overlong()
-        if tail:
-            out.append(tail)
-        return out
-
-    def _overlong(self) -> list[tuple[bytes, bool]]:
-        """A line still unfinished past :data:`MAX_LINE`: its start, cut; the rest is skipped."""
-        if len(self._pending) <= MAX_LINE:
-            return []
-        out = [] if self._skipping else [(self._pending[:MAX_LINE], True)]
-        self._skipping = True
-        self._pending = b""
-        return out
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def python_line(anonymizer: Anonymizer, raw: bytes, too_long: bool, cut: bool = False) -> bytes:
+def python_line(
+    anonymizer: Anonymizer, raw: bytes, too_long: bool, cut: bool = False, at_end: bool = False
+) -> bytes:
     """What to write for one raw line (without its newline), made by the Python path."""
     text = raw.decode(anonymizer.encoding, "replace")
     if text.endswith("\r"):
         text = text[:-1]
-    result = anonymizer.line(text, too_long, cut)
+    result = anonymizer.line(text, too_long, cut, at_end)
     if result is None:
         return b""
     if isinstance(result, str):
@@ -345,10 +266,10 @@ def run(
     from .anonymize_native import compiled_lines  # here: that module imports this one
 
     compiled = None if sinks else compiled_lines(anonymizer)
-    read_size = _READ_SIZE
+    read_size = READ_SIZE
     if compiled is not None and stat.S_ISREG(os.fstat(in_fd).st_mode):
         read_size = _FILE_READ_SIZE
-    source = _Input(in_fd, wake_fd, read_size)
+    source = LineInput(in_fd, wake_fd, read_size)
     counts = anonymizer.counts
     counts.compiled = compiled is not None
     for chunk in source.chunks(whole=compiled is not None):
@@ -363,18 +284,14 @@ def run(
                     batch.extend(anonymizer.last_records)
             data = b"".join(out)
         if data:
-            _write_all(out_fd, data)
-        if batch:
-            for sink in sinks:
-                try:
-                    sink.write(batch)
-                except Exception as exc:  # a failing exporter is counted, never fatal
-                    counts.export_failures += 1
-                    log.warning("privlog anonymize: export failed (%s)", type(exc).__name__)
-    if source.stopped and source.pending:  # the rest of this line was still on its way
-        data = python_line(anonymizer, source.pending, False, cut=True)
+            write_all(out_fd, data)
+        _export(sinks, batch, counts)
+    if source.pending:  # a stop signal came before its newline, or the input ended without one
+        stopped = source.stopped
+        data = python_line(anonymizer, source.pending, False, cut=stopped, at_end=not stopped)
         if data:
-            _write_all(out_fd, data)
+            write_all(out_fd, data)
+        _export(sinks, anonymizer.last_records, counts)
     for sink in sinks:
         try:
             sink.flush()
@@ -383,6 +300,15 @@ def run(
             counts.export_failures += 1
             log.warning("privlog anonymize: export failed at exit (%s)", type(exc).__name__)
     return counts
+
+
+def _export(sinks: Sequence[Sink], batch: list[Output], counts: Counts) -> None:
+    for sink in sinks if batch else ():
+        try:
+            sink.write(batch)
+        except Exception as exc:  # a failing exporter is counted, never fatal
+            counts.export_failures += 1
+            log.warning("privlog anonymize: export failed (%s)", type(exc).__name__)
 
 
 def stop_on_signals() -> tuple[int, Callable[[], None]]:

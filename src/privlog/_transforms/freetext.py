@@ -9,6 +9,14 @@ credential after ``Bearer``/``Basic`` or after a name such as ``password=`` or `
 ``{token}``, a query string ``?{query}`` where asked. Over-scrubbing is the safe mistake: a
 version number that looks like an address is treated as one.
 
+So is one that looks like the start of an address: a line cut short (a writer that died, a
+buffer's end) may end inside one, and ``203.0.11`` or ``2001:db8:85a3:8d3:1319:8a2e:37`` still
+names a network, often a host. Three dotted numbers up to 255 (not followed by another digit)
+and three or more IPv6 groups that do not parse become ``{ip}``, whatever the address action,
+since none can shape a part. So ``curl/8.5.0`` reads ``curl/{ip}``; a date (``29.11.2026``) and
+a clock time (``16:05:05``, CLF's ``2026:16:05:05``) stay. Two groups (``203.0``) stay too: the
+callers that know a line is unfinished drop its last word instead.
+
 One pass per kind of value, each skipped when a cheap test shows it cannot match, so a message
 without personal data costs those tests and one scan for long words. Addresses come last, so
 what the address action writes (a keyed hash) is not scanned again.
@@ -48,7 +56,18 @@ _QUERY = re.compile(r"\?[^\s\"'<>\\]+")
 _RUN = re.compile(rf"(?<![{_TOKEN_CHARS}])[{_TOKEN_CHARS}]{{12,}}")  # the path scrubber's length
 _V6 = re.compile(r"[0-9A-Fa-f]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*")
 _V6_HEAD = re.compile(r"[0-9A-Fa-f]{5,}:")  # a first group too long: hex text glued to an address
-_V4 = re.compile(r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}")
+_V6_LONG = re.compile(r"[0-9A-Fa-f]{5,}")  # any group too long
+#: Three or more hex groups in a row that do not parse: the start of an IPv6 address cut short
+#: (``2001:db8:85a3:8d3:1319:8a2e:37``), which still names a network and often a host.
+_V6_PART = re.compile(r"[0-9A-Fa-f]{1,4}(?::{1,2}[0-9A-Fa-f]{1,4}){2,}")
+#: ... unless it reads as a clock time (``16:05:05``, CLF's ``2026:16:05:05``): canonical IPv6
+#: text has no leading zeros and seldom only two-digit decimal groups.
+_CLOCK = re.compile(r"(?:\d{4}:)?\d{1,2}:[0-5]\d(?::[0-5]\d)?")
+_CLOCK_RUN = re.compile(r"(?:\d{4}:)?\d{1,2}:[0-5]\d:[0-5]\d(?:\.\d+)?")  # no address in it
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+#: Four octets (an address), or three: the start of one cut short (``203.0.11``); either way
+#: not followed by a digit, as a longer number (``29.11.2026``, ``1.2.3.456``) is no address.
+_V4 = re.compile(rf"(?=\d{{1,3}}\.\d{{1,3}}\.\d){_OCTET}\.{_OCTET}\.{_OCTET}(?:\.{_OCTET})?(?!\d)")
 _WORDS = re.compile(r"[A-Za-z]+")
 #: Lines of a traceback that only name the server's own source files.
 _FILE_LINE = re.compile(r"\s*(?:\|\s*)*File \"")
@@ -122,18 +141,22 @@ def _locate_v6(text: str) -> tuple[int, int, bytes] | None:
         if finds:
             return 0, len(text), max(finds, key=lambda f: f[:2])[2]
     end = len(text.rstrip(":."))
-    packed = parse_ip(text[:end]) if end < len(text) else None
-    if packed is not None:
-        return 0, end, packed  # at the end of a sentence: "from ::ffff:192.0.2.9."
+    # without what trails it ("from ::ffff:192.0.2.9.", "2002::.Also"); "::" at its end is its own
+    dots = (i for i, c in enumerate(text) if c == ".")
+    ends = sorted({*range(end, len(text) + 1), *dots}, reverse=True)
+    for e in ends[1:]:
+        packed = parse_ip(text[:e]) if e else None
+        if packed is not None:
+            return 0, e, packed
     start = len(text) - len(text.lstrip(":"))
     head = _V6_HEAD.match(text, start)
     if head is not None:
         start = head.end() - 5  # keep the last four hex digits of the glued group
-    for s, e in ((start, end), (start, len(text))):  # "::" at its end is the address's own
-        if (s, e) != (0, len(text)) and e > s:
-            packed = parse_ip(text[s:e])
+    for e in ends if start else ():
+        if e > start:
+            packed = parse_ip(text[start:e])
             if packed is not None:
-                return s, e, packed
+                return start, e, packed
     host, sep, port = text[start:end].rpartition(":")
     if sep and port.isdecimal() and ":" in host:
         packed = parse_ip(host)
@@ -154,16 +177,26 @@ def _trimmed_groups(text: str, start: int, end: int) -> tuple[int, int, bytes] |
     return None
 
 
+def _v6_part(m: re.Match[str]) -> str:
+    return m[0] if _CLOCK.fullmatch(m[0]) else "{ip}"
+
+
 def _shape_v6(run: str, address: Callable[[bytes], str | None], depth: int = 0) -> str:
     """An IPv6-looking run with its address shaped, and the text on either side of it too:
     addresses glued by colons (``:a::1::b::2:``) are one run."""
+    if _CLOCK_RUN.fullmatch(run):
+        return run
     where = _locate_v6(run)
     if where is None:
-        return run
+        glued = _V6_LONG.search(run)
+        if glued is not None and depth < 4:  # hex glued to a group: an address may end or begin there
+            cut = glued.end() - 4
+            return _shape_v6(run[:cut], address, depth + 1) + _shape_v6(run[cut:], address, depth + 1)
+        return _V6_PART.sub(_v6_part, run)
     start, end, packed = where
     shaped = address(packed)
-    if shaped is None:
-        return run
+    if shaped is None:  # the host's own (``::1``): it stays, what is glued to it is looked at
+        shaped = run[start:end]
     head, tail = run[:start], run[end:]
     if depth < 4:
         if head.count(":") >= 2:
@@ -192,6 +225,8 @@ def _scrub(text: str, address: Callable[[bytes], str | None], queries: bool) -> 
     if "." in text:
 
         def v4(m: re.Match[str]) -> str:
+            if m[0].count(".") == 2:
+                return "{ip}"  # a part of an address: no action can take it, none may keep it
             packed = parse_ip(m[0])
             shaped = None if packed is None else address(packed)
             return m[0] if shaped is None else shaped
