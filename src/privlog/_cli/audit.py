@@ -11,6 +11,7 @@ from .common import IO
 
 if TYPE_CHECKING:  # the checks are imported when an audit runs, not with every command
     from .._ops.audit_checks import Report
+    from .._ops.clickhouse_http import ClickHouseHTTP
 
 
 def render_report(report: Report) -> str:
@@ -60,10 +61,15 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     if args.store:
         report = audit_store(args.store, policy, held_key_ids=held, on_progress=_progress if tty else None)
     else:
+        from .._ops.clickhouse_http import ClickHouseHTTP, failure
+
+        server = ClickHouseHTTP.from_url(args.clickhouse) if args.clickhouse else None
         try:
-            report = _audit_table(args, policy, held, tty)
-        except (OSError, ValueError) as exc:  # no answer, a failed query, rows that are not JSON
-            print(f"{_CLEAR if tty else ''}privlog audit: the table could not be read ({exc})", file=sys.stderr)
+            report = _audit_table(args, server, policy, held, tty)
+        except (OSError, ValueError) as exc:  # no answer, a failed query, a refused password
+            # The server by host and port: never the URL's user:password, nor a quoted URL.
+            said = f" at ClickHouse {server.where} ({failure(exc)})" if server else f" ({exc})"
+            print(f"{_CLEAR if tty else ''}privlog audit: the table could not be read{said}", file=sys.stderr)
             return IO
     if tty:
         print(_CLEAR, end="", file=sys.stderr)
@@ -71,12 +77,14 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     return 0 if report.clean else 1
 
 
-def _audit_table(args: argparse.Namespace, policy: Any, held: frozenset[str] | None, tty: bool) -> Report:
+def _audit_table(
+    args: argparse.Namespace, server: ClickHouseHTTP | None, policy: Any, held: frozenset[str] | None, tty: bool
+) -> Report:
     from .._ops.audit_clickhouse import audit_rows, chdb_lines, http_lines, select_rows
 
     query = select_rows(args.table, args.database)
-    lines = http_lines(args.clickhouse, query) if args.clickhouse else chdb_lines(args.chdb, query)
-    source = f"{args.clickhouse or args.chdb} {args.table}"
+    lines = http_lines(server, query) if server else chdb_lines(args.chdb, query)
+    source = f"{server.url if server else args.chdb} {args.table}"
 
     def rows_read(n: int) -> None:
         print(f"\rprivlog audit: {n:,} rows", end="", file=sys.stderr)
@@ -92,7 +100,10 @@ def add_commands(sub: Any) -> None:
     )
     audit.add_argument("store", nargs="?", help="the JSONL store (the policy's export.directory)")
     audit.add_argument(
-        "--clickhouse", metavar="URL", help="audit the logs table on this ClickHouse HTTP interface"
+        "--clickhouse",
+        metavar="URL",
+        help="audit the logs table on this ClickHouse HTTP interface, http://[USER:PASSWORD@]HOST:8123 "
+        "(or CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)",
     )
     audit.add_argument("--chdb", metavar="PATH", help="audit the logs table in this chdb database folder")
     audit.add_argument("--table", default="otel_logs", help="the logs table (default: otel_logs)")

@@ -139,7 +139,12 @@ def add_commands(sub: Subparsers) -> None:
     sweep_.add_argument(
         "--dry-run", action="store_true", help="list the expired day files, delete nothing (JSONL store only)"
     )
-    sweep_.add_argument("--clickhouse", metavar="URL", help="a ClickHouse server's HTTP URL instead of a store")
+    sweep_.add_argument(
+        "--clickhouse",
+        metavar="URL",
+        help="a ClickHouse server's HTTP URL instead of a store, http://[USER:PASSWORD@]HOST:8123 "
+        "(or CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)",
+    )
     sweep_.add_argument("--table", default="otel_logs", help="with --clickhouse: the logs table (default otel_logs)")
     sweep_.add_argument("--database", help="with --clickhouse: the database (default: the connection's)")
     sweep_.add_argument("--holds", metavar="DIR", help="with --clickhouse: the store whose hold log to respect")

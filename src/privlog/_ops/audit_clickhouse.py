@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import importlib
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from typing import Any
@@ -21,10 +19,11 @@ import orjson
 
 from .._core.record import iso_utc
 from .._core.steps import SUBJECT_ATTRIBUTE
-from .._errors import ConfigurationError, UsageError
+from .._errors import ConfigurationError
 from .._policy.model import Policy
 from ..clickhouse import _ident
 from .audit_checks import Checker, Layout, Plan, Report, day_of, plan_for
+from .clickhouse_http import ClickHouseHTTP
 
 _COLUMNS = "Timestamp, LogAttributes"
 
@@ -35,12 +34,9 @@ def select_rows(table: str = "otel_logs", database: str | None = None) -> str:
     return f"SELECT {_COLUMNS} FROM {target} ORDER BY Timestamp FORMAT JSONEachRow"  # noqa: S608 - quoted
 
 
-def http_lines(url: str, query: str, timeout: float = 300.0) -> Iterator[bytes]:
+def http_lines(server: ClickHouseHTTP, query: str, timeout: float = 300.0) -> Iterator[bytes]:
     """The result of ``query`` on a ClickHouse server's HTTP interface, line by line, streaming."""
-    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
-        raise UsageError("--clickhouse", "is not an HTTP URL", "give the server's HTTP interface, e.g. http://localhost:8123")
-    request = urllib.request.Request(url, data=query.encode(), method="POST")  # noqa: S310 - http(s) only
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+    with server.post(query, timeout) as response:
         yield from response
 
 
