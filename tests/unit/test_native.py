@@ -11,18 +11,18 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("privlog_native")
 
-from privlog import Pipeline, Policy, PolicyError
+from privlog import Pipeline, Policy
 from privlog._core.native import NativePipeline, available, describe
-from privlog._keys.epochs import ROTATIONS
-from privlog._policy.catalogue import FIELDS, HEADER_ACTIONS
+from privlog._policy.catalogue import HEADER_ACTIONS
 
 from ..support.native import compare, make_capture
 from ..support.policies import ENV, FULL
+from ..support.policy_strategies import random_policies
 
 UAS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
@@ -180,44 +180,26 @@ def captures(draw: st.DrawFn) -> Any:
     )
 
 
-@st.composite
-def policies(draw: st.DrawFn) -> Policy:
-    retention, streams = {}, {}
-    for i in range(draw(st.integers(1, 3))):
-        names = draw(st.lists(st.sampled_from(sorted(n for n in FIELDS if n != "location")), unique=True, min_size=1, max_size=12))
-        fields: dict[str, Any] = {}
-        for name in names:
-            action = draw(st.sampled_from(sorted(FIELDS[name].actions)))
-            spec: dict[str, Any] = {"action": action}
-            if action == "truncate":
-                spec.update(ipv4_prefix=draw(st.integers(0, 32)), ipv6_prefix=draw(st.integers(0, 128)))
-            elif action == "allowlist":
-                allow = draw(st.lists(st.sampled_from(PARAMS), unique=True, max_size=4))
-                kept = draw(st.lists(st.sampled_from(allow), unique=True)) if allow else []
-                spec.update(allow=allow, values={n: draw(SHAPES) for n in kept})
-            if name == "session_id":
-                spec["cookie"] = draw(st.sampled_from(COOKIES))
-            fields[name] = spec
-        headers = draw(st.dictionaries(st.sampled_from(HEADER_POOL), HEADER_SPECS, max_size=3))
-        retention[f"r{i}"] = {"days": draw(st.integers(1, 3650)), "purpose": draw(st.sampled_from(["ops", "Sicherheit ✓"])), "legal_basis": "legitimate interest"}
-        streams[f"s{i}"] = {
-            "retention": f"r{i}",
-            "events": draw(st.lists(st.sampled_from(["http", "websocket", "auth"]), min_size=1, unique=True)),
-            "consent_gated": draw(st.booleans()),
-            "fields": fields,
-            "headers": headers,
-        }
-    data = {
-        "service": "svc",
-        "retention": retention,
-        "streams": streams,
-        "proxies": {"trusted": ["10.0.0.0/8", "127.0.0.1", "2001:db8:ffff::/48"], "header": draw(st.sampled_from(["x-forwarded-for", "forwarded"]))},
-        "secret": {"algorithm": draw(st.sampled_from(["blake2b", "hmac-sha256"])), "rotation": draw(st.sampled_from(ROTATIONS))},
-    }
-    try:
-        return Policy.from_dict(data, environ=ENV)
-    except PolicyError:
-        reject()
+def policies() -> st.SearchStrategy[Policy]:
+    """Any valid policy of one to three streams, of any events, with headers and proxies."""
+    return random_policies(
+        streams=st.integers(1, 3),
+        params=PARAMS,
+        shapes=SHAPES,
+        max_allowed=4,
+        cookies=COOKIES,
+        purposes=["ops", "Sicherheit ✓"],
+        stream_extras=st.fixed_dictionaries(
+            {
+                "events": st.lists(st.sampled_from(["http", "websocket", "auth"]), min_size=1, unique=True),
+                "consent_gated": st.booleans(),
+                "headers": st.dictionaries(st.sampled_from(HEADER_POOL), HEADER_SPECS, max_size=3),
+            }
+        ),
+        policy_extras=st.sampled_from(["x-forwarded-for", "forwarded"]).map(
+            lambda header: {"proxies": {"trusted": ["10.0.0.0/8", "127.0.0.1", "2001:db8:ffff::/48"], "header": header}}
+        ),
+    )
 
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

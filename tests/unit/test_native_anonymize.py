@@ -16,21 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, reject, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 pytest.importorskip("privlog_native")
 
-from privlog import Policy, PolicyError
+from privlog import Policy
 from privlog._cli import main
-from privlog._keys.epochs import ROTATIONS
 from privlog._keys.store import KeyStore
 from privlog._ops.anonymize import Anonymizer, python_line, run
 from privlog._ops.anonymize_native import CompiledLines, compiled_lines
 from privlog._ops.logformats import MAX_LINE, log_format
-from privlog._policy.catalogue import FIELDS
 
 from ..support.policies import ENV, policy_dict
+from ..support.policy_strategies import random_policies
 
 EXAMPLES = Path(__file__).parents[2] / "examples"
 SHIPPED = ["access-7-days.toml", "connections-30-days.toml", "security-90-days.toml"]
@@ -161,41 +160,27 @@ garbage = st.one_of(st.binary(max_size=60).map(lambda b: b.replace(b"\n", b" "))
 lines = st.one_of(combined_lines(), combined_lines(), combined_lines(), mutated_lines(), garbage)
 
 
-@st.composite
-def policies(draw: st.DrawFn, streams: int = 1) -> Policy:
+def policies(streams: int = 1) -> st.SearchStrategy[Policy]:
     """A valid policy whose streams all take http requests (no geo database), perhaps behind
     trusted proxies."""
-    retention, out = {}, {}
-    for i in range(streams):
-        names = draw(st.lists(st.sampled_from(sorted(n for n in FIELDS if n != "location")), unique=True, min_size=1, max_size=12))
-        fields: dict[str, Any] = {}
-        for name in names:
-            action = draw(st.sampled_from(sorted(FIELDS[name].actions)))
-            spec: dict[str, Any] = {"action": action}
-            if action == "truncate":
-                spec.update(ipv4_prefix=draw(st.integers(0, 32)), ipv6_prefix=draw(st.integers(0, 128)))
-            elif action == "allowlist":
-                allow = draw(st.lists(st.sampled_from(PARAMS), unique=True, max_size=3))
-                kept = draw(st.lists(st.sampled_from(allow), unique=True)) if allow else []
-                spec.update(allow=allow, values={n: draw(SHAPES) for n in kept})
-            if name == "session_id":
-                spec["cookie"] = "session"
-            fields[name] = spec
-        retention[f"r{i}"] = {"days": draw(st.integers(1, 3650)), "purpose": "ops", "legal_basis": "legitimate interest"}
-        out[f"s{i}"] = {"retention": f"r{i}", "events": ["http"], "fields": fields}
-    data = {
-        "service": "svc",
-        "retention": retention,
-        "streams": out,
-        "secret": {"algorithm": draw(st.sampled_from(["blake2b", "hmac-sha256"])), "rotation": draw(st.sampled_from(ROTATIONS))},
-    }
-    if draw(st.booleans()):
-        trusted = draw(st.lists(st.sampled_from(["10.0.0.0/8", "127.0.0.1", "2001:db8::/32", "::ffff:10.0.0.0/104", "0.0.0.0/0"]), min_size=1, unique=True))
-        data["proxies"] = {"trusted": trusted, "header": draw(st.sampled_from(["x-forwarded-for", "forwarded"]))}
-    try:
-        return Policy.from_dict(data, environ=ENV)
-    except PolicyError:
-        reject()
+    proxies = st.fixed_dictionaries(
+        {
+            "trusted": st.lists(
+                st.sampled_from(["10.0.0.0/8", "127.0.0.1", "2001:db8::/32", "::ffff:10.0.0.0/104", "0.0.0.0/0"]),
+                min_size=1,
+                unique=True,
+            ),
+            "header": st.sampled_from(["x-forwarded-for", "forwarded"]),
+        }
+    )
+    return random_policies(
+        streams=st.just(streams),
+        params=PARAMS,
+        shapes=SHAPES,
+        max_allowed=3,
+        cookies=["session"],
+        policy_extras=st.one_of(st.just({}), proxies.map(lambda p: {"proxies": p})),
+    )
 
 
 def both(policy: Policy, fmt: str, output: str, stream: str | None = None) -> tuple[Anonymizer, Anonymizer, CompiledLines]:
