@@ -83,31 +83,50 @@ const MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 /// `inet_pton` accepts, read without the C call; anything else is left to `inet_pton`.
 fn dotted_quad(text: &str) -> Option<Packed> {
     let mut bytes = [0u8; 16];
-    let mut parts = text.split('.');
-    for slot in bytes.iter_mut().take(4) {
-        let part = parts.next()?.as_bytes();
-        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') || !part.iter().all(u8::is_ascii_digit) {
-            return None;
+    let (mut part, mut value, mut digits) = (0usize, 0u32, 0usize);
+    for &b in text.as_bytes() {
+        if b == b'.' {
+            if digits == 0 || part == 3 {
+                return None;
+            }
+            bytes[part] = value as u8;
+            (part, value, digits) = (part + 1, 0, 0);
+        } else if b.is_ascii_digit() && digits < 3 && !(digits == 1 && value == 0) {
+            value = value * 10 + (b - b'0') as u32;
+            digits += 1;
+            if value > 255 {
+                return None;
+            }
+        } else {
+            return None; // not a digit, a fourth digit, or a digit after a leading zero
         }
-        let value = part.iter().fold(0u32, |n, &d| n * 10 + (d - b'0') as u32);
-        *slot = u8::try_from(value).ok()?;
     }
-    if parts.next().is_some() {
+    if digits == 0 || part != 3 {
         return None;
     }
+    bytes[3] = value as u8;
     Some(Packed { len: 4, bytes })
 }
 
 /// `privlog._ip.parse_ip`: the packed address in `text`, or None.
 pub fn parse_ip(text: &str) -> Option<Packed> {
     let mut text = pyish::strip(text);
-    if text.is_empty() || pyish::char_len(text) > 64 {
+    if text.is_empty() || (text.len() > 64 && pyish::char_len(text) > 64) {
         return None;
+    }
+    let colons = text.bytes().filter(|&c| c == b':').count();
+    if colons == 0 {
+        if let Some(fast) = dotted_quad(text) {
+            return Some(fast); // the common case: one scan, no C call
+        }
+        if !text.contains('.') {
+            return None; // neither a dotted IPv4 nor an IPv6 text: a word (paths have many)
+        }
     }
     if text.starts_with('[') {
         let end = text.find(']')?;
         text = &text[1..end];
-    } else if text.bytes().filter(|&c| c == b':').count() == 1 {
+    } else if colons == 1 {
         text = text.split(':').next().unwrap_or("");
     }
     if !text.contains(':') {

@@ -18,9 +18,9 @@ use crate::address::{ntop, parse_ip, Packed};
 use crate::batch::{Compiled, NS_PER_DAY};
 use crate::facts::{Client, Extra, Facts};
 use crate::keyed::EpochKeys;
-use crate::logparse::{clf_time, combined, latin1, latin1_cow, request, unescape, Combined};
+use crate::logparse::{clf_time, combined, fill, latin1, latin1_cow, request, unescape, Combined};
 use crate::policy::Step;
-use crate::pyish::{has_other_digit, prefix, unquote};
+use crate::pyish::{has_other_digit, unquote};
 use crate::text::{Res, Unsupported};
 use crate::value::Value;
 use crate::Engine;
@@ -100,6 +100,38 @@ struct Tally {
     parsed: usize,
     records: usize,
     rejected: usize,
+}
+
+/// What one line leaves for the next: its facts' text buffers and its record's value slots.
+struct Reuse {
+    facts: Facts,
+    values: Vec<Option<Value>>,
+}
+
+impl Reuse {
+    fn new() -> Reuse {
+        let facts = Facts {
+            kind: "http".to_owned(),
+            start_ns: 0,
+            duration_ns: 0,
+            status: None,
+            request_bytes: None,
+            response_bytes: None,
+            user_id: None,
+            extra: Extra::Absent,
+            method: None,
+            scheme: None,
+            http_version: None,
+            path: None,
+            route: None,
+            query: Vec::new(),
+            client: Client::Absent,
+            client_port: None,
+            headers: Vec::new(),
+            epoch: -1,
+        };
+        Reuse { facts, values: Vec::new() }
+    }
 }
 
 /// A policy's stream applied to `combined` log lines; see the module docs.
@@ -228,29 +260,30 @@ impl LogAnonymizer {
     }
 
     /// The facts of a parsed line, as `CombinedFormat.parse` and `Pipeline.process` make them,
-    /// and its X-Forwarded-For field (None: not there, Some(None): `"-"`).
-    fn facts(&self, c: &Combined<'_>, start_ns: i128) -> Res<(Facts, Option<Option<String>>)> {
-        let ids = &self.compiled.header_ids;
-        let mut headers = vec![None; ids.names.len()];
-        let mut set = |which: usize, value: String| -> Res<()> {
+    /// written over the last line's `f` (whose text buffers are reused), and its X-Forwarded-For
+    /// field (None: not there, Some(None): `"-"`).
+    fn facts(&self, c: &Combined<'_>, start_ns: i128, f: &mut Facts) -> Res<Option<Option<String>>> {
+        let headers = &mut f.headers;
+        headers.resize(self.compiled.header_ids.names.len(), None);
+        let mut present = [false; 3];
+        let mut set = |which: usize, value: &[u8]| -> Res<()> {
+            present[which] = true;
             if let Some(id) = self.headers[which] {
-                let mut value = value;
-                if value.len() > MAX_HEADER {
-                    value = prefix(&value, MAX_HEADER).to_owned();
-                }
-                if has_other_digit(&value) {
+                // Latin-1: one byte, one character, so the first MAX_HEADER bytes are its prefix.
+                let slot = &mut headers[id];
+                fill(slot, &value[..value.len().min(MAX_HEADER)]);
+                if slot.as_deref().is_some_and(has_other_digit) {
                     return Err(Unsupported);
                 }
-                headers[id] = Some(value);
             }
             Ok(())
         };
         if let Some((referer, ua)) = c.referer_ua {
             if referer != b"-" {
-                set(1, latin1(&unescape(referer)))?;
+                set(1, &unescape(referer))?;
             }
             if ua != b"-" {
-                set(0, latin1(&unescape(ua)))?;
+                set(0, &unescape(ua))?;
             }
         }
         let mut xff = None;
@@ -266,63 +299,68 @@ impl LogAnonymizer {
                 if text == "-" {
                     xff = Some(None); // an escaped dash
                 } else {
-                    set(2, text.clone())?;
+                    set(2, &unescape(extra))?;
                     xff = Some(Some(text));
                 }
             }
         }
-        let (mut method, mut path, mut query, mut http_version) = (None, None, Vec::new(), None);
-        if let Some((m, target, version)) = request(c.request) {
-            method = Some(latin1(&m));
-            http_version = version;
-            let split = target.iter().position(|&b| b == b'?');
-            let raw_path = latin1(&target[..split.unwrap_or(target.len())]);
-            if let Some(q) = split {
-                query = target[q + 1..].to_vec();
+        for (which, id) in self.headers.iter().enumerate() {
+            if let (false, Some(id)) = (present[which], id) {
+                headers[*id] = None; // not in this line (an absent header keeps no buffer)
             }
-            let p = match if target.contains(&b'%') { unquote(&raw_path) } else { Cow::Borrowed(raw_path.as_str()) } {
-                Cow::Borrowed(_) => raw_path,
-                Cow::Owned(decoded) => decoded,
-            };
-            if has_other_digit(&p) {
+        }
+        f.query.clear();
+        f.http_version = None;
+        if let Some((m, target, version)) = request(c.request) {
+            fill(&mut f.method, &m);
+            if let Some(v) = version {
+                let mut text = f.http_version.take().unwrap_or_default();
+                text.clear();
+                text.push_str(&v);
+                f.http_version = Some(text);
+            }
+            let split = target.iter().position(|&b| b == b'?');
+            fill(&mut f.path, &target[..split.unwrap_or(target.len())]);
+            if let Some(q) = split {
+                f.query.extend_from_slice(&target[q + 1..]);
+            }
+            if target.contains(&b'%') {
+                let decoded = match unquote(f.path.as_deref().unwrap_or_default()) {
+                    Cow::Owned(decoded) => Some(decoded),
+                    Cow::Borrowed(_) => None,
+                };
+                if decoded.is_some() {
+                    f.path = decoded;
+                }
+            }
+            if f.path.as_deref().is_some_and(has_other_digit) {
                 return Err(Unsupported);
             }
-            path = Some(p);
+        } else {
+            f.method = None;
+            f.path = None;
         }
-        let client = self.client(&latin1_cow(c.peer), match &xff {
+        f.client = self.client(&latin1_cow(c.peer), match &xff {
             Some(Some(text)) => Some(text.as_str()),
             _ => None,
         });
         let digits = |b: &[u8]| b.iter().fold(0i128, |n, &d| n * 10 + (d - b'0') as i128); // ASCII digits only
-        let size = if c.size == b"-" {
+        f.response_bytes = if c.size == b"-" {
             Some(Value::Int(0))
         } else if c.size.len() < 19 {
             Some(Value::Int(digits(c.size)))
         } else {
             None
         };
-        let status = if c.status == b"-" { None } else { Some(Value::Int(digits(c.status))) };
-        let facts = Facts {
-            kind: "http".to_owned(),
-            start_ns,
-            duration_ns: 0,
-            status,
-            request_bytes: None,
-            response_bytes: size,
-            user_id: if c.user == b"-" { None } else { Some(latin1(&unescape(c.user))) },
-            extra: Extra::Absent,
-            method,
-            scheme: None,
-            http_version,
-            path,
-            route: None,
-            query,
-            client,
-            client_port: None,
-            headers,
-            epoch: -1,
-        };
-        Ok((facts, xff))
+        f.status = if c.status == b"-" { None } else { Some(Value::Int(digits(c.status))) };
+        f.start_ns = start_ns;
+        if c.user == b"-" {
+            f.user_id = None;
+        } else {
+            fill(&mut f.user_id, &unescape(c.user));
+        }
+        f.epoch = -1;
+        Ok(xff)
     }
 
     fn is_trusted(&self, p: &Packed) -> bool {
@@ -354,6 +392,7 @@ impl LogAnonymizer {
     }
 
     /// What to write for one line (without its newline), or `Err` to hand it to Python.
+    #[allow(clippy::too_many_arguments)]
     fn line(
         &self,
         line: &[u8],
@@ -362,13 +401,15 @@ impl LogAnonymizer {
         unknown: &mut Vec<i64>,
         tally: &mut Tally,
         out: &mut Vec<u8>,
+        reuse: &mut Reuse,
     ) -> Res<()> {
         let c = combined(line).ok_or(Unsupported)?;
         if !c.rest.is_empty() {
             return Err(Unsupported); // trailing fields: scrubbed as free text by Python
         }
         let start_ns = clf_time(c.time).ok_or(Unsupported)?;
-        let (mut facts, xff) = self.facts(&c, start_ns)?;
+        let facts = &mut reuse.facts;
+        let xff = self.facts(&c, start_ns, facts)?;
         if !self.keyless {
             let day = start_ns.div_euclid(NS_PER_DAY) as i64;
             match days.get(&day) {
@@ -384,7 +425,7 @@ impl LogAnonymizer {
         }
         let ring = if facts.epoch < 0 { None } else { Some(epochs.get(&facts.epoch).ok_or(Unsupported)?.as_ref()) };
         if self.json {
-            let (recs, rejected) = self.compiled.process(&facts, epochs, 0, false, true)?;
+            let (recs, rejected) = self.compiled.process(facts, epochs, 0, false, true)?;
             if recs.is_empty() {
                 return Err(Unsupported); // no key: Python counts and warns
             }
@@ -407,12 +448,14 @@ impl LogAnonymizer {
             if stream.uses_key && ring.is_none() {
                 return Err(Unsupported);
             }
-            let mut v: Vec<Option<Value>> = vec![None; stream.slots.len()];
+            let v = &mut reuse.values;
+            v.clear();
+            v.resize(stream.slots.len(), None);
             let mut rejected = 0;
             for step in &stream.steps {
-                self.compiled.apply(step, &facts, ring, &mut v, &mut rejected)?;
+                self.compiled.apply(step, facts, ring, v, &mut rejected)?;
             }
-            self.write(&c, &v, xff, ring, out)?;
+            self.write(&c, v, xff, ring, out)?;
             out.push(b'\n');
             tally.records += 1;
             tally.rejected += rejected;
@@ -611,6 +654,7 @@ impl LogAnonymizer {
             let mut fallback = Vec::new();
             let mut unknown = Vec::new();
             let mut tally = Tally::default();
+            let mut reuse = Reuse::new();
             let mut start = start.min(block.len());
             while start < block.len() {
                 let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i);
@@ -619,7 +663,7 @@ impl LogAnonymizer {
                     line = head;
                 }
                 let mark = out.len();
-                if end - start > MAX_LINE || self.line(line, &days, &epochs, &mut unknown, &mut tally, &mut out).is_err() {
+                if end - start > MAX_LINE || self.line(line, &days, &epochs, &mut unknown, &mut tally, &mut out, &mut reuse).is_err() {
                     out.truncate(mark);
                     if !unknown.is_empty() {
                         break; // a day whose key Python fetches first: this line is done again

@@ -225,7 +225,7 @@ fn is_alpha(b: &[u8]) -> bool {
 
 /// The request line: method, target (escaped as sent) and `network.protocol.version`; the
 /// Python fast path (`GET /x HTTP/1.1`) first, then `REQUEST_LINE` on the unescaped text.
-pub fn request(raw: &[u8]) -> Option<(Cow<'_, [u8]>, Cow<'_, [u8]>, Option<String>)> {
+pub fn request(raw: &[u8]) -> Option<(Cow<'_, [u8]>, Cow<'_, [u8]>, Option<Cow<'static, str>>)> {
     let mut parts = raw.splitn(4, |&b| b == b' ');
     let parts = [parts.next().unwrap_or(b""), parts.next().unwrap_or(b""), parts.next().unwrap_or(b""), parts.next().unwrap_or(b"")];
     let three = raw.iter().filter(|&&b| b == b' ').count() == 2;
@@ -238,7 +238,7 @@ pub fn request(raw: &[u8]) -> Option<(Cow<'_, [u8]>, Cow<'_, [u8]>, Option<Strin
             _ => None,
         };
         if version.is_some() {
-            return Some((Cow::Borrowed(parts[0]), Cow::Borrowed(parts[1]), version.map(str::to_owned)));
+            return Some((Cow::Borrowed(parts[0]), Cow::Borrowed(parts[1]), version.map(Cow::Borrowed)));
         }
     }
     let text = unescape(raw);
@@ -265,10 +265,21 @@ pub fn request(raw: &[u8]) -> Option<(Cow<'_, [u8]>, Cow<'_, [u8]>, Option<Strin
 }
 
 /// `http_version()` of a `\d(?:\.\d)?`: "2.0" and "3.0" lose their ".0".
-fn version_of(v: &[u8]) -> String {
+fn version_of(v: &[u8]) -> Cow<'static, str> {
     match v {
-        b"2.0" => "2".to_owned(),
-        b"3.0" => "3".to_owned(),
-        _ => latin1(v),
+        b"2.0" => Cow::Borrowed("2"),
+        b"3.0" => Cow::Borrowed("3"),
+        _ => Cow::Owned(latin1(v)),
     }
+}
+
+/// `slot` set to the Latin-1 text of `b`, in the buffer it already holds (lines reuse them).
+pub fn fill(slot: &mut Option<String>, b: &[u8]) {
+    let mut text = slot.take().unwrap_or_default();
+    text.clear();
+    match std::str::from_utf8(b) {
+        Ok(s) if b.is_ascii() => text.push_str(s),
+        _ => text.extend(b.iter().map(|&c| c as char)),
+    }
+    *slot = Some(text);
 }

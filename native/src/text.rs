@@ -3,6 +3,7 @@
 //! Python reference relies on semantics ported only for ASCII (see `pyish`): the caller then
 //! hands the capture back to Python.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
@@ -229,7 +230,9 @@ fn scrub_atom(atom: &str) -> String {
     if all_digits(atom) {
         return "{id}".into();
     }
-    if UUID_FULL.is_match(atom) {
+    // A UUID is at least 32 characters, and a digit group needs a digit: most words skip both.
+    let uuid_sized = atom.len() >= 32;
+    if uuid_sized && UUID_FULL.is_match(atom) {
         return "{uuid}".into();
     }
     if parse_ip(atom).is_some() {
@@ -238,7 +241,10 @@ fn scrub_atom(atom: &str) -> String {
     if is_token(atom) {
         return "{token}".into();
     }
-    let atom = UUID.replace_all(atom, "{uuid}");
+    let atom = if uuid_sized { UUID.replace_all(atom, "{uuid}") } else { Cow::Borrowed(atom) };
+    if !atom.bytes().any(|b| b.is_ascii_digit()) {
+        return atom.into_owned();
+    }
     DIGIT_GROUPS.replace_all(&atom, digit_groups).into_owned()
 }
 
@@ -256,6 +262,9 @@ fn scrub_param(param: &str) -> String {
     } else {
         param
     };
+    if !param.contains(':') {
+        return scrub_atom(param); // one atom: nothing to join
+    }
     param.split(':').map(scrub_atom).collect::<Vec<_>>().join(":")
 }
 
