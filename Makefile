@@ -25,7 +25,7 @@ demo: $(BIN)/.demo-installed
 # installed, so the suite runs its differential tests against the Python pipeline.
 NATIVE_WHEELS := native/target/wheels
 export PATH := $(if $(wildcard $(HOME)/.cargo/bin),$(HOME)/.cargo/bin:)$(PATH)
-NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs native/python/privlog_native/*)
+NATIVE_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml $(wildcard native/src/*.rs native/python/privlog_native/* native/vendor/*/Cargo.toml native/vendor/*/src/*.rs)
 $(NATIVE_WHEELS)/.built: $(NATIVE_SOURCES) | $(BIN)/.installed
 	rm -rf $(NATIVE_WHEELS)
 	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(NATIVE_WHEELS) ./native

@@ -63,6 +63,14 @@ pub fn ntop(p: &Packed) -> String {
         }
         return out;
     }
+    if ntop6_agrees() {
+        return ntop6(&p.bytes);
+    }
+    libc_ntop(p)
+}
+
+/// `inet_ntop` itself (IPv6 where this C library writes addresses differently from `ntop6`).
+fn libc_ntop(p: &Packed) -> String {
     let af = if p.len == 4 { libc::AF_INET } else { libc::AF_INET6 };
     let mut buf = [0u8; 64];
     // SAFETY: the source holds the family's address size and `buf` exceeds INET6_ADDRSTRLEN.
@@ -75,6 +83,102 @@ pub fn ntop(p: &Packed) -> String {
     }
     let end = buf.iter().position(|&c| c == 0).unwrap_or(0);
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// An IPv6 address as glibc's `inet_ntop` writes it (RFC 5952: the longest run of two or more
+/// zero groups, the first of equal ones, becomes `::`; lower-case hex; `::a.b.c.d` and
+/// `::ffff:a.b.c.d` end in a dotted quad), without its `sprintf` per group.
+fn ntop6(b: &[u8; 16]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let words: [u16; 8] = std::array::from_fn(|i| u16::from_be_bytes([b[2 * i], b[2 * i + 1]]));
+    let (mut best, mut best_len, mut cur, mut cur_len) = (usize::MAX, 0, usize::MAX, 0);
+    for (i, &w) in words.iter().enumerate() {
+        if w == 0 {
+            if cur == usize::MAX {
+                (cur, cur_len) = (i, 1);
+            } else {
+                cur_len += 1;
+            }
+        } else if cur != usize::MAX {
+            if best == usize::MAX || cur_len > best_len {
+                (best, best_len) = (cur, cur_len);
+            }
+            cur = usize::MAX;
+        }
+    }
+    if cur != usize::MAX && (best == usize::MAX || cur_len > best_len) {
+        (best, best_len) = (cur, cur_len);
+    }
+    if best != usize::MAX && best_len < 2 {
+        best = usize::MAX;
+    }
+    let mut out = String::with_capacity(41);
+    let mut i = 0;
+    while i < 8 {
+        if best != usize::MAX && i >= best && i < best + best_len {
+            if i == best {
+                out.push(':');
+            }
+            i += 1;
+            continue;
+        }
+        if i != 0 {
+            out.push(':');
+        }
+        if i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && words[5] == 0xffff)) {
+            let mut v4 = [0u8; 16];
+            v4[..4].copy_from_slice(&b[12..]);
+            out.push_str(&ntop(&Packed { len: 4, bytes: v4 }));
+            return out;
+        }
+        let w = words[i];
+        let mut started = false;
+        for shift in [12, 8, 4, 0] {
+            let d = (w >> shift) & 15;
+            if d != 0 || started || shift == 0 {
+                out.push(HEX[d as usize] as char);
+                started = true;
+            }
+        }
+        i += 1;
+    }
+    if best != usize::MAX && best + best_len == 8 {
+        out.push(':');
+    }
+    out
+}
+
+/// Whether `ntop6` writes what this C library's `inet_ntop` writes (glibc's rules; musl and
+/// the BSDs differ at the edges), checked once on addresses that reach every rule.
+fn ntop6_agrees() -> bool {
+    static AGREES: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AGREES.get_or_init(|| {
+        const PROBES: [[u16; 8]; 16] = [
+            [0; 8],
+            [0, 0, 0, 0, 0, 0, 0, 1],
+            [1, 0, 0, 0, 0, 0, 0, 0],
+            [0x2001, 0xdb8, 0, 0, 0, 0, 0, 1],
+            [0x2001, 0xdb8, 0, 1, 0, 0, 0, 1],
+            [0x2001, 0xdb8, 0, 0, 1, 0, 0, 1],
+            [1, 0, 2, 0, 3, 0, 4, 0],
+            [0, 1, 0, 1, 0, 1, 0, 1],
+            [0, 0, 0, 0, 0, 0, 0x102, 0x304],
+            [0, 0, 0, 0, 0, 0xffff, 0x102, 0x304],
+            [0, 0, 0, 0, 0, 0xfffe, 0x102, 0x304],
+            [0, 0, 0, 0, 0, 0, 0, 0x304],
+            [0, 0, 0, 0, 0, 0, 0x102, 0],
+            [0xfe80, 0, 0, 0, 0xabcd, 0x12, 0xf00, 0xffff],
+            [0x2001, 0xdb8, 0x1234, 0x5670, 0, 0, 0, 0],
+            [0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff],
+        ];
+        PROBES.iter().all(|words| {
+            let mut bytes = [0u8; 16];
+            for (i, w) in words.iter().enumerate() {
+                bytes[2 * i..2 * i + 2].copy_from_slice(&w.to_be_bytes());
+            }
+            ntop6(&bytes) == libc_ntop(&Packed { len: 16, bytes })
+        })
+    })
 }
 
 const MAPPED: [u8; 12] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];

@@ -277,9 +277,11 @@ fn version_of(v: &[u8]) -> Cow<'static, str> {
 pub fn fill(slot: &mut Option<String>, b: &[u8]) {
     let mut text = slot.take().unwrap_or_default();
     text.clear();
-    match std::str::from_utf8(b) {
-        Ok(s) if b.is_ascii() => text.push_str(s),
-        _ => text.extend(b.iter().map(|&c| c as char)),
+    if b.is_ascii() {
+        // SAFETY: ASCII is valid UTF-8.
+        text.push_str(unsafe { std::str::from_utf8_unchecked(b) });
+    } else {
+        text.extend(b.iter().map(|&c| c as char));
     }
     *slot = Some(text);
 }

@@ -2,7 +2,8 @@
 
 Each line reuses the last line's text buffers, addresses are read without the C library when
 they are plain dotted quads, path words skip the UUID and digit passes they cannot match, and
-the user-agent rules are compiled when an agent first reaches them. None of it may change a
+the user-agent rules are compiled when an agent first reaches them, and IPv6 addresses are
+written without the C library's ``sprintf``. None of it may change a
 byte: blocks that switch between the cases line by line (a header present, then absent; ASCII,
 then Latin-1; escapes; lines handed back to Python in between) must come out as the Python path
 writes them. Skipped when the extension is not installed (``make test-python``).
@@ -97,6 +98,21 @@ class TestEdges:
             full,
         ]
         compare(Policy.from_dict(policy_dict(**fields), environ=ENV), "nginx-combined", output, block)
+
+
+# IPv6 groups drawn mostly from zero and a few values, so runs of zeros of every length and
+# place come up (what `::` compression and the embedded dotted quad depend on).
+groups = st.lists(st.sampled_from([0, 0, 0, 1, 0xFFFF, 0x102, 0xABC]) | st.integers(0, 0xFFFF), min_size=8, max_size=8)
+ipv6 = groups.map(lambda g: ":".join(f"{w:x}" for w in g))
+
+
+@SETTINGS
+@given(st.lists(ipv6, min_size=1, max_size=10), st.sampled_from(["keep", "truncate"]))
+def test_ipv6_written_as_the_c_library_writes_it(addresses: list[str], action: str) -> None:
+    """The extension writes IPv6 addresses itself, as glibc's inet_ntop (which Python calls)."""
+    fields = {"client_ip": action, "path": "keep"}
+    block = [line(a, "/") for a in addresses] + [line("10.0.0.1", "/", xff=", ".join(addresses))]
+    compare(Policy.from_dict(policy_dict(**fields), environ=ENV), "nginx-combined", "same", block)
 
 
 @SETTINGS
