@@ -640,19 +640,21 @@ impl LogAnonymizer {
         self.days.lock().unwrap().clear();
     }
 
-    /// Anonymize whole lines (`block` ends with a newline) from offset `start`: returns the
+    /// Anonymize whole lines (`block[..end]` ends with a newline) from offset `start`: returns the
     /// output, the lines handed back to Python as (output offset, start, end) in order, the day
     /// whose handle is wanted if a line of an unknown day stopped the run, where the run
     /// stopped (that line's start, or the block's end), and the tallies of the lines done here
     /// (lines, records, values rejected for their shape).
     #[allow(clippy::type_complexity)]
-    #[pyo3(signature = (block, start = 0))]
+    #[pyo3(signature = (block, start = 0, end = None))]
     fn run<'py>(
         &self,
         py: Python<'py>,
         block: &[u8],
         start: usize,
+        end: Option<usize>,
     ) -> (Bound<'py, PyBytes>, Vec<(usize, usize, usize)>, Option<i64>, usize, (usize, usize, usize)) {
+        let block = &block[..end.map_or(block.len(), |e| e.min(block.len()))]; // offsets unchanged
         let epochs = self.engine.borrow(py).epochs.read().unwrap().clone();
         let days = self.days.lock().unwrap().clone();
         let mut out = std::mem::take(&mut *self.buffer.lock().unwrap());

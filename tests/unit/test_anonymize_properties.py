@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from privlog import Policy
 from privlog._ops.anonymize import Anonymizer
 from privlog._ops.anonymize_native import compiled_lines
-from privlog._ops.logformats import log_format
+from privlog._ops.lineinput import LineInput
+from privlog._ops.logformats import MAX_LINE, log_format
 
 from ..support.policies import ENV, policy_dict
 
@@ -188,3 +189,38 @@ class TestNoAddressLeaves:
     def test_any_text(self, action: str | None, text: str) -> None:
         text = text.replace("\n", " ")
         assert_no_address_leaks(anonymizer("nginx-combined", action), action, text, [])
+
+
+class _Reads(LineInput):
+    """An input whose reads are given: each call to ``_read`` returns the next one."""
+
+    def __init__(self, reads: list[bytes]) -> None:
+        super().__init__(-1)
+        self.reads = iter(reads)
+
+    def _read(self) -> bytes:
+        return next(self.reads, b"")
+
+
+def _lines(reads: list[bytes], whole: bool) -> list[tuple[bytes, bool]]:
+    """The (line, too_long) an input yields, its spans of whole lines cut as the line loop cuts."""
+    out: list[tuple[bytes, bool]] = []
+    for chunk in _Reads(reads).chunks(whole):
+        if isinstance(chunk, tuple):
+            data, start, end = chunk
+            assert data[end - 1 : end] == b"\n"
+            out += [(raw[:MAX_LINE], len(raw) > MAX_LINE) for raw in data[start : end - 1].split(b"\n")]
+        else:
+            out += chunk
+    return out
+
+
+pieces = st.lists(st.sampled_from([b"a", b"bc", b"\n", b"\n\n", b"x" * 30_000, b"203.0.113.9 "]), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(pieces.map(b"".join), max_size=10))
+def test_spans_of_whole_lines_are_the_lines_of_the_reads(reads: list[bytes]) -> None:
+    """The compiled path's spans (no copy of a read) hold the same lines as the Python path's
+    split, over-long ones cut and flagged alike, whatever the reads' boundaries."""
+    assert _lines(reads, whole=True) == _lines(reads, whole=False)

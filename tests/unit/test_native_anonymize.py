@@ -361,11 +361,11 @@ class TestAPanicInTheExtension:
         def __init__(self, real: Any, exc: type[BaseException], after: int) -> None:
             self.real, self.exc, self.after = real, exc, after
 
-        def run(self, data: bytes, position: int = 0) -> Any:
+        def run(self, data: bytes, position: int = 0, end: int | None = None) -> Any:
             if self.after == 0:
                 raise self.exc("index out of bounds")
             self.after -= 1
-            return self.real.run(data, position)
+            return self.real.run(data, position, end)
 
         def __getattr__(self, name: str) -> Any:
             return getattr(self.real, name)

@@ -79,8 +79,8 @@ class LogAnonymizer:
         """The engine's epoch handle for a UTC day (a negative handle: Python decides that day)."""
     def clear_days(self) -> None: ...
     def run(
-        self, block: bytes, start: int = 0
+        self, block: bytes, start: int = 0, end: int | None = None
     ) -> tuple[bytes, list[tuple[int, int, int]], int | None, int, tuple[int, int, int]]:
-        """Whole lines from ``start`` on; the output, lines for Python as (offset, start, end),
+        """Whole lines of ``block[:end]`` from ``start`` on; the output, lines for Python as (offset, start, end),
         the day whose key is wanted if a line of it stopped the run, where the run stopped,
         and (lines, records, rejected values) of the lines done here."""

@@ -274,8 +274,8 @@ def run(
     counts.compiled = compiled is not None
     for chunk in source.chunks(whole=compiled is not None):
         batch: list[Output] = []
-        if isinstance(chunk, bytes):
-            data = compiled.block(chunk) if compiled is not None else b""
+        if isinstance(chunk, tuple):
+            data = compiled.block(*chunk) if compiled is not None else b""
         else:
             out: list[bytes] = []
             for raw, too_long in chunk:

@@ -64,20 +64,21 @@ class CompiledLines:
         #: The extension failed (a Rust panic, say): every later line goes the Python way.
         self.failed = False
 
-    def block(self, data: bytes) -> bytes:
-        """The output for ``data``, whole lines: the extension's, with Python's lines in place.
-        A line of a day whose key the extension lacks stops its run: Python hands that key
+    def block(self, data: bytes, start: int = 0, end: int | None = None) -> bytes:
+        """The output for ``data[start:end]``, whole lines: the extension's, with Python's lines
+        in place. A line of a day whose key the extension lacks stops its run: Python hands that key
         over, and the run goes on from that line. If the extension fails, the rest of the block
         and every later block are made by the Python path."""
         anonymizer = self.anonymizer
         counts = anonymizer.counts
         pieces: list[bytes] = []
-        position = 0
+        end = len(data) if end is None else end
+        position = start
         while not self.failed:
             try:
-                if position == 0:
+                if position == start:
                     self._keys_changed()
-                out, fallback, day, after, (parsed, records, rejected) = self.lines.run(data, position)
+                out, fallback, day, after, (parsed, records, rejected) = self.lines.run(data, position, end)
             except native.NATIVE_ERRORS as exc:
                 self._failed(exc)
                 break
@@ -86,9 +87,9 @@ class CompiledLines:
             counts.records += records
             anonymizer.pipeline.rejected.count += rejected
             done = 0
-            for at, start, end in fallback:
+            for at, line_start, line_end in fallback:
                 pieces.append(out[done:at])
-                raw = data[start:end]
+                raw = data[line_start:line_end]
                 pieces.append(python_line(anonymizer, raw[:MAX_LINE], len(raw) > MAX_LINE))
                 done = at
             self.fallback += len(fallback)
@@ -101,7 +102,7 @@ class CompiledLines:
                 self._learn(day)
             except native.NATIVE_ERRORS as exc:
                 self._failed(exc)
-        lines = data[position:].split(b"\n")
+        lines = data[position:end].split(b"\n")
         if not lines[-1]:
             lines.pop()  # the newline that ends the block
         self.fallback += len(lines)
