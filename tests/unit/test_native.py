@@ -8,6 +8,7 @@ the Rust side is wrong. Skipped when the extension is not installed (``make test
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from privlog import Pipeline, Policy
 from privlog._core.native import NativePipeline, available, describe
 from privlog._policy.catalogue import HEADER_ACTIONS
 
-from ..support.native import compare, make_capture
+from ..support.native import OBSERVED, compare, make_capture
 from ..support.policies import ENV, FULL
 from ..support.policy_strategies import random_policies
 
@@ -261,6 +262,31 @@ class TestKeys:
         policy = Policy.from_dict({**FULL, "secret": {"store": str(tmp_path)}}, environ={})
         old = make_capture({"path": "/a", "peer": "198.51.100.7"}, start_ns=10**18)  # before the store's first key
         compare(policy, [old, make_capture({"path": "/b"}, start_ns=10**18)])
+
+    def test_each_capture_of_a_mixed_batch_gets_its_own_days_key(self) -> None:
+        # The ring of the last day found serves the next captures of that day only.
+        policy = Policy.from_dict({**FULL, "secret": {"rotation": "daily"}}, environ=ENV)
+        day = 86_400 * 10**9
+        base = 1_764_000_000 * 10**9 - 1_764_000_000 * 10**9 % day
+        starts = [base, base + day - 1, base + day, base + 5, base + day + 7, base - 1, base - 1, base + 2 * day]
+        caps = [make_capture({"path": f"/p{i}", "peer": "198.51.100.7"}, start_ns=s) for i, s in enumerate(starts)]
+        compare(policy, caps)
+        native = NativePipeline(Pipeline(policy))
+        assert native._handles(caps) == [0, 0, 1, 0, 1, 2, 2, 3]
+
+    def test_each_capture_of_a_day_without_a_key_is_counted(self, tmp_path: Any) -> None:
+        from privlog._keys.store import KeyStore
+
+        KeyStore.init(tmp_path, rotation="daily", retention_days=90)
+        policy = Policy.from_dict({**FULL, "secret": {"store": str(tmp_path)}}, environ={})
+        starts = [time.time_ns(), 10**18, time.time_ns(), 10**18, 10**18]
+        caps = [make_capture({"path": "/a", "peer": "198.51.100.7"}, start_ns=s) for s in starts]
+        native = NativePipeline(Pipeline(policy))
+        native.run(caps, OBSERVED)
+        python = Pipeline(policy)
+        for capture in caps:
+            python.process(capture)
+        assert native.pipeline.unkeyed == python.unkeyed == 3
 
 
 def test_the_description_is_plain_data() -> None:

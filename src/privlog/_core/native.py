@@ -259,19 +259,34 @@ class NativePipeline:
 
     def _handles(self, captures: Sequence[Capture]) -> list[int | None] | None:
         """Each capture's key epoch handle (-1: no key covers it; None: finding it failed, as
-        ``Pipeline.process`` would), or None when the policy uses no key."""
+        ``Pipeline.process`` would), or None when the policy uses no key.
+
+        Key epochs are whole UTC days (or weeks, months): the ring of the last day found serves
+        the captures of that day without asking again. A day without a key is asked per
+        capture, which counts each one skipped.
+        """
         if self.pipeline.keys is None:
             return None
         ring_for, handle = self.pipeline.ring_for, self._handle
         out: list[int | None] = []
         append = out.append
+        day_start = day_end = known = 0  # the last day whose ring was found: [start, end)
         for capture in captures:
+            start = capture.start_ns
             try:
-                ring = ring_for(capture.start_ns)
+                if day_start <= start < day_end:
+                    append(known)
+                    continue
+                ring = ring_for(start)
             except Exception:
                 append(None)
             else:
-                append(-1 if ring is None else handle(ring))
+                if ring is None:
+                    append(-1)
+                else:
+                    append(known := handle(ring))
+                    day_start = start - start % NS_PER_DAY
+                    day_end = day_start + NS_PER_DAY
         return out
 
     def _keys_changed(self) -> None:
