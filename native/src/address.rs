@@ -48,7 +48,7 @@ fn pton(af: i32, text: &str, out: &mut [u8]) -> bool {
 pub fn ntop(p: &Packed) -> String {
     if p.len == 4 {
         // Dotted decimal has one form: written here, without the C library's printf.
-        let mut out = String::with_capacity(15);
+        let mut out = crate::value::spare(15);
         for (i, &b) in p.bytes[..4].iter().enumerate() {
             if i > 0 {
                 out.push('.');
@@ -112,7 +112,7 @@ fn ntop6(b: &[u8; 16]) -> String {
     if best != usize::MAX && best_len < 2 {
         best = usize::MAX;
     }
-    let mut out = String::with_capacity(41);
+    let mut out = crate::value::spare(41);
     let mut i = 0;
     while i < 8 {
         if best != usize::MAX && i >= best && i < best + best_len {

@@ -454,7 +454,7 @@ impl LogAnonymizer {
                 return Err(Unsupported);
             }
             let v = &mut reuse.values;
-            v.clear();
+            crate::value::recycle(v); // the last line's strings, for this line's values
             v.resize(stream.slots.len(), None);
             let mut rejected = 0;
             for step in &stream.steps {

@@ -12,7 +12,7 @@ use crate::policy::{Step, Stream};
 use crate::pyish::{char_len, prefix};
 use crate::text::{origin, primary_language, scrub_path, Res, Unsupported};
 use crate::useragent::Generaliser;
-use crate::value::Value;
+use crate::value::{text, Value};
 
 pub const NS_PER_DAY: i128 = 86_400 * 1_000_000_000;
 const MAX_TEXT: usize = 1024;
@@ -59,7 +59,7 @@ fn is_one(v: Option<&String>) -> bool {
 impl Compiled {
     fn scrub(&self, path: &str) -> Res<String> {
         if let Some(found) = self.paths.lock().unwrap().get(path) {
-            return found.clone();
+            return found.as_deref().map(text).map_err(|e| *e);
         }
         let out = scrub_path(path);
         let mut cache = self.paths.lock().unwrap();
@@ -79,7 +79,7 @@ impl Compiled {
     }
 
     pub(crate) fn apply(&self, step: &Step, f: &Facts, ring: Option<&EpochKeys>, v: &mut [Option<Value>], rejected: &mut usize) -> Res<()> {
-        let s = |x: &str| Some(Value::Str(x.to_owned()));
+        let s = |x: &str| Some(Value::Str(text(x)));
         match step {
             Step::Duration(i) => v[*i] = Some(Value::Float(f.duration_ns as f64 / 1e9)),
             Step::Method(i) => {
@@ -120,7 +120,7 @@ impl Compiled {
                 if let Some(u) = f.user_id.as_deref().filter(|u| !u.is_empty()) {
                     v[*i] = Some(match step {
                         Step::UserIdKeyed(_, a) => Self::keyed(ring, *a, u.as_bytes())?,
-                        _ => Value::Str(prefix(u, MAX_TEXT).to_owned()),
+                        _ => Value::Str(text(prefix(u, MAX_TEXT))),
                     });
                 }
             }
@@ -140,7 +140,7 @@ impl Compiled {
                     return Err(Unsupported); // a MaxMind lookup: Python's job
                 }
             }
-            Step::PathKeep(i) => v[*i] = f.path.as_deref().map(|p| Value::Str(prefix(p, MAX_PATH).to_owned())),
+            Step::PathKeep(i) => v[*i] = f.path.as_deref().map(|p| Value::Str(text(prefix(p, MAX_PATH)))),
             Step::PathScrub(i) => {
                 if let Some(p) = &f.path {
                     v[*i] = Some(Value::Str(self.scrub(p)?));
@@ -155,17 +155,18 @@ impl Compiled {
                 }
             }
             Step::UaKeep(i) => {
-                v[*i] = self.header(f, self.user_agent).map(|u| Value::Str(prefix(u, MAX_TEXT).to_owned()))
+                v[*i] = self.header(f, self.user_agent).map(|u| Value::Str(text(prefix(u, MAX_TEXT))))
             }
             Step::UaGeneralise(slots) => {
                 if let Some(ua) = self.header(f, self.user_agent) {
-                    let (family, major, os, device) = self.ua.as_ref().ok_or(Unsupported)?.generalise(ua);
-                    v[slots[0]] = Some(Value::Str(family));
+                    let info = self.ua.as_ref().ok_or(Unsupported)?.generalise(ua);
+                    let (family, major, os, device) = &*info;
+                    v[slots[0]] = s(family);
                     if let Some(m) = major {
-                        v[slots[1]] = Some(Value::Str(m));
+                        v[slots[1]] = s(m);
                     }
-                    v[slots[2]] = Some(Value::Str(os));
-                    v[slots[3]] = Some(Value::Str(device));
+                    v[slots[2]] = s(os);
+                    v[slots[3]] = s(device);
                 }
             }
             Step::HeaderKeep(h, i) => {

@@ -365,7 +365,7 @@ thread_local! {
 
 /// `origin`: scheme, host and port of a URL, lower case; "invalid" if it is not one.
 pub fn origin(referrer: &str) -> String {
-    if let Some(found) = ORIGINS.with(|c| c.borrow().get(referrer).cloned()) {
+    if let Some(found) = ORIGINS.with(|c| c.borrow().get(referrer).map(|o| crate::value::text(o))) {
         return found;
     }
     let out = origin_of(referrer);

@@ -36,7 +36,7 @@ pub struct Generaliser {
     os: os::Extractor<'static>,
     device: device::Extractor<'static>,
     rules: Rules,
-    cache: Mutex<HashMap<String, Info>>,
+    cache: Mutex<HashMap<String, Arc<Info>>>,
 }
 
 const CACHE_SIZE: usize = 4096;
@@ -157,11 +157,11 @@ impl Generaliser {
     }
 
     /// The generalised user agent, from a bounded cache (emptied when full, as in Python).
-    pub fn generalise(&self, raw: &str) -> Info {
+    pub fn generalise(&self, raw: &str) -> Arc<Info> {
         if let Some(found) = self.cache.lock().unwrap().get(raw) {
-            return found.clone();
+            return found.clone(); // shared, not copied
         }
-        let info = self.parse(raw);
+        let info = Arc::new(self.parse(raw));
         let mut cache = self.cache.lock().unwrap();
         if cache.len() >= CACHE_SIZE {
             cache.clear();
