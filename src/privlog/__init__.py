@@ -41,7 +41,13 @@ _WHERE = {
 }
 
 
+#: Public submodules, which ``import privlog`` used to load (``privlog.asgi``) and still gives.
+_SUBMODULES = frozenset({"asgi", "clickhouse", "django", "flask", "gunicorn", "logging", "sinks", "structlog", "testing", "wsgi"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return import_module(f".{name}", __name__)  # the import sets it on the package too
     where = _WHERE.get(name)
     if where is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -86,6 +86,7 @@ def test_import_privlog_loads_no_middleware_until_asked() -> None:
     loaded = _loaded("import privlog")
     assert not loaded & {"privlog.asgi", "privlog._core.dispatcher", "privlog._core.pipeline", "ua_parser"}
     assert "privlog.asgi" in _loaded("import privlog\nprivlog.PrivacyLogMiddleware")
+    assert "privlog.wsgi" in _loaded("import privlog\nassert privlog.asgi.PrivacyLogMiddleware and privlog.wsgi")
 
 
 def test_the_command_line_loads_neither_the_middleware_nor_the_user_agent_parser() -> None:
