@@ -162,3 +162,43 @@ class TestBatches:
             time.sleep(0.01)
         assert sum(sink.batches) == 2
         d.close()
+
+
+def wait_for(sink: BatchSink, records: int) -> None:
+    deadline = time.monotonic() + 10
+    while sum(sink.batches) < records and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+class TestAMissedCrossing:
+    """Under a threaded server (waitress, gunicorn's gthread worker, Django's runserver) two
+    request threads can both append before either compares the queue's length with the batch
+    size: neither sees it equal, and nothing wakes the worker until ``flush_interval``, however
+    fast the queue fills (60 s in docs/shutdown.md's tests; up to 3600 is allowed). The queue
+    below is filled past the batch size behind submit()'s back, as the racing thread's append is.
+    """
+
+    def test_the_next_multiple_of_the_batch_size_wakes_the_worker(self) -> None:
+        sink = BatchSink()
+        d = make([sink], batch_size=4, flush_interval=60)
+        d.submit(auth_capture())  # starts the worker
+        for _ in range(3):
+            d._queue.append(auth_capture())  # the other thread's appends: 4 queued, no wake
+        for _ in range(4):
+            d.submit(auth_capture())  # 5 .. 8
+        wait_for(sink, 8)
+        assert sink.batches == [4, 4]
+        d.close()
+
+    def test_a_full_queue_wakes_the_worker(self) -> None:
+        sink = BatchSink()
+        d = make([sink], batch_size=4, queue_size=6, flush_interval=60)
+        d.submit(auth_capture())
+        for _ in range(3):
+            d._queue.append(auth_capture())
+        for _ in range(3):
+            d.submit(auth_capture())  # 5, 6, then dropped: the queue is full
+        wait_for(sink, 4)
+        assert sink.batches == [4]
+        assert d.stats().dropped == 1
+        d.close()

@@ -159,11 +159,15 @@ class Dispatcher:
         if len(queue) >= self._max or self._closed:
             with self._count_lock:
                 self._dropped += 1
+            self._wake.set()  # a full queue needs the worker now, whatever woke it or did not
             return
         queue.append(capture)
         if self._thread is None:
             self._start()
-        elif len(queue) == self._batch or self.stopping:  # == : once per crossing, not per request
+        elif not len(queue) % self._batch or self.stopping:
+            # Once per batch size reached, not per request above it. Every multiple, not only
+            # the first: two request threads can both append before either compares, and then
+            # neither sees the batch size itself.
             self._wake.set()
 
     # -- worker ---------------------------------------------------------------------------
