@@ -288,6 +288,25 @@ class TestKeys:
             python.process(capture)
         assert native.pipeline.unkeyed == python.unkeyed == 3
 
+    def test_a_rotation_found_in_the_middle_of_a_batch_serves_the_captures_after_it(self, tmp_path: Any) -> None:
+        # A lookup of a new day re-reads the store (``privlog keys rotate`` in another process):
+        # the ring found before that lookup must not serve the captures after it, even when the
+        # new day itself has no key. The Python path asks per capture and takes the new chain.
+        from privlog._keys.store import KeyStore
+
+        KeyStore.init(tmp_path, rotation="daily", retention_days=90)
+        policy = Policy.from_dict({**FULL, "secret": {"store": str(tmp_path)}}, environ={})
+        native = NativePipeline(Pipeline(policy))
+        now = time.time_ns()
+        native._handles([make_capture({"path": "/a"}, start_ns=now)])  # the store is read
+        KeyStore.load(tmp_path).rotate()  # another process
+        caps = [make_capture({"path": "/a", "peer": "198.51.100.7"}, start_ns=s) for s in (now, 10**18, now)]
+        handles = native._handles(caps)
+        rings = {handle: ring for ring, handle in native._epochs.values()}
+        assert handles[1] == -1
+        assert rings[handles[2]].key_id == KeyStore.load(tmp_path).ring_for(now).key_id
+        assert rings[handles[2]].key_id != rings[handles[0]].key_id
+
 
 def test_the_description_is_plain_data() -> None:
     assert available()

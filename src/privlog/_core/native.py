@@ -277,6 +277,10 @@ class NativePipeline:
                 if day_start <= start < day_end:
                     append(known)
                     continue
+                # Any lookup may re-read the key store (a new day runs its housekeeping, which
+                # takes a rotation or shred from another process): the ring found before it
+                # serves no capture after it, even when this lookup finds no key.
+                day_start = day_end = 0
                 ring = ring_for(start)
             except Exception:
                 append(None)
