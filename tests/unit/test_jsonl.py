@@ -81,3 +81,19 @@ class TestLiveStoreDeletion:
         store.close()
         (path,) = (tmp_path / "access").glob("*.jsonl")
         assert [orjson.loads(x).get("a") for x in path.read_bytes().splitlines()] == [2, 3, 4]
+
+    def test_records_written_after_the_store_folder_was_deleted_are_kept(self, tmp_path: Path) -> None:
+        # With flock the held file is found replaced; with the lock-file fallback (make
+        # test-nofcntl) the lock file cannot even be made in the deleted folder: both re-open.
+        import shutil
+
+        store = JsonlStore(tmp_path / "store", {"access": 7})
+        now = datetime.now(timezone.utc)
+        store.write([output("access", now, a=1)])
+        shutil.rmtree(tmp_path / "store")
+        store.write([output("access", now, a=2)])
+        store.write([output("access", now, a=3)])
+        store.close()
+        (path,) = (tmp_path / "store" / "access").glob("*.jsonl")
+        assert [orjson.loads(x).get("a") for x in path.read_bytes().splitlines()] == [2, 3]
+        assert store.counts() == (3, 0)

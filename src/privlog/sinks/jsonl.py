@@ -174,7 +174,12 @@ class JsonlStore:
         # Locked, and re-opened if `privlog subject --delete` replaced the file meanwhile (or
         # it was deleted): appending to a replaced (unlinked) file would lose the records.
         path = self._path(stream, day)
-        _filelock.lock(fd, path)
+        try:
+            _filelock.lock(fd, path)
+        except FileNotFoundError:  # the lock-file fallback, in a deleted folder: open it anew
+            self._forget(stream)
+            fd = self._file(stream, day)
+            _filelock.lock(fd, path)
         try:
             held = os.fstat(fd)
             if self._replaced(path, held):
