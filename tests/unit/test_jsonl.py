@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import stat
 from datetime import date, datetime, timezone
 from pathlib import Path
 
 import orjson
+import pytest
 
 from privlog import Output
 from privlog._cli import main
@@ -65,6 +67,29 @@ class TestJsonlStore:
 
     def test_cli_sweep_refuses_a_folder_that_is_not_a_store(self, tmp_path: Path) -> None:
         assert main(["retention", "sweep", str(tmp_path)]) == 1
+
+
+class TestACutOffLastLine:
+    @pytest.mark.parametrize("pread", [True, False], ids=["pread", "windows-no-pread"])
+    def test_the_next_record_starts_on_its_own_line(
+        self, tmp_path: Path, pread: bool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A crash cut the file's last line: the next append starts a new line, so only the cut
+        # line is damaged. Windows has no os.pread: the store must not fail there either.
+        if not pread:
+            monkeypatch.delattr(os, "pread", raising=False)
+        store = JsonlStore(tmp_path, {"access": 7})
+        now = datetime.now(timezone.utc)
+        store.write([output("access", now, a=1)])
+        (path,) = (tmp_path / "access").glob("*.jsonl")
+        whole = path.read_bytes()
+        path.write_bytes(whole + whole[:10])
+        store.write([output("access", now, a=2)])
+        store.close()
+        first, cut, last = path.read_bytes().splitlines()
+        assert (first + b"\n", cut) == (whole, whole[:10])
+        assert orjson.loads(last)["a"] == 2
+        assert store.counts() == (2, 0)
 
 
 class TestLiveStoreDeletion:

@@ -269,7 +269,7 @@ def append_whole(fd: int, data: bytes, start: int | None = None) -> None:
     """
     if start is None:  # the caller may know it (from the fstat it made under the lock)
         start = os.fstat(fd).st_size
-    if start and os.pread(fd, 1, start - 1) != b"\n":
+    if start and _byte_at(fd, start - 1) != b"\n":
         data = b"\n" + data
     view = memoryview(data)
     try:
@@ -284,6 +284,16 @@ def append_whole(fd: int, data: bytes, start: int | None = None) -> None:
         except OSError:
             log.warning("privlog: a failed append could not be cut back; readers skip the damaged line")
         raise
+
+
+def _byte_at(fd: int, offset: int) -> bytes:
+    """One byte of the file. Windows has no ``os.pread``: there, seek and read (the writes of an
+    O_APPEND file go to its end wherever the position is, and the lock keeps others out)."""
+    pread = getattr(os, "pread", None)
+    if pread is not None:
+        return bytes(pread(fd, 1, offset))
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, 1)
 
 
 def _write_private(path: Path, data: bytes) -> None:
