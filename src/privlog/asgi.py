@@ -44,14 +44,15 @@ _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
 _new_tuple = tuple.__new__
 
-#: The PrivacyLog of the middleware serving the current request, so an auth event logged while
-#: handling it goes to that app's privlog even with several apps in one process.
-_serving: ContextVar[PrivacyLog | None] = ContextVar("privlog_serving", default=None)
+#: The middleware serving the current request, so an auth event logged while handling it goes
+#: to that app's privlog even with several apps in one process, and is read as its requests are.
+_serving: ContextVar[PrivacyLogMiddleware | None] = ContextVar("privlog_serving", default=None)
 
 
 def current_privlog() -> PrivacyLog | None:
     """The :class:`PrivacyLog` of the middleware serving the current request, if any."""
-    return _serving.get()
+    serving = _serving.get()
+    return serving.privlog if serving is not None else None
 
 
 def log_auth_event(
@@ -63,7 +64,8 @@ def log_auth_event(
     resolved and transformed exactly as for request records. Outside a request served by
     :class:`PrivacyLogMiddleware`, pass ``privlog=`` explicitly.
     """
-    target = privlog or _serving.get()
+    serving = _serving.get()
+    target = privlog or (serving.privlog if serving is not None else None)
     if target is None:
         raise UsageError(
             "log_auth_event",
@@ -73,7 +75,10 @@ def log_auth_event(
     scope = getattr(request, "scope", request)
     # A copy: the request goes on after the event, and the worker reads the scope later.
     source = scope_view(scope) if scope is not None else None
-    target.auth_event(event, user_id=user_id, source=source, reader=read_asgi_scope if source is not None else None)
+    # The serving middleware's reader knows the top router: a mounted application's scope alone
+    # gives its routes a placeholder prefix ("/{mount}/login"), the request's record the template.
+    reader = serving._reader if serving is not None and serving.privlog is target else read_asgi_scope
+    target.auth_event(event, user_id=user_id, source=source, reader=reader if source is not None else None)
 
 
 def user_from_scope(scope: Scope) -> str | None:
@@ -138,7 +143,7 @@ class PrivacyLogMiddleware:
             await self._not_http(scope, receive, send)
             return
         # HTTP is handled here, not in a method of its own: one coroutine per request, not two.
-        token = _serving.set(self.privlog)
+        token = _serving.set(self)
         try:
             start = _time_ns()
             t0 = _perf_ns()
@@ -208,7 +213,7 @@ class PrivacyLogMiddleware:
         if kind == "lifespan":
             await self._handle_lifespan(scope, receive, send)
             return
-        token = _serving.set(self.privlog)
+        token = _serving.set(self)
         try:
             if kind == "websocket" and self._websocket:
                 await self._handle_websocket(scope, receive, send)

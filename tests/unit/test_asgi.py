@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, WebSocket
 from starlette.applications import Starlette
+from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Mount, Route
 from starlette.testclient import TestClient
@@ -274,6 +275,23 @@ class TestAuthEventBinding:
         finally:
             for log in logs:
                 log.close()
+
+    def test_an_auth_event_in_a_mounted_app_has_the_route_of_its_request(
+        self, privlog: PrivacyLog, sink: ListSink
+    ) -> None:
+        # A mounted application sets scope["app"] to itself, and only the top router knows the
+        # mount's template: the event is read as the middleware reads its request, not with
+        # the placeholder ("/{mount}/login/{step}") the scope alone gives.
+        async def login(request: Request) -> PlainTextResponse:
+            log_auth_event("login_failure", user_id="mallory", request=request)
+            return PlainTextResponse("no")
+
+        tenant_app = Starlette(routes=[Route("/login/{step}", login, methods=["POST"])])  # a sub-application
+        app = Starlette(routes=[Mount("/api/{tenant}", app=tenant_app)])
+        with TestClient(PrivacyLogMiddleware(app, privlog=privlog)) as c:
+            c.post("/api/acme/login/2")
+        routes = {r["event.name"]: r.get("http.route") for r in security(sink, privlog)}
+        assert routes["auth.login_failure"] == routes["http.request"] == "/api/{tenant}/login/{step}"
 
     def test_outside_a_request_the_privlog_must_be_named(self, privlog: PrivacyLog, sink: ListSink) -> None:
         assert current_privlog() is None
