@@ -164,7 +164,7 @@ class Dispatcher:
         queue.append(capture)
         if self._thread is None:
             self._start()
-        elif len(queue) >= self._batch and not len(queue) % self._batch or self.stopping:
+        elif (len(queue) >= self._batch and not len(queue) % self._batch) or self.stopping:
             # Once per batch size reached, not per request above it. Every multiple, not only
             # the first: two request threads can both append before either compares, and then
             # neither sees the batch size itself. (The >= first: below a batch, one comparison.)
