@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
+import tarfile
 
 try:
     import tomllib
@@ -135,3 +137,21 @@ class TestLazyImport:
         python = 'import os\nos.environ["PRIVLOG_NATIVE"] = "0"\n'
         loaded = _loaded_after(python + _BUILD.format(fields=fields, d=str(tmp_path)))
         assert "cryptography" in loaded
+
+
+@pytest.mark.skipif(shutil.which("maturin") is None, reason="maturin is not installed")
+def test_the_extensions_sdist_carries_the_crate_its_cargo_patch_points_at(tmp_path: Path) -> None:
+    # native/Cargo.toml patches regex-filtered with native/vendor/regex-filtered: an sdist
+    # without that folder cannot be built by anyone who installs privlog-native from source.
+    patched = re.findall(r'path\s*=\s*"([^"]+)"', (ROOT / "native" / "Cargo.toml").read_text().split("[patch.crates-io]", 1)[-1])
+    assert patched, "no [patch.crates-io] path in native/Cargo.toml"
+    subprocess.run(
+        ["maturin", "sdist", "--manifest-path", str(ROOT / "native" / "Cargo.toml"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
+    (sdist,) = tmp_path.glob("privlog_native-*.tar.gz")
+    with tarfile.open(sdist) as tar:
+        names = tar.getnames()
+    for path in patched:
+        assert any(name.endswith(f"/{path.strip('/')}/Cargo.toml") for name in names), f"{path} is not in the sdist"
