@@ -3,33 +3,71 @@
 
 use crate::value::Value;
 
+/// Each byte's escape as orjson writes it: 0 for none, `u` for `\\u00XX`, else the letter.
+const ESCAPE: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = b'u';
+        c += 1;
+    }
+    t[b'\n' as usize] = b'n';
+    t[b'\r' as usize] = b'r';
+    t[b'\t' as usize] = b't';
+    t[0x08] = b'b';
+    t[0x0c] = b'f';
+    t[b'"' as usize] = b'"';
+    t[b'\\' as usize] = b'\\';
+    t
+};
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `w` below 0x20 or equal to `"` or `\`. The lowest set bit is
+/// exact (a borrow only sets bits above a true one), so it names the first byte to escape.
+#[inline]
+fn specials(w: u64) -> u64 {
+    let quote = w ^ (ONES * b'"' as u64);
+    let backslash = w ^ (ONES * b'\\' as u64);
+    let below = w.wrapping_sub(ONES * 0x20) & !w;
+    (below | (quote.wrapping_sub(ONES) & !quote) | (backslash.wrapping_sub(ONES) & !backslash)) & HIGHS
+}
+
 /// A JSON string as orjson writes it: only `"`, `\` and control characters are escaped.
+/// Clean runs are found eight bytes at a time and copied in one piece.
 pub fn string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
     let b = s.as_bytes();
+    out.reserve(b.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &c) in b.iter().enumerate() {
-        let esc: &[u8] = match c {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        out.extend_from_slice(&b[start..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(c >> 4) as usize]);
-            out.push(HEX[(c & 15) as usize]);
-        } else {
-            out.extend_from_slice(esc);
+    let mut i = 0;
+    while i < b.len() {
+        if i + 8 <= b.len() {
+            let w = u64::from_le_bytes(b[i..i + 8].try_into().unwrap());
+            let found = specials(w);
+            if found == 0 {
+                i += 8;
+                continue;
+            }
+            i += (found.trailing_zeros() / 8) as usize;
         }
-        start = i + 1;
+        let c = b[i];
+        let esc = ESCAPE[c as usize];
+        if esc != 0 {
+            out.extend_from_slice(&b[start..i]);
+            out.push(b'\\');
+            if esc == b'u' {
+                out.extend_from_slice(b"u00");
+                out.push(HEX[(c >> 4) as usize]);
+                out.push(HEX[(c & 15) as usize]);
+            } else {
+                out.push(esc);
+            }
+            start = i + 1;
+        }
+        i += 1;
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
