@@ -12,7 +12,7 @@ use crate::policy::{Step, Stream};
 use crate::pyish::{char_len, prefix};
 use crate::text::{origin, primary_language, scrub_path, Res, Unsupported};
 use crate::useragent::Generaliser;
-use crate::value::{text, Value};
+use crate::value::{recycle, text, Value};
 
 pub const NS_PER_DAY: i128 = 86_400 * 1_000_000_000;
 const MAX_TEXT: usize = 1024;
@@ -54,6 +54,19 @@ fn latin1(s: &str) -> Res<Vec<u8>> {
 
 fn is_one(v: Option<&String>) -> bool {
     v.is_some_and(|v| crate::pyish::strip(v) == "1")
+}
+
+/// About the length of a record's JSONL line, so that it is written without growing.
+fn json_size(stream: &Stream, v: &[Option<Value>]) -> usize {
+    let mut size = 96 + stream.tags_json.len();
+    for (slot, value) in stream.slots.iter().zip(v) {
+        size += match value {
+            Some(Value::Str(s)) => slot.json_key.len() + s.len() + 3,
+            Some(_) => slot.json_key.len() + 41,
+            None => 0,
+        };
+    }
+    size
 }
 
 impl Compiled {
@@ -247,7 +260,10 @@ impl Compiled {
         let ring = if f.epoch < 0 { None } else { Some(epochs.get(&f.epoch).ok_or(Unsupported)?.as_ref()) };
         let mut out = Vec::new();
         let mut rejected = 0;
-        let event = self.event_names.get(&f.kind).cloned().unwrap_or_else(|| f.kind.clone());
+        let event = self.event_names.get(&f.kind).unwrap_or(&f.kind);
+        // One slot vector for all streams: its strings go back to the spare ones after each
+        // record (see `value::recycle`), for the next record's values.
+        let mut v: Vec<Option<Value>> = Vec::new();
         for (index, stream) in self.streams.iter().enumerate() {
             if !stream.events.contains(&f.kind) {
                 continue;
@@ -258,8 +274,8 @@ impl Compiled {
             if stream.uses_key && ring.is_none() {
                 continue;
             }
-            let mut v: Vec<Option<Value>> = vec![None; stream.slots.len()];
-            v[0] = Some(Value::Str(event.clone()));
+            v.resize_with(stream.slots.len(), || None);
+            v[0] = Some(Value::Str(text(event)));
             let mut subject = None;
             for step in &stream.steps {
                 if step.is_subject() {
@@ -285,7 +301,7 @@ impl Compiled {
             }
             let expires = jsonl::iso_utc(f.start_ns + stream.ttl_ns).ok_or(Unsupported)?;
             v[stream.expires_at] = Some(Value::Str(expires));
-            let key_id = if stream.uses_key { ring.map(|r| Value::Str(r.key_id.clone())) } else { None };
+            let key_id = if stream.uses_key { ring.map(|r| r.key_id.as_str()) } else { None };
             let day = (f.start_ns.div_euclid(NS_PER_DAY)) as i64;
             let mut rec = Rec { stream: index, day, otlp: Vec::new(), json: Vec::new(), subject };
             if want_otlp {
@@ -300,15 +316,15 @@ impl Compiled {
                     }
                 }
                 payload.extend_from_slice(&stream.tags_otlp);
-                if let Some(k) = &key_id {
-                    otlp::attribute(&stream.key_id_head, k, false, &mut payload);
+                if let Some(k) = key_id {
+                    otlp::attribute(&stream.key_id_head, &Value::Str(k.to_owned()), false, &mut payload);
                 }
                 rec.otlp = otlp::record_chunk(&payload);
             }
             if want_json {
-                let mut line = Vec::with_capacity(512);
+                let mut line = Vec::with_capacity(json_size(stream, &v));
                 line.extend_from_slice(b"{\"timestamp\":\"");
-                line.extend_from_slice(jsonl::iso_utc(f.start_ns).ok_or(Unsupported)?.as_bytes());
+                line.extend_from_slice(&jsonl::iso_utc_bytes(f.start_ns).ok_or(Unsupported)?);
                 line.push(b'"');
                 for (slot, value) in stream.slots.iter().zip(&v) {
                     if let Some(value) = value {
@@ -321,14 +337,15 @@ impl Compiled {
                     }
                 }
                 line.extend_from_slice(&stream.tags_json);
-                if let Some(k) = &key_id {
+                if let Some(k) = key_id {
                     line.extend_from_slice(b",\"privlog.key_id\":");
-                    jsonl::value(k, &mut line);
+                    jsonl::string(k, &mut line);
                 }
                 line.push(b'}');
                 rec.json = line;
             }
             out.push(rec);
+            recycle(&mut v);
         }
         Ok((out, rejected))
     }

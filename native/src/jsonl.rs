@@ -119,10 +119,29 @@ pub fn float(v: f64, out: &mut Vec<u8>) {
     }
 }
 
+/// An int's decimal digits, written without a temporary string.
+fn int(i: i128, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 40];
+    let mut at = digits.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 pub fn value(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Str(s) => string(s, out),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Int(i) => int(*i, out),
         Value::Float(f) => float(*f, out),
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
     }
@@ -133,6 +152,12 @@ pub const MAX_SECOND: i128 = 253_402_300_799;
 
 /// `iso_utc(ns)`: `YYYY-MM-DDTHH:MM:SS.mmmZ`; None outside years 1970 to 9999.
 pub fn iso_utc(ns: i128) -> Option<String> {
+    let bytes = iso_utc_bytes(ns)?;
+    Some(crate::value::text(std::str::from_utf8(&bytes).ok()?))
+}
+
+/// The bytes of `iso_utc(ns)`, for writing them without a string of their own.
+pub fn iso_utc_bytes(ns: i128) -> Option<[u8; 24]> {
     if ns < 0 {
         return None;
     }
@@ -171,5 +196,5 @@ pub fn iso_utc(ns: i128) -> Option<String> {
     for (at, c) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':'), (19, b'.'), (23, b'Z')] {
         out[at] = c;
     }
-    Some(String::from_utf8_lossy(&out).into_owned())
+    Some(out)
 }

@@ -133,7 +133,7 @@ impl EpochKeys {
             let packed = crate::address::Packed::from_slice(value)?;
             return Some(crate::address::ntop(&self.cryptopan.as_ref()?.anonymise(&packed)));
         };
-        let mut out = String::with_capacity(40);
+        let mut out = crate::value::spare(32);
         match keyed {
             Keyed::Blake(state) => {
                 let mut s = state.0.clone();

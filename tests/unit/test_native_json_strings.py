@@ -1,4 +1,4 @@
-"""The extension's JSON string escaping against orjson's: the same JSONL bytes, byte for byte.
+"""The extension's JSON strings and ints against orjson's: the same JSONL bytes, byte for byte.
 
 The compiled path finds the bytes to escape (control characters, ``"`` and ``\\``) eight at a
 time and copies the clean runs between them in one piece. These properties put an escape at
@@ -30,7 +30,7 @@ TEXT = st.characters(exclude_categories=["Cs", "Nd"])
 
 
 def policy() -> Policy:
-    d: Any = policy_dict(timestamp="keep", user_id="keep", path="keep", user_agent="keep")
+    d: Any = policy_dict(timestamp="keep", status="keep", user_id="keep", path="keep", user_agent="keep")
     return Policy.from_dict(d)
 
 
@@ -71,3 +71,12 @@ def test_every_control_character_alone_and_in_long_runs() -> None:
             caps.append(make_capture({"path": "/p"}, user_id="x" * clean + chr(c) + "y" * (23 - clean)))
         caps.append(make_capture({"path": "/p"}, user_id=chr(c) * 17))
     assert compare(policy(), caps) == (0, 0)
+
+
+def test_ints_at_the_edges_of_their_digits_and_widths() -> None:
+    edges = [0, 1, -1, 9, 10, -10, 99, 100, 2**31, -(2**31), 2**63 - 1, -(2**63)]
+    edges += [2**64 - 1, 2**64, -(2**63) - 1]
+    edges += [10**k + d for k in range(1, 20) for d in (-1, 0)]
+    caps = [make_capture({"path": "/p"}, status=v) for v in edges]
+    fallback, failed = compare(policy(), caps)
+    assert (fallback, failed) == (2, 0)  # the two orjson refuses: Python's store decides
