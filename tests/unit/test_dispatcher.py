@@ -130,9 +130,7 @@ class TestBatches:
         d = make([sink], batch_size=4, flush_interval=60)
         for _ in range(10):
             d.submit(auth_capture())
-        deadline = time.monotonic() + 10
-        while sum(sink.batches) < 8 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(sink, 8)
         time.sleep(0.2)  # time enough for a worker that would go on draining
         assert sink.batches == [4, 4]
         assert d.stats().queued == 2
@@ -145,9 +143,7 @@ class TestBatches:
         d = make([sink], batch_size=100, flush_interval=0.05)
         for _ in range(3):
             d.submit(auth_capture())
-        deadline = time.monotonic() + 10
-        while not sink.batches and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(sink, 1)
         assert sink.batches == [3]
         d.close()
 
@@ -157,9 +153,7 @@ class TestBatches:
         d.submit(auth_capture())  # starts the worker
         d.stop_soon()
         d.submit(auth_capture())
-        deadline = time.monotonic() + 10
-        while sum(sink.batches) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(sink, 2)
         assert sum(sink.batches) == 2
         d.close()
 
